@@ -1,0 +1,320 @@
+//! Every S3 and Lambda call the function makes, and nothing else.
+//!
+//! Each call returns plain values (or `None` for "not there") and maps SDK
+//! failures to [`AwsError`], so the steps in `publish.rs` read as the contract
+//! does and never see an SDK type.
+
+use crate::decide::{newest, page_is_newest_first, LayerVersion};
+use crate::error::{AwsError, AwsService};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput, Runtime};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use std::collections::HashMap;
+
+/// The SDK configuration loader with the one TLS stack this crate ships
+/// (rustls with ring). Callers add overrides (tests: endpoint, credentials)
+/// and `.load()` it.
+pub fn config_loader() -> ConfigLoader {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+}
+
+/// The S3 and Lambda clients, built once per process.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    s3: aws_sdk_s3::Client,
+    lambda: aws_sdk_lambda::Client,
+}
+
+/// What a HEAD of an object tells.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// What a new layer version request carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRequest<'a> {
+    pub layer_name: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub object_version: Option<&'a str>,
+    pub description: &'a str,
+    pub compatible_runtimes: &'a [String],
+    pub compatible_architectures: &'a [String],
+    pub license_info: Option<&'a str>,
+}
+
+/// A version Lambda just created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewVersion {
+    pub version: LayerVersion,
+    pub code_sha256: Option<String>,
+}
+
+impl Aws {
+    /// Clients from a loaded SDK configuration. With a custom endpoint (a
+    /// local emulator), S3 is addressed path-style, since virtual-host
+    /// addressing needs DNS for `bucket.host`.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        Self::from_clients(
+            aws_sdk_s3::Client::from_conf(s3),
+            aws_sdk_lambda::Client::new(sdk),
+        )
+    }
+
+    pub fn from_clients(s3: aws_sdk_s3::Client, lambda: aws_sdk_lambda::Client) -> Self {
+        Self { s3, lambda }
+    }
+
+    /// HEAD of an object (of one version when `version_id` is given);
+    /// `None` when it does not exist.
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectHead>, AwsError> {
+        let result = self
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(ObjectHead {
+                etag: out.e_tag().map(|e| e.trim_matches('"').to_owned()),
+                version_id: out
+                    .version_id()
+                    .filter(|id| *id != "null")
+                    .map(str::to_owned),
+                metadata: out.metadata().cloned().unwrap_or_default(),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(failure(
+                AwsService::S3,
+                "HeadObject",
+                &s3_target(bucket, key),
+                e,
+            )),
+        }
+    }
+
+    /// The bytes of an object; `None` when it does not exist.
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        let target = s3_target(bucket, key);
+        let result = self.s3.get_object().bucket(bucket).key(key).send().await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(failure(AwsService::S3, "GetObject", &target, e)),
+        };
+        let bytes = out.body.collect().await.map_err(|e| AwsError {
+            service: AwsService::S3,
+            operation: "GetObject",
+            target,
+            code: None,
+            message: format!("reading the body: {e}"),
+        })?;
+        Ok(Some(bytes.to_vec()))
+    }
+
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), AwsError> {
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| failure(AwsService::S3, "PutObject", &s3_target(bucket, key), e))
+    }
+
+    /// The newest version of `layer`, or `None` when it has none.
+    ///
+    /// One call on AWS, which lists newest first; any other order (and so
+    /// any emulator's) is handled by reading every page. See
+    /// [`page_is_newest_first`].
+    pub async fn latest_layer_version(
+        &self,
+        layer: &str,
+    ) -> Result<Option<LayerVersion>, AwsError> {
+        let mut seen: Vec<LayerVersion> = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let result = self
+                .lambda
+                .list_layer_versions()
+                .layer_name(layer)
+                .set_marker(marker.clone())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+                Err(e) => {
+                    return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e));
+                }
+            };
+            let versions: Vec<LayerVersion> = page
+                .layer_versions()
+                .iter()
+                .map(|item| LayerVersion {
+                    version: item.version(),
+                    arn: item.layer_version_arn().unwrap_or_default().to_owned(),
+                    description: item.description().unwrap_or_default().to_owned(),
+                    created: item.created_date().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            if seen.is_empty() && !versions.is_empty() && page_is_newest_first(&versions) {
+                return Ok(versions.into_iter().next());
+            }
+            seen.extend(versions);
+            match page.next_marker() {
+                // A marker that does not move would loop forever: stop there.
+                Some(next) if !next.is_empty() && marker.as_deref() != Some(next) => {
+                    marker = Some(next.to_owned());
+                }
+                _ => break,
+            }
+        }
+        Ok(newest(&seen).cloned())
+    }
+
+    /// The SHA-256 of a version's content, as Lambda computed it.
+    pub async fn layer_version_sha256(
+        &self,
+        layer: &str,
+        version: i64,
+    ) -> Result<Option<String>, AwsError> {
+        let out = self
+            .lambda
+            .get_layer_version()
+            .layer_name(layer)
+            .version_number(version)
+            .send()
+            .await
+            .map_err(|e| {
+                failure(
+                    AwsService::Lambda,
+                    "GetLayerVersion",
+                    &format!("{layer}:{version}"),
+                    e,
+                )
+            })?;
+        Ok(out
+            .content()
+            .and_then(|c| c.code_sha256())
+            .map(str::to_owned))
+    }
+
+    pub async fn publish_layer_version(
+        &self,
+        request: &PublishRequest<'_>,
+    ) -> Result<NewVersion, AwsError> {
+        let content = LayerVersionContentInput::builder()
+            .s3_bucket(request.bucket)
+            .s3_key(request.key)
+            .set_s3_object_version(request.object_version.map(str::to_owned))
+            .build();
+        let runtimes = request
+            .compatible_runtimes
+            .iter()
+            .map(|r| Runtime::from(r.as_str()))
+            .collect::<Vec<_>>();
+        let architectures = request
+            .compatible_architectures
+            .iter()
+            .map(|a| Architecture::from(a.as_str()))
+            .collect::<Vec<_>>();
+        let out = self
+            .lambda
+            .publish_layer_version()
+            .layer_name(request.layer_name)
+            .description(request.description)
+            .content(content)
+            .set_compatible_runtimes((!runtimes.is_empty()).then_some(runtimes))
+            .set_compatible_architectures((!architectures.is_empty()).then_some(architectures))
+            .set_license_info(request.license_info.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| {
+                failure(
+                    AwsService::Lambda,
+                    "PublishLayerVersion",
+                    request.layer_name,
+                    e,
+                )
+            })?;
+        Ok(NewVersion {
+            version: LayerVersion {
+                version: out.version(),
+                arn: out.layer_version_arn().unwrap_or_default().to_owned(),
+                description: out.description().unwrap_or_default().to_owned(),
+                created: out.created_date().unwrap_or_default().to_owned(),
+            },
+            code_sha256: out
+                .content()
+                .and_then(|c| c.code_sha256())
+                .map(str::to_owned),
+        })
+    }
+}
+
+fn s3_target(bucket: &str, key: &str) -> String {
+    crate::layout::s3_uri(bucket, key)
+}
+
+/// S3 says "not found" as a modelled `NoSuchKey`/`NotFound`, or, for HEAD
+/// (which has no body), only as a 404 status.
+fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        error.code(),
+        Some("NoSuchKey" | "NotFound" | "NoSuchVersion")
+    ) || matches!(error, SdkError::ServiceError(e) if e.raw().status().as_u16() == 404)
+}
+
+fn failure<E, R>(
+    service: AwsService,
+    operation: &'static str,
+    target: &str,
+    error: SdkError<E, R>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let code = error.code().map(str::to_owned);
+    let message = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(&error).to_string(),
+    };
+    AwsError {
+        service,
+        operation,
+        target: target.to_owned(),
+        code,
+        message,
+    }
+}

@@ -1,0 +1,221 @@
+//! The function's configuration, read from its environment once at start-up.
+//!
+//! Bad configuration stops the function before it serves anything, with a
+//! message naming the variable: a wrong deployment must be loud at once, not
+//! on the first upload.
+
+use crate::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
+use crate::metadata::{validate_layer_name, validate_manifest_name};
+
+/// Lambda's limit on `LicenseInfo`.
+const MAX_LICENSE_CHARS: usize = 512;
+/// Lambda's limit on `CompatibleRuntimes`.
+const MAX_RUNTIMES: usize = 15;
+const ARCHITECTURES: [&str; 2] = ["x86_64", "arm64"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `LAYER_NAME`: the layer to publish to when the zip names none.
+    pub layer_name: Option<String>,
+    /// `MANIFEST_NAME`: the lock file name when the zip names none.
+    pub manifest_name: String,
+    /// `COMPATIBLE_RUNTIMES`
+    pub compatible_runtimes: Vec<String>,
+    /// `COMPATIBLE_ARCHITECTURES`
+    pub compatible_architectures: Vec<String>,
+    /// `LICENSE_INFO`
+    pub license_info: Option<String>,
+    /// `LAYER_DESCRIPTION`: the human part of each version's description.
+    pub layer_description: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            layer_name: None,
+            manifest_name: "requirements.txt".into(),
+            compatible_runtimes: Vec::new(),
+            compatible_architectures: Vec::new(),
+            license_info: None,
+            layer_description: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}={value:?}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get`; an empty value counts as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let fail = |variable: &'static str, value: &str, problem: String| ConfigError {
+            variable,
+            value: value.to_owned(),
+            problem,
+        };
+
+        let layer_name = var("LAYER_NAME");
+        if let Some(name) = &layer_name {
+            validate_layer_name(name).map_err(|why| fail("LAYER_NAME", name, why))?;
+        }
+
+        let manifest_name = var("MANIFEST_NAME").unwrap_or_else(|| Config::default().manifest_name);
+        validate_manifest_name(&manifest_name)
+            .map_err(|why| fail("MANIFEST_NAME", &manifest_name, why))?;
+
+        let runtimes_text = var("COMPATIBLE_RUNTIMES").unwrap_or_default();
+        let compatible_runtimes = comma_list(&runtimes_text);
+        if compatible_runtimes.len() > MAX_RUNTIMES {
+            return Err(fail(
+                "COMPATIBLE_RUNTIMES",
+                &runtimes_text,
+                format!("Lambda accepts at most {MAX_RUNTIMES} runtimes"),
+            ));
+        }
+        if let Some(bad) = compatible_runtimes
+            .iter()
+            .find(|r| !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+        {
+            return Err(fail(
+                "COMPATIBLE_RUNTIMES",
+                &runtimes_text,
+                format!("{bad:?} is not a runtime identifier such as python3.12"),
+            ));
+        }
+
+        let arch_text = var("COMPATIBLE_ARCHITECTURES").unwrap_or_default();
+        let compatible_architectures = comma_list(&arch_text);
+        if let Some(bad) = compatible_architectures
+            .iter()
+            .find(|a| !ARCHITECTURES.contains(&a.as_str()))
+        {
+            return Err(fail(
+                "COMPATIBLE_ARCHITECTURES",
+                &arch_text,
+                format!("{bad:?} is not one of x86_64, arm64"),
+            ));
+        }
+
+        let license_info = var("LICENSE_INFO");
+        if let Some(license) = &license_info {
+            if license.chars().count() > MAX_LICENSE_CHARS {
+                return Err(fail(
+                    "LICENSE_INFO",
+                    license,
+                    format!("Lambda accepts at most {MAX_LICENSE_CHARS} characters"),
+                ));
+            }
+        }
+
+        let layer_description = var("LAYER_DESCRIPTION").unwrap_or_default();
+        if layer_description.chars().count() > MAX_HUMAN_DESCRIPTION_CHARS {
+            return Err(fail(
+                "LAYER_DESCRIPTION",
+                &layer_description,
+                format!(
+                    "at most {MAX_HUMAN_DESCRIPTION_CHARS} characters fit beside the \
+                     manifest-md5 marker in Lambda's 256-character description"
+                ),
+            ));
+        }
+
+        Ok(Self {
+            layer_name,
+            manifest_name,
+            compatible_runtimes,
+            compatible_architectures,
+            license_info,
+            layer_description,
+        })
+    }
+}
+
+/// `a, b,,c` → `[a, b, c]`, without duplicates (Lambda refuses them).
+fn comma_list(text: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !items.iter().any(|seen| seen == item) {
+            items.push(item.to_owned());
+        }
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(config(&[]), Ok(Config::default()));
+        assert_eq!(config(&[("LAYER_NAME", " ")]), Ok(Config::default()));
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = config(&[
+            ("LAYER_NAME", "deps"),
+            ("MANIFEST_NAME", "uv.lock"),
+            ("COMPATIBLE_RUNTIMES", "python3.12, python3.13,,python3.12"),
+            ("COMPATIBLE_ARCHITECTURES", "x86_64,arm64"),
+            ("LICENSE_INFO", "MIT"),
+            ("LAYER_DESCRIPTION", "Shared deps"),
+        ])
+        .unwrap();
+        assert_eq!(c.layer_name.as_deref(), Some("deps"));
+        assert_eq!(c.manifest_name, "uv.lock");
+        assert_eq!(c.compatible_runtimes, ["python3.12", "python3.13"]);
+        assert_eq!(c.compatible_architectures, ["x86_64", "arm64"]);
+        assert_eq!(c.license_info.as_deref(), Some("MIT"));
+        assert_eq!(c.layer_description, "Shared deps");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases = [
+            ("LAYER_NAME", "no spaces".to_string()),
+            ("MANIFEST_NAME", "../x".to_string()),
+            ("COMPATIBLE_RUNTIMES", "python 3".to_string()),
+            ("COMPATIBLE_ARCHITECTURES", "x86_64,aarch64".to_string()),
+            ("LICENSE_INFO", "x".repeat(513)),
+            ("LAYER_DESCRIPTION", "x".repeat(211)),
+        ];
+        for (variable, value) in cases {
+            let err = config(&[(variable, value.as_str())]).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.to_string().contains(variable), "{err}");
+        }
+        let many = (0..16).map(|i| format!("python3.{i}")).collect::<Vec<_>>();
+        assert_eq!(
+            config(&[("COMPATIBLE_RUNTIMES", &many.join(","))])
+                .unwrap_err()
+                .variable,
+            "COMPATIBLE_RUNTIMES"
+        );
+        assert!(config(&[("LAYER_DESCRIPTION", &"x".repeat(210))]).is_ok());
+    }
+}

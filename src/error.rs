@@ -1,0 +1,238 @@
+//! What the user sees when something is wrong: each error has a stable
+//! `errorType` and a message naming the object, what is wrong, and the fix.
+
+use crate::event::EventProblem;
+use lambda_runtime::Diagnostic;
+
+/// One failed AWS call, with the service's error code when it sent one.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} on {target} failed: {message}")]
+pub struct AwsError {
+    pub service: AwsService,
+    pub operation: &'static str,
+    pub target: String,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AwsService {
+    S3,
+    Lambda,
+}
+
+/// Why one record of an event could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(
+        "{zip}: the object does not exist. It was deleted or overwritten after the event; \
+         upload it again to publish it"
+    )]
+    LayerZipNotFound { zip: String },
+
+    #[error(
+        "{zip}: {problem}. Upload the zip with user metadata manifest-md5=<lowercase hex MD5 \
+         of the lock file>, e.g. `aws s3 cp layer.zip {zip} --metadata \
+         manifest-md5=$(md5sum requirements.txt | cut -d' ' -f1)`"
+    )]
+    MissingManifestMd5 { zip: String, problem: String },
+
+    #[error(
+        "{zip}: its manifest-md5 metadata is {expected} but the staged lock file {manifest} \
+         has MD5 {actual}. The zip and the lock file come from different builds: upload the \
+         lock file the zip was built from, then the zip"
+    )]
+    InconsistentManifest {
+        zip: String,
+        manifest: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "{zip}: no layer to publish to. Set the function's LAYER_NAME, or upload the zip \
+         with user metadata layer-name=<name>"
+    )]
+    MissingLayerName { zip: String },
+
+    #[error("{zip}: user metadata {key}={value:?} is not valid: {problem}")]
+    InvalidMetadata {
+        zip: String,
+        key: &'static str,
+        value: String,
+        problem: String,
+    },
+
+    #[error("{zip}: {source}{}", hint(source))]
+    Aws { zip: String, source: AwsError },
+}
+
+/// What to do about the AWS errors a user can fix.
+fn hint(error: &AwsError) -> &'static str {
+    match (error.service, error.code.as_deref()) {
+        (_, Some("AccessDenied" | "AccessDeniedException")) => {
+            ". Grant the function's role this right (see template.yaml)"
+        }
+        (AwsService::S3, Some("NoSuchBucket")) => ". Check the bucket name in the event",
+        (AwsService::Lambda, Some("CodeStorageExceededException")) => {
+            ". Delete old layer versions to free Lambda code storage"
+        }
+        _ => "",
+    }
+}
+
+impl RecordError {
+    /// The stable `errorType` of this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::LayerZipNotFound { .. } => "LayerZipNotFound",
+            Self::MissingManifestMd5 { .. } => "MissingManifestMd5",
+            Self::InconsistentManifest { .. } => "InconsistentManifest",
+            Self::MissingLayerName { .. } => "MissingLayerName",
+            Self::InvalidMetadata { .. } => "InvalidMetadata",
+            Self::Aws { source, .. } => match source.service {
+                AwsService::S3 => "S3Error",
+                AwsService::Lambda => "LambdaError",
+            },
+        }
+    }
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the payload is not an S3 event notification: {0}. Invoke this function only from \
+         an S3 ObjectCreated notification on */layer.zip"
+    )]
+    InvalidEvent(#[from] EventProblem),
+
+    /// Records that failed, with their index in the event; the others were
+    /// processed.
+    #[error("{}", records_failed_message(.failed, *.total))]
+    RecordsFailed {
+        failed: Vec<(usize, RecordError)>,
+        total: usize,
+    },
+}
+
+fn records_failed_message(failed: &[(usize, RecordError)], total: usize) -> String {
+    match failed {
+        [(_, only)] if total == 1 => only.to_string(),
+        _ => {
+            let each: Vec<String> = failed
+                .iter()
+                .map(|(index, e)| format!("record {index}: {}: {e}", e.error_type()))
+                .collect();
+            format!(
+                "{} of {total} records failed (the others were processed): {}",
+                failed.len(),
+                each.join(" | ")
+            )
+        }
+    }
+}
+
+impl Error {
+    /// The stable `errorType`: a failure's own type when all failures share
+    /// it, else `MultipleErrors`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidEvent(_) => "InvalidEvent",
+            Self::RecordsFailed { failed, .. } => {
+                let mut types = failed.iter().map(|(_, e)| e.error_type());
+                match types.next() {
+                    Some(first) if types.all(|t| t == first) => first,
+                    _ => "MultipleErrors",
+                }
+            }
+        }
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(error: Error) -> Self {
+        Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_found(n: u8) -> RecordError {
+        RecordError::LayerZipNotFound {
+            zip: format!("s3://b/{n}/layer.zip"),
+        }
+    }
+
+    #[test]
+    fn a_single_failure_keeps_its_own_type_and_message() {
+        let error = Error::RecordsFailed {
+            failed: vec![(0, not_found(1))],
+            total: 1,
+        };
+        let d = Diagnostic::from(error);
+        assert_eq!(d.error_type, "LayerZipNotFound");
+        assert!(d
+            .error_message
+            .starts_with("s3://b/1/layer.zip: the object does not exist"));
+    }
+
+    #[test]
+    fn several_failures_are_each_listed() {
+        let error = Error::RecordsFailed {
+            failed: vec![
+                (0, not_found(1)),
+                (
+                    2,
+                    RecordError::MissingLayerName {
+                        zip: "s3://b/2/layer.zip".into(),
+                    },
+                ),
+            ],
+            total: 3,
+        };
+        assert_eq!(error.error_type(), "MultipleErrors");
+        let message = error.to_string();
+        assert!(message.starts_with("2 of 3 records failed"), "{message}");
+        assert!(message.contains("record 0: LayerZipNotFound: s3://b/1/layer.zip"));
+        assert!(message.contains("record 2: MissingLayerName: s3://b/2/layer.zip"));
+
+        let same = Error::RecordsFailed {
+            failed: vec![(0, not_found(1)), (1, not_found(2))],
+            total: 2,
+        };
+        assert_eq!(same.error_type(), "LayerZipNotFound");
+    }
+
+    #[test]
+    fn aws_errors_say_what_to_do() {
+        let e = RecordError::Aws {
+            zip: "s3://b/layer.zip".into(),
+            source: AwsError {
+                service: AwsService::Lambda,
+                operation: "PublishLayerVersion",
+                target: "deps".into(),
+                code: Some("AccessDeniedException".into()),
+                message: "not allowed".into(),
+            },
+        };
+        assert_eq!(e.error_type(), "LambdaError");
+        assert_eq!(
+            e.to_string(),
+            "s3://b/layer.zip: PublishLayerVersion on deps failed: not allowed. Grant the \
+             function's role this right (see template.yaml)"
+        );
+    }
+
+    #[test]
+    fn invalid_event_is_typed() {
+        let d = Diagnostic::from(Error::InvalidEvent(EventProblem("no Records".into())));
+        assert_eq!(d.error_type, "InvalidEvent");
+        assert!(d.error_message.contains("no Records"));
+    }
+}

@@ -1,0 +1,195 @@
+//! S3 event notification → the uploaded objects it reports.
+//!
+//! The handler takes the payload as raw JSON so that a misrouted or malformed
+//! payload becomes our own `InvalidEvent` error, named and explained, instead
+//! of a generic deserialisation failure.
+
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+
+/// One object reported by one record of an S3 notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`, …
+    pub event_name: String,
+    pub bucket: String,
+    /// The decoded key.
+    pub key: String,
+    /// The object version the event is about, in a versioned bucket.
+    pub version_id: Option<String>,
+    /// The ETag the event saw, without quotes.
+    pub etag: Option<String>,
+    pub sequencer: Option<String>,
+}
+
+impl Upload {
+    pub fn is_object_created(&self) -> bool {
+        self.event_name.starts_with("ObjectCreated:")
+    }
+
+    pub fn s3_uri(&self) -> String {
+        crate::layout::s3_uri(&self.bucket, &self.key)
+    }
+}
+
+/// Why a payload is not an S3 event notification.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EventProblem(pub String);
+
+/// Every record of the notification, in order.
+pub fn parse(payload: Value) -> Result<Vec<Upload>, EventProblem> {
+    let event: S3Event = serde_json::from_value(payload)
+        .map_err(|e| EventProblem(format!("it is not an S3 event notification ({e})")))?;
+    if event.records.is_empty() {
+        return Err(EventProblem("its `Records` list is empty".into()));
+    }
+    event
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| {
+            upload_of(record).map_err(|why| EventProblem(format!("record {index}: {why}")))
+        })
+        .collect()
+}
+
+fn upload_of(record: S3EventRecord) -> Result<Upload, String> {
+    let event_name = record
+        .event_name
+        .filter(|name| !name.is_empty())
+        .ok_or("it has no `eventName`")?;
+    let bucket = record
+        .s3
+        .bucket
+        .name
+        .filter(|name| !name.is_empty())
+        .ok_or("it has no `s3.bucket.name`")?;
+    let object = record.s3.object;
+    let raw_key = object
+        .key
+        .filter(|key| !key.is_empty())
+        .ok_or("it has no `s3.object.key`")?;
+    let key = decode_key(&raw_key)?;
+    Ok(Upload {
+        event_name,
+        bucket,
+        key,
+        // Versioning-suspended buckets report the version id "null": the
+        // object is overwritten in place, exactly as in an unversioned bucket.
+        version_id: object
+            .version_id
+            .filter(|id| !id.is_empty() && id != "null"),
+        etag: object.e_tag.map(|etag| etag.trim_matches('"').to_owned()),
+        sequencer: object.sequencer,
+    })
+}
+
+/// Keys in S3 notifications are URL-encoded the way HTML forms are: `+` is a
+/// space and a real `+` arrives as `%2B`, so `+` must be replaced first.
+pub fn decode_key(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| format!("its key {raw:?} does not decode to UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(name: &str, key: &str) -> Value {
+        json!({
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-11-23T12:00:00.000Z",
+            "eventName": name,
+            "userIdentity": {"principalId": "AWS:EXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "203.0.113.9"},
+            "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "layer-zip",
+                "bucket": {"name": "artifacts", "ownerIdentity": {"principalId": "X"}, "arn": "arn:aws:s3:::artifacts"},
+                "object": {"key": key, "size": 10, "eTag": "0123", "sequencer": "0A1B"}
+            }
+        })
+    }
+
+    #[test]
+    fn keys_are_url_decoded() {
+        assert_eq!(
+            decode_key("my+app/layer.zip"),
+            Ok("my app/layer.zip".into())
+        );
+        assert_eq!(decode_key("a%2Bb/layer.zip"), Ok("a+b/layer.zip".into()));
+        assert_eq!(
+            decode_key("caf%C3%A9/layer.zip"),
+            Ok("café/layer.zip".into())
+        );
+        assert!(decode_key("bad%FF/layer.zip").is_err());
+    }
+
+    #[test]
+    fn every_record_is_returned_in_order() {
+        let uploads = parse(json!({"Records": [
+            record("ObjectCreated:Put", "a/layer.zip"),
+            record("ObjectRemoved:Delete", "b+c/layer.zip"),
+        ]}))
+        .unwrap();
+        assert_eq!(uploads.len(), 2);
+        assert_eq!(uploads[0].key, "a/layer.zip");
+        assert!(uploads[0].is_object_created());
+        assert_eq!(uploads[1].key, "b c/layer.zip");
+        assert!(!uploads[1].is_object_created());
+        assert_eq!(uploads[0].etag.as_deref(), Some("0123"));
+        assert_eq!(uploads[0].version_id, None);
+    }
+
+    #[test]
+    fn version_null_means_unversioned() {
+        let mut r = record("ObjectCreated:Put", "a/layer.zip");
+        r["s3"]["object"]["versionId"] = json!("null");
+        assert_eq!(
+            parse(json!({"Records": [r.clone()]})).unwrap()[0].version_id,
+            None
+        );
+        r["s3"]["object"]["versionId"] = json!("3HL4kqtJlcpXroDTDmJ");
+        assert_eq!(
+            parse(json!({"Records": [r]})).unwrap()[0]
+                .version_id
+                .as_deref(),
+            Some("3HL4kqtJlcpXroDTDmJ")
+        );
+    }
+
+    #[test]
+    fn payloads_that_are_not_s3_events_are_refused() {
+        let mut no_s3 = record("ObjectCreated:Put", "a/layer.zip");
+        no_s3.as_object_mut().unwrap().remove("s3");
+        let mut no_bucket = record("ObjectCreated:Put", "a/layer.zip");
+        no_bucket["s3"]["bucket"] = json!({});
+        let mut no_name = record("ObjectCreated:Put", "a/layer.zip");
+        no_name.as_object_mut().unwrap().remove("eventName");
+        for payload in [
+            json!({}),
+            json!({"Records": []}),
+            json!({"Records": "nope"}),
+            json!({"Records": [1]}),
+            json!({"Records": [no_s3]}),
+            json!({"Records": [no_bucket]}),
+            json!({"Records": [no_name]}),
+            json!({"Records": [record("ObjectCreated:Put", "")]}),
+            json!({"Records": [record("ObjectCreated:Put", "%FF/layer.zip")]}),
+            json!([1, 2]),
+            json!("hello"),
+            json!(null),
+        ] {
+            assert!(parse(payload.clone()).is_err(), "{payload} accepted");
+        }
+    }
+}

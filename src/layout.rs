@@ -1,0 +1,203 @@
+//! The S3 keys of the contract, all relative to the folder `{dir}` of an
+//! uploaded `{dir}/layer.zip`, and the console links the logs carry.
+//!
+//! ```text
+//! {dir}/layer.zip                  the upload (the trigger)
+//! {dir}/{manifest}                 the staged lock file the zip was built from
+//! {dir}/{NNNNNN}/{manifest}        the lock file of version N
+//! {dir}/{NNNNNN}/deployment.json   the deployment record of version N
+//! {dir}/last-{manifest}            the lock file of the latest version
+//! ```
+
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+/// The file name whose creation triggers the function.
+pub const ZIP_FILE_NAME: &str = "layer.zip";
+
+/// The file name of a version's deployment record.
+pub const DEPLOYMENT_FILE_NAME: &str = "deployment.json";
+
+/// The folder of one uploaded `layer.zip`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerDir {
+    bucket: String,
+    /// Without a trailing slash; empty when the zip sits at the bucket's root.
+    dir: String,
+}
+
+impl LayerDir {
+    /// The folder of `key` when its file name is exactly `layer.zip`; `None`
+    /// for any other key, which the function must ignore (its own writes among
+    /// them, so it can never trigger itself).
+    pub fn of_zip_key(bucket: &str, key: &str) -> Option<Self> {
+        let (dir, file) = match key.rsplit_once('/') {
+            Some((dir, file)) => (dir, file),
+            None => ("", key),
+        };
+        (file == ZIP_FILE_NAME).then(|| Self {
+            bucket: bucket.to_owned(),
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.dir.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.dir)
+        }
+    }
+
+    pub fn zip_key(&self) -> String {
+        self.key(ZIP_FILE_NAME)
+    }
+
+    /// Where the uploader stages the lock file next to the zip.
+    pub fn staged_manifest_key(&self, manifest: &str) -> String {
+        self.key(manifest)
+    }
+
+    /// The lock file of layer version `version`.
+    pub fn version_manifest_key(&self, version: i64, manifest: &str) -> String {
+        self.key(&format!("{}/{manifest}", version_folder(version)))
+    }
+
+    /// The deployment record of layer version `version`.
+    pub fn deployment_key(&self, version: i64) -> String {
+        self.key(&format!(
+            "{}/{DEPLOYMENT_FILE_NAME}",
+            version_folder(version)
+        ))
+    }
+
+    /// The lock file of the latest published version.
+    pub fn last_manifest_key(&self, manifest: &str) -> String {
+        self.key(&format!("last-{manifest}"))
+    }
+
+    pub fn s3_uri(&self, key: &str) -> String {
+        s3_uri(&self.bucket, key)
+    }
+}
+
+/// `{NNNNNN}`: the version number zero-padded to six digits, so folders sort
+/// in version order.
+pub fn version_folder(version: i64) -> String {
+    format!("{version:06}")
+}
+
+pub fn s3_uri(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// The AWS console page of an S3 object.
+pub fn console_url_of_object(region: &str, bucket: &str, key: &str) -> String {
+    format!(
+        "https://console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={}",
+        utf8_percent_encode(key, NON_ALPHANUMERIC)
+    )
+}
+
+/// The AWS console page of a layer version. `layer` may be a name or an ARN;
+/// the console wants the name.
+pub fn console_url_of_layer_version(region: &str, layer: &str, version: i64) -> String {
+    let name = layer.rsplit(':').next().unwrap_or(layer);
+    format!(
+        "https://{region}.console.aws.amazon.com/lambda/home?region={region}#/layers/{name}/versions/{version}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_a_nested_folder() {
+        let dir = LayerDir::of_zip_key("b", "projects/app/lambda/layer/layer.zip").unwrap();
+        assert_eq!(dir.zip_key(), "projects/app/lambda/layer/layer.zip");
+        assert_eq!(
+            dir.staged_manifest_key("uv.lock"),
+            "projects/app/lambda/layer/uv.lock"
+        );
+        assert_eq!(
+            dir.version_manifest_key(3, "uv.lock"),
+            "projects/app/lambda/layer/000003/uv.lock"
+        );
+        assert_eq!(
+            dir.deployment_key(12),
+            "projects/app/lambda/layer/000012/deployment.json"
+        );
+        assert_eq!(
+            dir.last_manifest_key("uv.lock"),
+            "projects/app/lambda/layer/last-uv.lock"
+        );
+        assert_eq!(
+            dir.s3_uri(&dir.zip_key()),
+            "s3://b/projects/app/lambda/layer/layer.zip"
+        );
+    }
+
+    #[test]
+    fn keys_at_the_bucket_root() {
+        let dir = LayerDir::of_zip_key("b", "layer.zip").unwrap();
+        assert_eq!(dir.zip_key(), "layer.zip");
+        assert_eq!(
+            dir.version_manifest_key(1, "requirements.txt"),
+            "000001/requirements.txt"
+        );
+        assert_eq!(
+            dir.last_manifest_key("requirements.txt"),
+            "last-requirements.txt"
+        );
+    }
+
+    #[test]
+    fn only_layer_zip_is_a_trigger() {
+        for key in [
+            "a/layer.zip.tmp",
+            "a/my-layer.zip",
+            "a/layer.zip/",
+            "a/requirements.txt",
+            "a/000001/deployment.json",
+            "",
+        ] {
+            assert_eq!(LayerDir::of_zip_key("b", key), None, "{key}");
+        }
+        assert!(LayerDir::of_zip_key("b", "with space/layer.zip").is_some());
+    }
+
+    #[test]
+    fn nothing_the_function_writes_is_a_trigger() {
+        let dir = LayerDir::of_zip_key("b", "p/layer.zip").unwrap();
+        for manifest in ["requirements.txt", "poetry.lock", "uv.lock"] {
+            for key in [
+                dir.version_manifest_key(1, manifest),
+                dir.last_manifest_key(manifest),
+                dir.deployment_key(1),
+            ] {
+                assert_eq!(LayerDir::of_zip_key("b", &key), None, "{key}");
+                assert!(!key.ends_with(ZIP_FILE_NAME), "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn console_urls() {
+        assert_eq!(
+            console_url_of_object("eu-west-1", "b", "a b/layer.zip"),
+            "https://console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=a%20b%2Flayer%2Ezip"
+        );
+        assert_eq!(
+            console_url_of_layer_version(
+                "eu-west-1",
+                "arn:aws:lambda:eu-west-1:123456789012:layer:deps",
+                4
+            ),
+            "https://eu-west-1.console.aws.amazon.com/lambda/home?region=eu-west-1#/layers/deps/versions/4"
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! # layer-autopublish
+//!
+//! An AWS Lambda function that publishes a Lambda layer version when CI
+//! uploads `{dir}/layer.zip` to S3, and only when the lock file the zip was
+//! built from changed since the latest published version. The contract (S3
+//! layout, metadata, configuration, outcomes, errors) is in the README.
+//!
+//! Where things live:
+//! - [`handle`] (here): event in, one [`Outcome`] per record out;
+//! - [`event`]: S3 notification → uploads; [`config`]: environment;
+//! - [`layout`]: the S3 keys; [`metadata`] and [`manifest`]: what the upload
+//!   carries; [`decide`]: change detection, pure;
+//! - [`publish`]: the steps in order; [`aws`]: every AWS call;
+//!   [`error`]: what the user sees when something is wrong.
+
+pub mod aws;
+pub mod config;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod layout;
+pub mod manifest;
+pub mod metadata;
+pub mod publish;
+
+pub use error::Error;
+pub use publish::{Outcome, OutcomeKind, Publisher};
+
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::error;
+
+/// What the function returns: one result per record, in the event's order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub results: Vec<Outcome>,
+}
+
+/// The Lambda handler. Every record is processed; when any failed, the
+/// invocation fails after the others are done, listing each failure.
+pub async fn handle(publisher: &Publisher, event: LambdaEvent<Value>) -> Result<Response, Error> {
+    let uploads = event::parse(event.payload).map_err(|problem| {
+        let error = Error::from(problem);
+        error!(error_type = error.error_type(), error = %error, "invalid event");
+        error
+    })?;
+    let total = uploads.len();
+    let mut results = Vec::with_capacity(total);
+    let mut failed = Vec::new();
+    for (index, upload) in uploads.iter().enumerate() {
+        match publisher.process(upload).await {
+            Ok(outcome) => results.push(outcome),
+            Err(e) => {
+                error!(error_type = e.error_type(), error = %e, record = index, "record failed");
+                failed.push((index, e));
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(Response { results })
+    } else {
+        Err(Error::RecordsFailed { failed, total })
+    }
+}

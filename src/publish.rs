@@ -1,0 +1,538 @@
+//! The steps of the contract for one uploaded object, in order: filter, the
+//! zip, consistency, change detection, publish, record.
+//!
+//! Decisions come from `decide`, AWS calls from `aws`; this module sequences
+//! them, builds the outcome, and logs one line per decision.
+
+use crate::aws::{Aws, ObjectHead, PublishRequest};
+use crate::config::Config;
+use crate::decide::{self, Decision, LayerVersion};
+use crate::error::{AwsError, RecordError};
+use crate::event::Upload;
+use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
+use crate::manifest::{self, ManifestMd5};
+use crate::metadata::{self, Md5Problem};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+/// What happened to one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    Published,
+    Unchanged,
+    Ignored,
+    Superseded,
+}
+
+/// The result of one record, as returned and logged (and, for a published
+/// version, kept in its `deployment.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub outcome: OutcomeKind,
+    pub bucket: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_version_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_md5: Option<String>,
+    /// Where the version's lock file is kept; absent when it could not be
+    /// kept (no staged lock file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    /// Why a record was ignored or superseded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `{NNNNNN}/deployment.json`: the outcome of the publish, plus when and
+/// from which object version it was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The version's creation time, as Lambda reports it.
+    pub published_at: String,
+    pub source_version_id: Option<String>,
+    pub source_etag: Option<String>,
+}
+
+impl Outcome {
+    fn skipped(kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Self {
+        Self {
+            outcome: kind,
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            layer_name: None,
+            layer_version: None,
+            layer_version_arn: None,
+            manifest_md5: None,
+            manifest_key: None,
+            code_sha256: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Runs the steps with one set of clients and one configuration.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    aws: Aws,
+    config: Config,
+    /// For the console links in the logs.
+    region: String,
+}
+
+/// What steps 2 and 3 established about the upload.
+struct CheckedUpload<'a> {
+    upload: &'a Upload,
+    dir: LayerDir,
+    head: ObjectHead,
+    md5: ManifestMd5,
+    manifest: String,
+    layer: String,
+    /// The staged lock file, known to match `md5`; `None` when not staged.
+    staged: Option<Vec<u8>>,
+}
+
+impl CheckedUpload<'_> {
+    fn zip_uri(&self) -> String {
+        self.upload.s3_uri()
+    }
+
+    /// The object version to publish from: the event's, else the one HEAD saw.
+    fn object_version(&self) -> Option<&str> {
+        self.upload
+            .version_id
+            .as_deref()
+            .or(self.head.version_id.as_deref())
+    }
+}
+
+impl Publisher {
+    pub fn new(aws: Aws, config: Config, region: impl Into<String>) -> Self {
+        Self {
+            aws,
+            config,
+            region: region.into(),
+        }
+    }
+
+    /// All steps for one record.
+    pub async fn process(&self, upload: &Upload) -> Result<Outcome, RecordError> {
+        // 1. Filter.
+        if !upload.is_object_created() {
+            return Ok(self.skip(
+                OutcomeKind::Ignored,
+                upload,
+                format!("{} is not an ObjectCreated event", upload.event_name),
+            ));
+        }
+        let Some(dir) = LayerDir::of_zip_key(&upload.bucket, &upload.key) else {
+            return Ok(self.skip(OutcomeKind::Ignored, upload, "the key is not a layer.zip"));
+        };
+        let zip_uri = upload.s3_uri();
+        let aws_error = |source: AwsError| RecordError::Aws {
+            zip: zip_uri.clone(),
+            source,
+        };
+
+        // 2. The zip.
+        let head = self
+            .aws
+            .head_object(&upload.bucket, &upload.key, upload.version_id.as_deref())
+            .await
+            .map_err(aws_error)?
+            .ok_or_else(|| RecordError::LayerZipNotFound {
+                zip: zip_uri.clone(),
+            })?;
+        if decide::is_superseded(
+            upload.version_id.as_deref(),
+            upload.etag.as_deref(),
+            head.etag.as_deref(),
+        ) {
+            return Ok(self.skip(
+                OutcomeKind::Superseded,
+                upload,
+                format!(
+                    "the object was overwritten since this event (ETag {} now, {} in the event); \
+                     the newer upload has its own event",
+                    head.etag.as_deref().unwrap_or("?"),
+                    upload.etag.as_deref().unwrap_or("?"),
+                ),
+            ));
+        }
+
+        // 3. Consistency.
+        let checked = self.check(upload, dir, head).await?;
+
+        // 4. Change detection.
+        let latest = self
+            .aws
+            .latest_layer_version(&checked.layer)
+            .await
+            .map_err(aws_error)?;
+        let recorded = match &latest {
+            Some(version) => self.recorded_md5(&checked, version).await?,
+            None => None,
+        };
+        match decide::decide(
+            &checked.md5,
+            latest.as_ref().map(|v| (v, recorded.as_ref())),
+        ) {
+            Decision::Unchanged(latest) => self.unchanged(&checked, latest).await,
+            Decision::Publish(reason) => {
+                info!(zip = %zip_uri, layer = %checked.layer, reason = %reason, "publishing a new layer version");
+                self.publish(&checked).await
+            }
+        }
+    }
+
+    fn skip(&self, kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Outcome {
+        let outcome = Outcome::skipped(kind, upload, reason);
+        info!(
+            outcome = ?outcome.outcome,
+            zip = %upload.s3_uri(),
+            reason = outcome.reason.as_deref().unwrap_or_default(),
+            "record skipped"
+        );
+        outcome
+    }
+
+    /// Step 3: the metadata, and the staged lock file against it.
+    async fn check<'a>(
+        &self,
+        upload: &'a Upload,
+        dir: LayerDir,
+        head: ObjectHead,
+    ) -> Result<CheckedUpload<'a>, RecordError> {
+        let zip = upload.s3_uri();
+        let md5 = metadata::manifest_md5(&head.metadata).map_err(|problem| {
+            RecordError::MissingManifestMd5 {
+                zip: zip.clone(),
+                problem: match problem {
+                    Md5Problem::Missing => "it has no manifest-md5 user metadata".into(),
+                    Md5Problem::NotAnMd5(value) => {
+                        format!("its manifest-md5 metadata {value:?} is not an MD5 (32 hex digits)")
+                    }
+                },
+            }
+        })?;
+        let invalid = |key: &'static str| {
+            let zip = zip.clone();
+            move |(value, problem): (String, String)| RecordError::InvalidMetadata {
+                zip,
+                key,
+                value,
+                problem,
+            }
+        };
+        let manifest = metadata::manifest_name(&head.metadata, &self.config.manifest_name)
+            .map_err(invalid(metadata::MANIFEST_NAME_KEY))?;
+        let layer = metadata::layer_name(&head.metadata, self.config.layer_name.as_deref())
+            .map_err(invalid(metadata::LAYER_NAME_KEY))?
+            .ok_or_else(|| RecordError::MissingLayerName { zip: zip.clone() })?;
+
+        let staged_key = dir.staged_manifest_key(&manifest);
+        let staged = self
+            .aws
+            .get_object(dir.bucket(), &staged_key)
+            .await
+            .map_err(|source| RecordError::Aws {
+                zip: zip.clone(),
+                source,
+            })?;
+        match &staged {
+            Some(bytes) => {
+                let actual = ManifestMd5::of(bytes);
+                if actual != md5 {
+                    return Err(RecordError::InconsistentManifest {
+                        zip,
+                        manifest: dir.s3_uri(&staged_key),
+                        expected: md5.to_string(),
+                        actual: actual.to_string(),
+                    });
+                }
+            }
+            None => warn!(
+                zip = %zip,
+                manifest = %dir.s3_uri(&staged_key),
+                "no staged lock file: the version is still published and recorded, \
+                 but its lock file cannot be kept; upload the lock file before the zip to keep it"
+            ),
+        }
+        Ok(CheckedUpload {
+            upload,
+            dir,
+            head,
+            md5,
+            manifest,
+            layer,
+            staged,
+        })
+    }
+
+    /// The lock file MD5 of a published version: from its description's
+    /// marker, else (versions published by other tools) from its stored lock
+    /// file.
+    async fn recorded_md5(
+        &self,
+        checked: &CheckedUpload<'_>,
+        version: &LayerVersion,
+    ) -> Result<Option<ManifestMd5>, RecordError> {
+        if let Some(md5) = manifest::md5_from_description(&version.description) {
+            return Ok(Some(md5));
+        }
+        let key = checked
+            .dir
+            .version_manifest_key(version.version, &checked.manifest);
+        let stored = self
+            .aws
+            .get_object(checked.dir.bucket(), &key)
+            .await
+            .map_err(|source| RecordError::Aws {
+                zip: checked.zip_uri(),
+                source,
+            })?;
+        Ok(stored.map(|bytes| ManifestMd5::of(&bytes)))
+    }
+
+    /// Steps 5 and 6.
+    async fn publish(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
+        let description = manifest::describe(&self.config.layer_description, &checked.md5);
+        let request = PublishRequest {
+            layer_name: &checked.layer,
+            bucket: &checked.upload.bucket,
+            key: &checked.upload.key,
+            object_version: checked.object_version(),
+            description: &description,
+            compatible_runtimes: &self.config.compatible_runtimes,
+            compatible_architectures: &self.config.compatible_architectures,
+            license_info: self.config.license_info.as_deref(),
+        };
+        let new = self
+            .aws
+            .publish_layer_version(&request)
+            .await
+            .map_err(|source| RecordError::Aws {
+                zip: checked.zip_uri(),
+                source,
+            })?;
+        let outcome = self.outcome(
+            OutcomeKind::Published,
+            checked,
+            &new.version,
+            new.code_sha256.clone(),
+        );
+        self.record(checked, &new.version, &outcome).await?;
+        self.log_decision(&outcome, checked);
+        Ok(outcome)
+    }
+
+    /// Step 6: keep the lock file per version and as `last-`, and write the
+    /// deployment record.
+    async fn record(
+        &self,
+        checked: &CheckedUpload<'_>,
+        version: &LayerVersion,
+        outcome: &Outcome,
+    ) -> Result<(), RecordError> {
+        if let Some(lock) = &checked.staged {
+            let dir = &checked.dir;
+            self.put(
+                checked,
+                &dir.version_manifest_key(version.version, &checked.manifest),
+                lock.clone(),
+                "text/plain",
+            )
+            .await?;
+            self.put(
+                checked,
+                &dir.last_manifest_key(&checked.manifest),
+                lock.clone(),
+                "text/plain",
+            )
+            .await?;
+        }
+        self.put_deployment(checked, version, outcome).await
+    }
+
+    async fn put_deployment(
+        &self,
+        checked: &CheckedUpload<'_>,
+        version: &LayerVersion,
+        outcome: &Outcome,
+    ) -> Result<(), RecordError> {
+        let deployment = Deployment {
+            outcome: Outcome {
+                outcome: OutcomeKind::Published,
+                reason: None,
+                ..outcome.clone()
+            },
+            published_at: version.created.clone(),
+            source_version_id: checked.object_version().map(str::to_owned),
+            source_etag: checked.head.etag.clone(),
+        };
+        // Serialising plain strings and numbers cannot fail; should it ever,
+        // the record is written without pretty-printing rather than lost.
+        let body = serde_json::to_vec_pretty(&deployment)
+            .or_else(|_| serde_json::to_vec(&deployment))
+            .unwrap_or_default();
+        self.put(
+            checked,
+            &checked.dir.deployment_key(version.version),
+            body,
+            "application/json",
+        )
+        .await
+    }
+
+    async fn put(
+        &self,
+        checked: &CheckedUpload<'_>,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), RecordError> {
+        self.aws
+            .put_object(checked.dir.bucket(), key, body, content_type)
+            .await
+            .map_err(|source| RecordError::Aws {
+                zip: checked.zip_uri(),
+                source,
+            })
+    }
+
+    /// The latest version has this lock file: publish nothing, and repair
+    /// whatever records a crash (or an older tool) left missing.
+    async fn unchanged(
+        &self,
+        checked: &CheckedUpload<'_>,
+        latest: &LayerVersion,
+    ) -> Result<Outcome, RecordError> {
+        let dir = &checked.dir;
+        let bucket = dir.bucket();
+        let zip = checked.zip_uri();
+        let aws_error = |source| RecordError::Aws {
+            zip: zip.clone(),
+            source,
+        };
+        let version_key = dir.version_manifest_key(latest.version, &checked.manifest);
+        let last_key = dir.last_manifest_key(&checked.manifest);
+        let deployment_key = dir.deployment_key(latest.version);
+
+        let mut repaired: Vec<&str> = Vec::new();
+        if let Some(lock) = &checked.staged {
+            let version_copy = self
+                .aws
+                .head_object(bucket, &version_key, None)
+                .await
+                .map_err(aws_error)?;
+            if version_copy.is_none() {
+                self.put(checked, &version_key, lock.clone(), "text/plain")
+                    .await?;
+                repaired.push("version lock file");
+            }
+            let last = self
+                .aws
+                .get_object(bucket, &last_key)
+                .await
+                .map_err(aws_error)?;
+            if last.as_deref().map(ManifestMd5::of).as_ref() != Some(&checked.md5) {
+                self.put(checked, &last_key, lock.clone(), "text/plain")
+                    .await?;
+                repaired.push("last- lock file");
+            }
+        }
+        let has_version_copy = checked.staged.is_some()
+            || self
+                .aws
+                .head_object(bucket, &version_key, None)
+                .await
+                .map_err(aws_error)?
+                .is_some();
+
+        let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, latest, None);
+        if !has_version_copy {
+            outcome.manifest_key = None;
+        }
+        if self
+            .aws
+            .head_object(bucket, &deployment_key, None)
+            .await
+            .map_err(aws_error)?
+            .is_none()
+        {
+            let code_sha256 = self
+                .aws
+                .layer_version_sha256(&checked.layer, latest.version)
+                .await
+                .map_err(aws_error)?;
+            let record = Outcome {
+                code_sha256,
+                ..outcome.clone()
+            };
+            self.put_deployment(checked, latest, &record).await?;
+            repaired.push("deployment record");
+        }
+        if !repaired.is_empty() {
+            info!(zip = %zip, layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
+        }
+        self.log_decision(&outcome, checked);
+        Ok(outcome)
+    }
+
+    fn outcome(
+        &self,
+        kind: OutcomeKind,
+        checked: &CheckedUpload<'_>,
+        version: &LayerVersion,
+        code_sha256: Option<String>,
+    ) -> Outcome {
+        Outcome {
+            outcome: kind,
+            bucket: checked.upload.bucket.clone(),
+            key: checked.upload.key.clone(),
+            layer_name: Some(checked.layer.clone()),
+            layer_version: Some(version.version),
+            layer_version_arn: Some(version.arn.clone()),
+            manifest_md5: Some(checked.md5.to_string()),
+            manifest_key: checked.staged.as_ref().map(|_| {
+                checked
+                    .dir
+                    .version_manifest_key(version.version, &checked.manifest)
+            }),
+            code_sha256,
+            reason: None,
+        }
+    }
+
+    /// The one log line of a publish/unchanged decision, with the console
+    /// links the seed's publish step prints.
+    fn log_decision(&self, outcome: &Outcome, checked: &CheckedUpload<'_>) {
+        let version = outcome.layer_version.unwrap_or_default();
+        let layer_console = console_url_of_layer_version(&self.region, &checked.layer, version);
+        let manifest_console = outcome
+            .manifest_key
+            .as_deref()
+            .map(|key| console_url_of_object(&self.region, checked.dir.bucket(), key))
+            .unwrap_or_default();
+        info!(
+            outcome = ?outcome.outcome,
+            zip = %checked.zip_uri(),
+            layer = %checked.layer,
+            version,
+            arn = outcome.layer_version_arn.as_deref().unwrap_or_default(),
+            manifest_md5 = %checked.md5,
+            layer_console = %layer_console,
+            manifest_console = %manifest_console,
+            "layer decision"
+        );
+    }
+}
