@@ -118,7 +118,11 @@ impl Aws {
         let result = self.s3.get_object().bucket(bucket).key(key).send().await;
         let out = match result {
             Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e)
+                if e.as_service_error().is_some_and(|e| e.is_no_such_key()) || is_not_found(&e) =>
+            {
+                return Ok(None);
+            }
             Err(e) => return Err(failure(AwsService::S3, "GetObject", &target, e)),
         };
         let bytes = out.body.collect().await.map_err(|e| AwsError {
@@ -285,8 +289,9 @@ fn s3_target(bucket: &str, key: &str) -> String {
     crate::layout::s3_uri(bucket, key)
 }
 
-/// S3 says "not found" as a modelled `NoSuchKey`/`NotFound`, or, for HEAD
-/// (which has no body), only as a 404 status.
+/// Besides the modelled `NoSuchKey`/`NotFound`, S3 (and emulators) may say
+/// "not found" only by its error code or, for HEAD (which has no body), only
+/// by a 404 status.
 fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     matches!(
         error.code(),

@@ -1,0 +1,334 @@
+//! Test support: a moto server (the local AWS) started once per test binary
+//! on a free loopback port, SDK clients pointed at it, and S3 events built
+//! from the samples in `events/`.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use aws_sdk_lambda::config::{Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use layer_autopublish::aws::Aws;
+use layer_autopublish::config::Config;
+use layer_autopublish::{handle, Publisher, Response};
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "us-east-1";
+
+/// A running moto server. The shell wrapper kills it when our end of its
+/// stdin closes, which happens when the test process exits, however it exits.
+struct Moto {
+    endpoint: String,
+    _guard: Child,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+fn start_moto() -> Moto {
+    let server = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let script = format!(
+        "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; \
+         trap 'kill $pid 2>/dev/null; wait $pid' EXIT; read _ignored"
+    );
+    let guard = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(&server)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh to start moto_server");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto server ({server}) did not listen on 127.0.0.1:{port} within 60 s; \
+             run the tests with `make test`, which installs it, or set MOTO_SERVER"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _guard: guard,
+    }
+}
+
+pub fn moto_endpoint() -> &'static str {
+    &MOTO.get_or_init(start_moto).endpoint
+}
+
+/// One test's corner of the local AWS: its own bucket and layer name.
+pub struct World {
+    pub s3: aws_sdk_s3::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub aws: Aws,
+    pub bucket: String,
+    pub layer: String,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub async fn world(test: &str) -> World {
+    let sdk = layer_autopublish::aws::config_loader()
+        .endpoint_url(moto_endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    let aws = Aws::new(&sdk);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let slug: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let bucket = format!("t{n}-{}", &slug[..slug.len().min(40)]);
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    World {
+        s3,
+        lambda,
+        aws,
+        bucket,
+        layer: format!("layer-{n}-{}", &slug[..slug.len().min(40)]),
+    }
+}
+
+/// A layer zip: a real zip archive holding one file, so its bytes differ per
+/// `content`.
+pub fn zip_bytes(content: &str) -> Vec<u8> {
+    // A stored (uncompressed) single-file zip, built by hand to keep the
+    // tests free of a zip dependency.
+    let name = b"python/marker.txt";
+    let data = content.as_bytes();
+    let crc = crc32(data);
+    let mut out = Vec::new();
+    let local = out.len() as u32;
+    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(data);
+    let central = out.len() as u32;
+    out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&[0; 12]);
+    out.extend_from_slice(&local.to_le_bytes());
+    out.extend_from_slice(name);
+    let central_len = out.len() as u32 - central;
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    out.extend_from_slice(&central_len.to_le_bytes());
+    out.extend_from_slice(&central.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    layer_autopublish::manifest::ManifestMd5::of(bytes).to_string()
+}
+
+impl World {
+    pub async fn put(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> String {
+        let mut request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body.to_vec()));
+        for (k, v) in metadata {
+            request = request.metadata(*k, *v);
+        }
+        let out = request.send().await.expect("put object");
+        out.e_tag().unwrap_or_default().trim_matches('"').to_owned()
+    }
+
+    /// Stages `lock` at `{dir}/{manifest}`, then uploads `{dir}/layer.zip`
+    /// with the matching `manifest-md5` (the uploader's order), and returns
+    /// the event S3 would send.
+    pub async fn upload(&self, dir: &str, manifest: &str, lock: &str, zip: &str) -> Value {
+        self.put(&format!("{dir}/{manifest}"), lock.as_bytes(), &[])
+            .await;
+        self.upload_zip(dir, zip, &[("manifest-md5", &md5_hex(lock.as_bytes()))])
+            .await
+    }
+
+    /// Uploads `{dir}/layer.zip` with `metadata` and returns its event.
+    pub async fn upload_zip(&self, dir: &str, zip: &str, metadata: &[(&str, &str)]) -> Value {
+        let key = format!("{dir}/layer.zip");
+        let etag = self.put(&key, &zip_bytes(zip), metadata).await;
+        self.event(&key, Some(&etag))
+    }
+
+    /// The sample `events/put-layer-zip.json` for this bucket and `key`.
+    pub fn event(&self, key: &str, etag: Option<&str>) -> Value {
+        let mut event = sample("put-layer-zip.json");
+        set_object(&mut event["Records"][0], &self.bucket, key, etag);
+        event
+    }
+
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Some(out.body.collect().await.expect("body").to_vec()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => None,
+            Err(e) => panic!("get {key}: {e:?}"),
+        }
+    }
+
+    pub async fn get_text(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .await
+            .map(|b| String::from_utf8(b).expect("utf-8"))
+    }
+
+    /// Every key in the bucket, sorted.
+    pub async fn keys(&self) -> Vec<String> {
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .expect("list objects");
+        let mut keys: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The layer's versions as (version, description), oldest first.
+    pub async fn versions(&self) -> Vec<(i64, String)> {
+        self.versions_of(&self.layer).await
+    }
+
+    pub async fn versions_of(&self, layer: &str) -> Vec<(i64, String)> {
+        let out = self
+            .lambda
+            .list_layer_versions()
+            .layer_name(layer)
+            .send()
+            .await
+            .expect("list layer versions");
+        let mut versions: Vec<(i64, String)> = out
+            .layer_versions()
+            .iter()
+            .map(|v| (v.version(), v.description().unwrap_or_default().to_owned()))
+            .collect();
+        versions.sort();
+        versions
+    }
+
+    /// The function's configuration for this world: publish to its layer.
+    pub fn config(&self) -> Config {
+        Config {
+            layer_name: Some(self.layer.clone()),
+            ..Config::default()
+        }
+    }
+
+    pub fn publisher(&self, config: Config) -> Publisher {
+        Publisher::new(self.aws.clone(), config, REGION)
+    }
+
+    /// Invokes the handler with this world's default configuration.
+    pub async fn invoke(&self, event: Value) -> Result<Response, Diagnostic> {
+        invoke(&self.publisher(self.config()), event).await
+    }
+}
+
+pub async fn invoke(publisher: &Publisher, event: Value) -> Result<Response, Diagnostic> {
+    handle(publisher, LambdaEvent::new(event, Context::default()))
+        .await
+        .map_err(Diagnostic::from)
+}
+
+/// A sample event from `events/`.
+pub fn sample(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("sample event");
+    serde_json::from_str(&text).expect("sample event is JSON")
+}
+
+/// Points one record at `bucket`/`key` (URL-encoded as S3 does) with `etag`.
+pub fn set_object(record: &mut Value, bucket: &str, key: &str, etag: Option<&str>) {
+    record["s3"]["bucket"]["name"] = Value::from(bucket);
+    record["s3"]["bucket"]["arn"] = Value::from(format!("arn:aws:s3:::{bucket}"));
+    record["s3"]["object"]["key"] = Value::from(encode_key(key));
+    match etag {
+        Some(etag) => record["s3"]["object"]["eTag"] = Value::from(etag),
+        None => {
+            if let Some(object) = record["s3"]["object"].as_object_mut() {
+                object.remove("eTag");
+            }
+        }
+    }
+}
+
+/// S3's form-style encoding of keys in notifications.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::new();
+    for byte in key.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! What moto cannot show, proven in-process with `aws-smithy-mocks`:
+//! - moto server drops user metadata whose name holds `_`, while real S3
+//!   keeps `manifest_md5`, the key aws_lambda_artifact_builder writes;
+//! - moto lists layer versions in one page, newest first, so the paths for
+//!   other orders and for several pages need an answer moto never gives.
+
+use aws_sdk_lambda::operation::list_layer_versions::ListLayerVersionsOutput;
+use aws_sdk_lambda::operation::publish_layer_version::PublishLayerVersionOutput;
+use aws_sdk_lambda::types::{LayerVersionContentOutput, LayerVersionsListItem};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::types::error::NoSuchKey;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use lambda_runtime::{Context, LambdaEvent};
+use layer_autopublish::aws::Aws;
+use layer_autopublish::config::Config;
+use layer_autopublish::{handle, OutcomeKind, Publisher};
+use serde_json::Value;
+
+const MD5: &str = "211c06919374057484ac6936024311c6";
+const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
+
+fn event() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/events/put-layer-zip.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["Records"][0]["s3"]["object"]["eTag"] = Value::from("abc");
+    event
+}
+
+fn list_item(version: i64, description: &str) -> LayerVersionsListItem {
+    LayerVersionsListItem::builder()
+        .version(version)
+        .layer_version_arn(format!("{ARN}:{version}"))
+        .description(description)
+        .created_date("2026-11-23T12:00:00.000+0000")
+        .build()
+}
+
+fn publisher(s3_rules: &[&Rule], lambda_rules: &[&Rule]) -> Publisher {
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules);
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, lambda_rules);
+    let config = Config {
+        layer_name: Some("deps".into()),
+        ..Config::default()
+    };
+    Publisher::new(Aws::from_clients(s3, lambda), config, "us-east-1")
+}
+
+#[tokio::test]
+async fn the_seeds_manifest_md5_metadata_key_is_read() {
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .e_tag("\"abc\"")
+            .metadata("manifest_md5", MD5)
+            .build()
+    });
+    let no_staged_lock_file = mock!(aws_sdk_s3::Client::get_object)
+        .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+    let deployment = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.key()
+                .is_some_and(|k| k.ends_with("000001/deployment.json"))
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .then_output(|| ListLayerVersionsOutput::builder().build());
+    let publish = mock!(aws_sdk_lambda::Client::publish_layer_version)
+        .match_requests(|r| {
+            r.description() == Some(&format!("manifest-md5:{MD5}"))
+                && r.content().and_then(|c| c.s3_key())
+                    == Some("projects/my-app/lambda/layer/layer.zip")
+        })
+        .then_output(|| {
+            PublishLayerVersionOutput::builder()
+                .version(1)
+                .layer_version_arn(format!("{ARN}:1"))
+                .created_date("2026-11-23T12:00:00.000+0000")
+                .content(
+                    LayerVersionContentOutput::builder()
+                        .code_sha256("c2hh")
+                        .build(),
+                )
+                .build()
+        });
+    let publisher = publisher(
+        &[&head, &no_staged_lock_file, &deployment],
+        &[&no_versions, &publish],
+    );
+
+    let response = handle(&publisher, LambdaEvent::new(event(), Context::default()))
+        .await
+        .expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(result.manifest_md5.as_deref(), Some(MD5));
+    assert_eq!(result.layer_version, Some(1));
+    assert_eq!(result.code_sha256.as_deref(), Some("c2hh"));
+    assert_eq!(
+        publish.num_calls(),
+        1,
+        "published with the marker of manifest_md5"
+    );
+    assert_eq!(deployment.num_calls(), 1);
+}
+
+async fn latest(pages: Rule) -> (Option<i64>, usize) {
+    let aws = Aws::from_clients(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[] as &[&Rule]),
+        mock_client!(aws_sdk_lambda, RuleMode::Sequential, [&pages]),
+    );
+    let found = aws.latest_layer_version("deps").await.expect("listed");
+    (found.map(|v| v.version), pages.num_calls())
+}
+
+#[tokio::test]
+async fn a_newest_first_page_costs_one_call() {
+    let pages = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .sequence()
+        .output(|| {
+            ListLayerVersionsOutput::builder()
+                .layer_versions(list_item(9, ""))
+                .layer_versions(list_item(8, ""))
+                .next_marker("page-2")
+                .build()
+        })
+        .output(|| {
+            ListLayerVersionsOutput::builder()
+                .layer_versions(list_item(7, ""))
+                .build()
+        })
+        .build();
+    assert_eq!(latest(pages).await, (Some(9), 1));
+}
+
+#[tokio::test]
+async fn any_other_order_reads_every_page() {
+    let pages = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .sequence()
+        .output(|| {
+            ListLayerVersionsOutput::builder()
+                .layer_versions(list_item(1, ""))
+                .layer_versions(list_item(2, ""))
+                .next_marker("page-2")
+                .build()
+        })
+        .output(|| {
+            ListLayerVersionsOutput::builder()
+                .layer_versions(list_item(4, ""))
+                .layer_versions(list_item(3, ""))
+                .build()
+        })
+        .build();
+    assert_eq!(latest(pages).await, (Some(4), 2));
+}
+
+#[tokio::test]
+async fn a_marker_that_does_not_move_ends_the_listing() {
+    let pages = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .sequence()
+        .output(|| {
+            ListLayerVersionsOutput::builder()
+                .layer_versions(list_item(1, ""))
+                .layer_versions(list_item(2, ""))
+                .next_marker("same")
+                .build()
+        })
+        .repeatedly()
+        .build();
+    assert_eq!(latest(pages).await, (Some(2), 2));
+}

@@ -1,0 +1,719 @@
+//! The handler end to end against a moto server: each test uploads as CI
+//! would, invokes the handler with the event S3 would send, and checks the
+//! layer versions and S3 objects afterwards, not only the returned outcome.
+
+mod common;
+
+use common::{md5_hex, sample, set_object, world, zip_bytes};
+use layer_autopublish::config::Config;
+use layer_autopublish::publish::Deployment;
+use layer_autopublish::OutcomeKind;
+
+const DIR: &str = "projects/my-app/lambda/layer";
+const LOCK_V1: &str = "requests==2.32.3 --hash=sha256:70761cfe03c773ceb22aa2f671b4757976145175cdfca038c02654d061d6dcc6\n";
+const LOCK_V2: &str = "requests==2.32.4 --hash=sha256:27babd3cda2a6d50b30443204ee89830707d396671944c998b5975b031ac2b2c\n";
+
+fn key(name: &str) -> String {
+    format!("{DIR}/{name}")
+}
+
+#[tokio::test]
+async fn first_upload_publishes_version_1_and_records_it() {
+    let w = world("first-publish").await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let response = w.invoke(event).await.expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(result.bucket, w.bucket);
+    assert_eq!(result.key, key("layer.zip"));
+    assert_eq!(result.layer_name.as_deref(), Some(w.layer.as_str()));
+    assert_eq!(result.layer_version, Some(1));
+    assert_eq!(
+        result.manifest_md5.as_deref(),
+        Some(md5_hex(LOCK_V1.as_bytes()).as_str())
+    );
+    assert_eq!(
+        result.manifest_key.as_deref(),
+        Some(key("000001/requirements.txt").as_str())
+    );
+    let arn = result.layer_version_arn.clone().unwrap();
+    assert!(arn.ends_with(&format!(":layer:{}:1", w.layer)), "{arn}");
+
+    // Lambda: one version, whose description carries the marker.
+    let versions = w.versions().await;
+    assert_eq!(
+        versions,
+        [(1, format!("manifest-md5:{}", md5_hex(LOCK_V1.as_bytes())))]
+    );
+    // Its content is the zip: Lambda's SHA-256 equals the one we report.
+    let content = w
+        .lambda
+        .get_layer_version()
+        .layer_name(&w.layer)
+        .version_number(1)
+        .send()
+        .await
+        .unwrap();
+    let code_sha256 = content
+        .content()
+        .and_then(|c| c.code_sha256())
+        .map(str::to_owned);
+    assert!(code_sha256.is_some());
+    assert_eq!(result.code_sha256, code_sha256);
+    assert_eq!(
+        content.content().map(|c| c.code_size()),
+        Some(zip_bytes("build 1").len() as i64)
+    );
+
+    // S3: the lock file per version and as last-, and the deployment record.
+    assert_eq!(
+        w.keys().await,
+        [
+            key("000001/deployment.json"),
+            key("000001/requirements.txt"),
+            key("last-requirements.txt"),
+            key("layer.zip"),
+            key("requirements.txt"),
+        ]
+    );
+    assert_eq!(
+        w.get_text(&key("000001/requirements.txt")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        w.get_text(&key("last-requirements.txt")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+    let record: Deployment =
+        serde_json::from_slice(&w.get(&key("000001/deployment.json")).await.unwrap()).unwrap();
+    assert_eq!(&record.outcome, result);
+    assert!(!record.published_at.is_empty());
+    assert!(record.source_etag.is_some());
+}
+
+#[tokio::test]
+async fn the_same_lock_file_again_publishes_nothing() {
+    let w = world("unchanged").await;
+    let first = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    w.invoke(first).await.expect("published");
+
+    // A rebuild from the same lock file: other zip bytes, same MD5.
+    let again = w.upload(DIR, "requirements.txt", LOCK_V1, "build 2").await;
+    let response = w.invoke(again).await.expect("unchanged");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Unchanged);
+    assert_eq!(result.layer_version, Some(1));
+    assert_eq!(
+        result.manifest_key.as_deref(),
+        Some(key("000001/requirements.txt").as_str())
+    );
+    assert_eq!(w.versions().await.len(), 1);
+    assert!(!w.keys().await.iter().any(|k| k.contains("000002")));
+}
+
+#[tokio::test]
+async fn a_changed_lock_file_publishes_the_next_version() {
+    let w = world("changed").await;
+    let first = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    w.invoke(first).await.expect("v1");
+
+    let second = w.upload(DIR, "requirements.txt", LOCK_V2, "build 2").await;
+    let response = w.invoke(second).await.expect("v2");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(result.layer_version, Some(2));
+    let versions = w.versions().await;
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        versions[1].1,
+        format!("manifest-md5:{}", md5_hex(LOCK_V2.as_bytes()))
+    );
+    assert_eq!(
+        w.get_text(&key("000001/requirements.txt")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        w.get_text(&key("000002/requirements.txt")).await.as_deref(),
+        Some(LOCK_V2)
+    );
+    assert_eq!(
+        w.get_text(&key("last-requirements.txt")).await.as_deref(),
+        Some(LOCK_V2)
+    );
+    let record: Deployment =
+        serde_json::from_slice(&w.get(&key("000002/deployment.json")).await.unwrap()).unwrap();
+    assert_eq!(record.outcome.layer_version, Some(2));
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_publishes_once() {
+    let w = world("duplicate").await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let first = w.invoke(event.clone()).await.expect("first delivery");
+    let second = w.invoke(event).await.expect("second delivery");
+
+    assert_eq!(first.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(second.results[0].outcome, OutcomeKind::Unchanged);
+    assert_eq!(second.results[0].layer_version, Some(1));
+    assert_eq!(w.versions().await.len(), 1);
+}
+
+#[tokio::test]
+async fn keys_other_than_layer_zip_are_ignored() {
+    let w = world("ignored").await;
+    w.put(&key("requirements.txt"), LOCK_V1.as_bytes(), &[])
+        .await;
+    let mut event = sample("put-not-a-zip.json");
+    set_object(
+        &mut event["Records"][0],
+        &w.bucket,
+        &key("requirements.txt"),
+        None,
+    );
+    let before = w.keys().await;
+
+    let response = w.invoke(event).await.expect("ignored");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Ignored);
+    assert_eq!(response.results[0].layer_version, None);
+    assert!(w.versions().await.is_empty());
+    assert_eq!(w.keys().await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn object_removed_events_are_ignored() {
+    let w = world("removed").await;
+    let mut event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    event["Records"][0]["eventName"] = "ObjectRemoved:Delete".into();
+
+    let response = w.invoke(event).await.expect("ignored");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Ignored);
+    assert!(w.versions().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_key_with_spaces_is_decoded() {
+    let w = world("spaces").await;
+    let dir = "projects/my app/lambda/layer";
+    let event = w.upload(dir, "requirements.txt", LOCK_V1, "build 1").await;
+    assert_eq!(
+        event["Records"][0]["s3"]["object"]["key"],
+        "projects/my+app/lambda/layer/layer.zip"
+    );
+
+    let response = w.invoke(event).await.expect("published");
+
+    assert_eq!(response.results[0].key, format!("{dir}/layer.zip"));
+    assert_eq!(response.results[0].layer_version, Some(1));
+    assert_eq!(
+        w.get_text(&format!("{dir}/000001/requirements.txt"))
+            .await
+            .as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        w.get_text(&format!("{dir}/last-requirements.txt"))
+            .await
+            .as_deref(),
+        Some(LOCK_V1)
+    );
+}
+
+#[tokio::test]
+async fn a_zip_without_manifest_md5_is_refused_and_nothing_changes() {
+    let w = world("missing-md5").await;
+    w.put(&key("requirements.txt"), LOCK_V1.as_bytes(), &[])
+        .await;
+    let event = w.upload_zip(DIR, "build 1", &[]).await;
+    let before = w.keys().await;
+
+    let error = w.invoke(event).await.expect_err("refused");
+
+    assert_eq!(error.error_type, "MissingManifestMd5");
+    let zip_uri = format!("s3://{}/{}", w.bucket, key("layer.zip"));
+    assert!(
+        error.error_message.starts_with(&zip_uri),
+        "{}",
+        error.error_message
+    );
+    assert!(
+        error.error_message.contains("--metadata manifest-md5="),
+        "says how to fix it"
+    );
+    assert!(w.versions().await.is_empty());
+    assert_eq!(w.keys().await, before);
+}
+
+#[tokio::test]
+async fn a_malformed_manifest_md5_is_refused() {
+    let w = world("bad-md5").await;
+    let event = w
+        .upload_zip(DIR, "build 1", &[("manifest-md5", "not-an-md5")])
+        .await;
+
+    let error = w.invoke(event).await.expect_err("refused");
+
+    assert_eq!(error.error_type, "MissingManifestMd5");
+    assert!(error.error_message.contains("\"not-an-md5\" is not an MD5"));
+    assert!(w.versions().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_zip_from_another_lock_file_is_refused_and_nothing_changes() {
+    let w = world("inconsistent").await;
+    w.put(&key("requirements.txt"), LOCK_V2.as_bytes(), &[])
+        .await;
+    let event = w
+        .upload_zip(
+            DIR,
+            "build 1",
+            &[("manifest-md5", &md5_hex(LOCK_V1.as_bytes()))],
+        )
+        .await;
+    let before = w.keys().await;
+
+    let error = w.invoke(event).await.expect_err("refused");
+
+    assert_eq!(error.error_type, "InconsistentManifest");
+    assert!(error.error_message.contains(&md5_hex(LOCK_V1.as_bytes())));
+    assert!(error.error_message.contains(&md5_hex(LOCK_V2.as_bytes())));
+    assert!(error.error_message.contains(&format!(
+        "s3://{}/{}",
+        w.bucket,
+        key("requirements.txt")
+    )));
+    assert!(w.versions().await.is_empty());
+    assert_eq!(w.keys().await, before);
+}
+
+#[tokio::test]
+async fn seed_uploads_without_a_staged_lock_file_still_publish_and_record() {
+    let w = world("no-staged").await;
+    let md5 = md5_hex(LOCK_V1.as_bytes());
+    let event = w
+        .upload_zip(DIR, "build 1", &[("manifest-md5", &md5)])
+        .await;
+
+    let response = w.invoke(event.clone()).await.expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(result.layer_version, Some(1));
+    assert_eq!(result.manifest_key, None, "no lock file to keep");
+    assert_eq!(w.versions().await, [(1, format!("manifest-md5:{md5}"))]);
+    assert_eq!(
+        w.keys().await,
+        [key("000001/deployment.json"), key("layer.zip")]
+    );
+    // The marker alone makes the next delivery idempotent.
+    let again = w.invoke(event).await.expect("unchanged");
+    assert_eq!(again.results[0].outcome, OutcomeKind::Unchanged);
+    assert_eq!(w.versions().await.len(), 1);
+}
+
+/// Versions published by aws_lambda_artifact_builder carry no marker: their
+/// lock file MD5 is known only from `{NNNNNN}/{manifest}`.
+async fn publish_legacy_version(w: &common::World, lock: Option<&str>) -> i64 {
+    w.put(&key("legacy.zip"), &zip_bytes("legacy"), &[]).await;
+    let out = w
+        .lambda
+        .publish_layer_version()
+        .layer_name(&w.layer)
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .s3_bucket(&w.bucket)
+                .s3_key(key("legacy.zip"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("legacy publish");
+    let version = out.version();
+    if let Some(lock) = lock {
+        w.put(
+            &key(&format!("{version:06}/requirements.txt")),
+            lock.as_bytes(),
+            &[],
+        )
+        .await;
+        w.put(&key("last-requirements.txt"), lock.as_bytes(), &[])
+            .await;
+    }
+    version
+}
+
+#[tokio::test]
+async fn legacy_versions_are_matched_by_their_stored_lock_file() {
+    let w = world("legacy-same").await;
+    publish_legacy_version(&w, Some(LOCK_V2)).await;
+    let latest = publish_legacy_version(&w, Some(LOCK_V1)).await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let response = w.invoke(event).await.expect("unchanged");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Unchanged);
+    assert_eq!(result.layer_version, Some(latest));
+    assert_eq!(w.versions().await.len(), 2, "nothing published");
+    // The missing deployment record of the latest version is repaired.
+    let record: Deployment = serde_json::from_slice(
+        &w.get(&key(&format!("{latest:06}/deployment.json")))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.outcome.layer_version, Some(latest));
+    assert!(record.outcome.code_sha256.is_some());
+}
+
+#[tokio::test]
+async fn legacy_versions_with_another_or_no_lock_file_are_superseded() {
+    let w = world("legacy-changed").await;
+    publish_legacy_version(&w, Some(LOCK_V2)).await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let response = w.invoke(event).await.expect("published");
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(response.results[0].layer_version, Some(2));
+    assert_eq!(
+        w.get_text(&key("last-requirements.txt")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+
+    let w = world("legacy-unrecorded").await;
+    publish_legacy_version(&w, None).await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let response = w.invoke(event).await.expect("published");
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(response.results[0].layer_version, Some(2));
+}
+
+#[tokio::test]
+async fn missing_records_of_the_latest_version_are_repaired() {
+    let w = world("repair").await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    w.invoke(event.clone()).await.expect("published");
+    // As if the function had crashed after publishing, before recording.
+    for name in ["000001/requirements.txt", "000001/deployment.json"] {
+        w.s3.delete_object()
+            .bucket(&w.bucket)
+            .key(key(name))
+            .send()
+            .await
+            .unwrap();
+    }
+    w.put(&key("last-requirements.txt"), LOCK_V2.as_bytes(), &[])
+        .await;
+
+    let response = w.invoke(event).await.expect("unchanged");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Unchanged);
+    assert_eq!(w.versions().await.len(), 1);
+    assert_eq!(
+        w.get_text(&key("000001/requirements.txt")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        w.get_text(&key("last-requirements.txt")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+    let record: Deployment =
+        serde_json::from_slice(&w.get(&key("000001/deployment.json")).await.unwrap()).unwrap();
+    assert_eq!(record.outcome.layer_version, Some(1));
+    assert_eq!(
+        record.outcome.manifest_md5,
+        Some(md5_hex(LOCK_V1.as_bytes()))
+    );
+}
+
+#[tokio::test]
+async fn lock_file_names_come_from_metadata_or_configuration() {
+    // uv.lock named by the upload's metadata.
+    let w = world("uv-lock").await;
+    w.put(&key("uv.lock"), LOCK_V1.as_bytes(), &[]).await;
+    let md5 = md5_hex(LOCK_V1.as_bytes());
+    let event = w
+        .upload_zip(
+            DIR,
+            "build 1",
+            &[("manifest-md5", &md5), ("manifest-name", "uv.lock")],
+        )
+        .await;
+    let response = w.invoke(event).await.expect("published");
+    assert_eq!(
+        response.results[0].manifest_key.as_deref(),
+        Some(key("000001/uv.lock").as_str())
+    );
+    assert_eq!(
+        w.get_text(&key("000001/uv.lock")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        w.get_text(&key("last-uv.lock")).await.as_deref(),
+        Some(LOCK_V1)
+    );
+
+    // poetry.lock named by MANIFEST_NAME.
+    let w = world("poetry-lock").await;
+    let event = w.upload(DIR, "poetry.lock", LOCK_V2, "build 1").await;
+    let config = Config {
+        manifest_name: "poetry.lock".into(),
+        ..w.config()
+    };
+    let response = common::invoke(&w.publisher(config), event)
+        .await
+        .expect("published");
+    assert_eq!(response.results[0].layer_version, Some(1));
+    assert_eq!(
+        w.get_text(&key("000001/poetry.lock")).await.as_deref(),
+        Some(LOCK_V2)
+    );
+    assert_eq!(
+        w.get_text(&key("last-poetry.lock")).await.as_deref(),
+        Some(LOCK_V2)
+    );
+}
+
+#[tokio::test]
+async fn the_layer_name_and_version_settings_are_applied() {
+    let w = world("settings").await;
+    let other = format!("{}-named", w.layer);
+    w.put(&key("requirements.txt"), LOCK_V1.as_bytes(), &[])
+        .await;
+    let md5 = md5_hex(LOCK_V1.as_bytes());
+    let event = w
+        .upload_zip(
+            DIR,
+            "build 1",
+            &[("manifest-md5", &md5), ("layer-name", &other)],
+        )
+        .await;
+    let config = Config {
+        compatible_runtimes: vec!["python3.12".into(), "python3.13".into()],
+        compatible_architectures: vec!["arm64".into()],
+        license_info: Some("MIT".into()),
+        layer_description: "Shared dependencies of my-app".into(),
+        ..w.config()
+    };
+
+    let response = common::invoke(&w.publisher(config), event)
+        .await
+        .expect("published");
+
+    assert_eq!(
+        response.results[0].layer_name.as_deref(),
+        Some(other.as_str())
+    );
+    assert!(
+        w.versions().await.is_empty(),
+        "the configured layer is untouched"
+    );
+    let version = w
+        .lambda
+        .get_layer_version()
+        .layer_name(&other)
+        .version_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        version.description(),
+        Some(format!("Shared dependencies of my-app manifest-md5:{md5}").as_str())
+    );
+    let runtimes: Vec<&str> = version
+        .compatible_runtimes()
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    assert_eq!(runtimes, ["python3.12", "python3.13"]);
+    let architectures: Vec<&str> = version
+        .compatible_architectures()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(architectures, ["arm64"]);
+    assert_eq!(version.license_info(), Some("MIT"));
+}
+
+#[tokio::test]
+async fn no_layer_name_anywhere_is_refused() {
+    let w = world("no-layer").await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let before = w.keys().await;
+
+    let error = common::invoke(&w.publisher(Config::default()), event)
+        .await
+        .expect_err("refused");
+
+    assert_eq!(error.error_type, "MissingLayerName");
+    assert!(error.error_message.contains("LAYER_NAME"));
+    assert!(error.error_message.contains("layer-name="));
+    assert_eq!(w.keys().await, before);
+}
+
+#[tokio::test]
+async fn unsafe_metadata_names_are_refused() {
+    let w = world("bad-names").await;
+    let md5 = md5_hex(LOCK_V1.as_bytes());
+    for (metadata_key, value) in [
+        ("manifest-name", "../../etc/passwd"),
+        ("manifest-name", "layer.zip"),
+        ("layer-name", "my layer"),
+    ] {
+        let event = w
+            .upload_zip(
+                DIR,
+                "build 1",
+                &[("manifest-md5", &md5), (metadata_key, value)],
+            )
+            .await;
+        let error = w.invoke(event).await.expect_err("refused");
+        assert_eq!(error.error_type, "InvalidMetadata");
+        assert!(
+            error.error_message.contains(metadata_key),
+            "{}",
+            error.error_message
+        );
+    }
+    assert_eq!(w.keys().await, [key("layer.zip")]);
+    assert!(w.versions().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_zip_that_is_gone_is_reported() {
+    let w = world("gone").await;
+    let event = w.event(&key("layer.zip"), Some("0123456789abcdef0123456789abcdef"));
+
+    let error = w.invoke(event).await.expect_err("not found");
+
+    assert_eq!(error.error_type, "LayerZipNotFound");
+    assert!(error
+        .error_message
+        .contains(&format!("s3://{}/{}", w.bucket, key("layer.zip"))));
+}
+
+#[tokio::test]
+async fn an_event_for_an_overwritten_zip_is_superseded() {
+    let w = world("superseded").await;
+    let stale = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let fresh = w.upload(DIR, "requirements.txt", LOCK_V2, "build 2").await;
+
+    let response = w.invoke(stale).await.expect("superseded");
+    assert_eq!(response.results[0].outcome, OutcomeKind::Superseded);
+    assert!(
+        w.versions().await.is_empty(),
+        "the stale event publishes nothing"
+    );
+
+    let response = w.invoke(fresh).await.expect("published");
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(w.versions().await.len(), 1);
+}
+
+#[tokio::test]
+async fn every_record_of_a_multi_record_event_is_processed() {
+    let w = world("multi").await;
+    let a = "projects/app-a/lambda/layer";
+    let b = "projects/app-b/lambda/layer";
+    let event_a = w.upload(a, "requirements.txt", LOCK_V1, "a").await;
+    let event_b = w.upload(b, "requirements.txt", LOCK_V2, "b").await;
+    let mut event = sample("put-multi-record.json");
+    for (i, (dir, single)) in [(a, &event_a), (b, &event_b)].into_iter().enumerate() {
+        let etag = single["Records"][0]["s3"]["object"]["eTag"]
+            .as_str()
+            .map(str::to_owned);
+        set_object(
+            &mut event["Records"][i],
+            &w.bucket,
+            &format!("{dir}/layer.zip"),
+            etag.as_deref(),
+        );
+    }
+    set_object(
+        &mut event["Records"][2],
+        &w.bucket,
+        &format!("{a}/000001/deployment.json"),
+        None,
+    );
+    // Both folders publish to one layer here: the second is a change.
+    let response = w.invoke(event).await.expect("all processed");
+
+    let outcomes: Vec<_> = response
+        .results
+        .iter()
+        .map(|r| (r.outcome, r.layer_version))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (OutcomeKind::Published, Some(1)),
+            (OutcomeKind::Published, Some(2)),
+            (OutcomeKind::Ignored, None)
+        ]
+    );
+    assert_eq!(
+        w.get_text(&format!("{a}/000001/requirements.txt"))
+            .await
+            .as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        w.get_text(&format!("{b}/000002/requirements.txt"))
+            .await
+            .as_deref(),
+        Some(LOCK_V2)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_record_fails_the_invocation_after_the_others_are_done() {
+    let w = world("multi-fail").await;
+    let good_dir = "projects/good/lambda/layer";
+    let bad_dir = "projects/bad/lambda/layer";
+    let good = w
+        .upload(good_dir, "requirements.txt", LOCK_V1, "good")
+        .await;
+    let bad = w.upload_zip(bad_dir, "bad", &[]).await;
+    let mut event = sample("put-multi-record.json");
+    event["Records"][0] = bad["Records"][0].clone();
+    event["Records"][1] = good["Records"][0].clone();
+    event["Records"].as_array_mut().unwrap().truncate(2);
+
+    let error = w.invoke(event).await.expect_err("one record failed");
+
+    assert_eq!(error.error_type, "MissingManifestMd5");
+    assert!(
+        error.error_message.starts_with("1 of 2 records failed"),
+        "{}",
+        error.error_message
+    );
+    assert!(error
+        .error_message
+        .contains(&format!("{bad_dir}/layer.zip")));
+    assert_eq!(w.versions().await.len(), 1, "the good record was published");
+    assert_eq!(
+        w.get_text(&format!("{good_dir}/000001/requirements.txt"))
+            .await
+            .as_deref(),
+        Some(LOCK_V1)
+    );
+}
+
+#[tokio::test]
+async fn a_payload_that_is_not_an_s3_event_is_refused() {
+    let w = world("invalid-event").await;
+    for payload in [
+        serde_json::json!({}),
+        serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put"}]}),
+        serde_json::json!({"detail-type": "Scheduled Event"}),
+    ] {
+        let error = w.invoke(payload).await.expect_err("refused");
+        assert_eq!(error.error_type, "InvalidEvent");
+        assert!(error.error_message.contains("not an S3 event notification"));
+    }
+}
