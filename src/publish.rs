@@ -25,6 +25,18 @@ pub enum OutcomeKind {
     Superseded,
 }
 
+impl OutcomeKind {
+    /// The name used in the JSON result and the logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Unchanged => "unchanged",
+            Self::Ignored => "ignored",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
 /// The result of one record, as returned and logged (and, for a published
 /// version, kept in its `deployment.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +209,7 @@ impl Publisher {
     fn skip(&self, kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Outcome {
         let outcome = Outcome::skipped(kind, upload, reason);
         info!(
-            outcome = ?outcome.outcome,
+            outcome = outcome.outcome.as_str(),
             zip = %upload.s3_uri(),
             reason = outcome.reason.as_deref().unwrap_or_default(),
             "record skipped"
@@ -524,7 +536,7 @@ impl Publisher {
             .map(|key| console_url_of_object(&self.region, checked.dir.bucket(), key))
             .unwrap_or_default();
         info!(
-            outcome = ?outcome.outcome,
+            outcome = outcome.outcome.as_str(),
             zip = %checked.zip_uri(),
             layer = %checked.layer,
             version,
@@ -534,5 +546,23 @@ impl Publisher {
             manifest_console = %manifest_console,
             "layer decision"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_outcome_names_are_the_json_ones() {
+        for kind in [
+            OutcomeKind::Published,
+            OutcomeKind::Unchanged,
+            OutcomeKind::Ignored,
+            OutcomeKind::Superseded,
+        ] {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::from(kind.as_str()));
+        }
     }
 }

@@ -1,0 +1,77 @@
+# layer-autopublish: every task a developer or CI runs.
+#
+#   make demo    the whole job end to end on a local AWS (moto server)
+#   make test    everything CI checks: lint, tests, release build, glibc check
+#
+# Python tools (moto, cargo-lambda with zig, cfn-lint, awscli) live in a
+# project-local .venv, pinned in scripts/python-tools.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
+RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-gnu/release/layer-autopublish
+# Lambda's provided.al2023 ships glibc 2.34: the binary may need no newer.
+MAX_GLIBC := 2.34
+
+.PHONY: help tools demo test unit lint build check-glibc watch invoke deploy clean
+
+help:
+	@echo "make demo         run the function end to end on a local AWS (moto server)"
+	@echo "make test         lint, all tests, release build and glibc check (what CI runs)"
+	@echo "make unit         the Rust tests only (unit, moto, in-process)"
+	@echo "make lint         cargo fmt --check, clippy -D warnings, cfn-lint template.yaml"
+	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda)"
+	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
+	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
+	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials and SAM CLI)"
+
+# The venv is rebuilt whenever the pinned list changes.
+$(VENV)/.installed: scripts/python-tools.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/python-tools.txt
+	touch $@
+
+tools: $(VENV)/.installed
+
+demo: tools
+	scripts/demo.sh
+
+test: lint unit build check-glibc
+
+unit: tools
+	cargo test --all-targets
+
+lint: tools
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cfn-lint template.yaml
+
+build: tools
+	cargo lambda build --release --bin layer-autopublish --output-format zip
+	@ls -l $(BOOTSTRAP_ZIP)
+
+# The newest GLIBC symbol version the release binary needs.
+check-glibc: build
+	@newest=$$(objdump -T $(RELEASE_BINARY) | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1); \
+	echo "newest GLIBC symbol: $$newest (provided.al2023 has $(MAX_GLIBC))"; \
+	if [ "$$(printf '%s\n' "$$newest" "$(MAX_GLIBC)" | sort -V | tail -1)" != "$(MAX_GLIBC)" ]; then \
+		echo "the binary needs glibc $$newest, newer than Lambda's $(MAX_GLIBC)" >&2; exit 1; \
+	fi
+
+watch: tools
+	cargo lambda watch
+
+invoke: tools
+	cargo lambda invoke layer-autopublish --data-file events/put-layer-zip.json
+
+deploy:
+	sam build && sam deploy --guided
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .demo

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The main job end to end on a local AWS: moto server as S3 and Lambda, the
+# real function binary under cargo-lambda's Lambda runtime emulator, and
+# uploads made exactly as the README tells CI to make them.
+#
+#   publish v1 -> re-upload with the same lock file (unchanged)
+#   -> change the lock file -> v2; then the layer versions and the S3 layout.
+#
+# Run it with `make demo`, which installs the tools first. It stops every
+# process it started, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=.demo
+bucket=demo-artifacts
+dir=projects/my-app/lambda/layer
+layer=my-app-deps
+
+rm -rf "$work"
+mkdir -p "$work/build/python/my_app_deps"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_for_port() { # port, pid of the process that should open it
+    for _ in $(seq 1 600); do
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "the process for 127.0.0.1:$1 exited; see $work/*.log" >&2
+            return 1
+        fi
+        if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "nothing listens on 127.0.0.1:$1; see $work/*.log" >&2
+    return 1
+}
+
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+moto_port=$(free_port)
+invoke_port=$(free_port)
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+
+say "Starting the local AWS (moto server) on $AWS_ENDPOINT_URL"
+setsid moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+wait_for_port "$moto_port" $!
+aws s3api create-bucket --bucket "$bucket" >/dev/null
+aws s3api put-bucket-versioning --bucket "$bucket" \
+    --versioning-configuration Status=Enabled
+echo "bucket s3://$bucket (versioned, as template.yaml creates it)"
+
+say "Starting the function under the Lambda runtime emulator (cargo lambda watch)"
+# The function's environment, as template.yaml sets it (an env file, since
+# --env-var splits values on commas).
+cat >"$work/function.env" <<ENV
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_REGION=$AWS_REGION
+AWS_LAMBDA_LOG_FORMAT=JSON
+LAYER_NAME=$layer
+COMPATIBLE_RUNTIMES="python3.12,python3.13"
+COMPATIBLE_ARCHITECTURES=x86_64
+LAYER_DESCRIPTION="Dependencies of my-app"
+ENV
+setsid cargo lambda watch --quiet --ignore-changes \
+    --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+    --env-file "$work/function.env" \
+    >"$work/function.log" 2>&1 &
+pids+=($!)
+wait_for_port "$invoke_port" $!
+
+# What CI does: build layer.zip from the lock file, stage the lock file,
+# then upload the zip with the lock file's MD5 as metadata.
+ci_upload() {
+    local lock_text=$1 build=$2
+    printf '%s' "$lock_text" >"$work/requirements.txt"
+    printf '# build %s\n' "$build" >"$work/build/python/my_app_deps/__init__.py"
+    (cd "$work/build" && rm -f ../layer.zip && python3 -m zipfile -c ../layer.zip python)
+    echo "\$ aws s3 cp requirements.txt s3://$bucket/$dir/requirements.txt"
+    aws s3 cp --only-show-errors "$work/requirements.txt" "s3://$bucket/$dir/requirements.txt"
+    echo "\$ aws s3 cp layer.zip s3://$bucket/$dir/layer.zip --metadata manifest-md5=\$(md5sum requirements.txt | cut -d' ' -f1)"
+    aws s3 cp --only-show-errors "$work/layer.zip" "s3://$bucket/$dir/layer.zip" \
+        --metadata "manifest-md5=$(md5sum "$work/requirements.txt" | cut -d' ' -f1)"
+}
+
+# The event S3 sends for the upload: the sample event, pointed at the
+# object just written (its ETag and version).
+s3_event() {
+    aws s3api head-object --bucket "$bucket" --key "$dir/layer.zip" --output json >"$work/head.json"
+    python3 - "$bucket" "$dir/layer.zip" "$work/head.json" >"$work/event.json" <<'PY'
+import json, sys, urllib.parse
+bucket, key, head_file = sys.argv[1:]
+head = json.load(open(head_file))
+event = json.load(open("events/put-layer-zip.json"))
+obj = event["Records"][0]["s3"]["object"]
+event["Records"][0]["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+obj.update(key=urllib.parse.quote_plus(key, safe="/"), eTag=head["ETag"].strip('"'),
+           size=head["ContentLength"], versionId=head["VersionId"])
+print(json.dumps(event))
+PY
+}
+
+# Invoke the function with the upload's event; check the outcome.
+invoke_expect() {
+    local outcome=$1 version=$2
+    s3_event
+    cargo lambda invoke layer-autopublish --invoke-address 127.0.0.1 \
+        --invoke-port "$invoke_port" --data-file "$work/event.json" >"$work/response.json"
+    python3 - "$outcome" "$version" "$work/response.json" <<'PY'
+import json, sys
+outcome, version, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+result = json.load(open(path))["results"][0]
+print(json.dumps(result, indent=2))
+if (result["outcome"], result.get("layer_version")) != (outcome, version):
+    sys.exit(f"expected {outcome} v{version}, got {result['outcome']} v{result.get('layer_version')}")
+PY
+}
+
+lock_v1='requests==2.32.3 --hash=sha256:70761cfe03c773ceb22aa2f671b4757976145175cdfca038c02654d061d6dcc6
+'
+lock_v2='requests==2.32.4 --hash=sha256:27babd3cda2a6d50b30443204ee89830707d396671944c998b5975b031ac2b2c
+'
+
+say "1. First upload: the layer has no version yet -> publish v1"
+ci_upload "$lock_v1" 1
+invoke_expect published 1
+
+say "2. Rebuild from the same lock file -> unchanged, nothing published"
+ci_upload "$lock_v1" 2
+invoke_expect unchanged 1
+
+say "3. The lock file changes -> publish v2"
+ci_upload "$lock_v2" 3
+invoke_expect published 2
+
+say "The function's decisions, as it logged them"
+grep -h '"layer decision"' "$work/function.log" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    f = json.loads(line[line.index("{"):]).get("fields", {})
+    print(f'\''{f.get("outcome"):10} v{f.get("version")}  {f.get("layer_console")}'\'')
+'
+
+say "Layer versions of $layer"
+aws lambda list-layer-versions --layer-name "$layer" \
+    --query 'LayerVersions[].[Version,Description]' --output table
+
+say "S3 layout under s3://$bucket/$dir/"
+aws s3 ls --recursive "s3://$bucket/$dir/"
+echo
+echo "last-requirements.txt holds the lock file of v2:"
+aws s3 cp --only-show-errors "s3://$bucket/$dir/last-requirements.txt" -
+echo
+echo "Demo done: v1 published, unchanged skipped, v2 published."
