@@ -168,6 +168,24 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_events_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let uploads = parse(serde_json::from_str(&text).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(!uploads.is_empty());
+            seen += 1;
+        }
+        assert!(seen >= 4, "the samples are in events/");
+        let spaced = std::fs::read_to_string(format!("{dir}/put-layer-zip-key-with-spaces.json"));
+        let uploads = parse(serde_json::from_str(&spaced.unwrap()).unwrap()).unwrap();
+        assert_eq!(uploads[0].key, "projects/my app/lambda/layer/layer.zip");
+    }
+
+    #[test]
     fn payloads_that_are_not_s3_events_are_refused() {
         let mut no_s3 = record("ObjectCreated:Put", "a/layer.zip");
         no_s3.as_object_mut().unwrap().remove("s3");
