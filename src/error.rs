@@ -82,6 +82,14 @@ fn hint(error: &AwsError) -> &'static str {
 }
 
 impl RecordError {
+    /// Wraps an AWS call that failed while processing the upload `zip`.
+    pub fn aws(zip: &str) -> impl Fn(AwsError) -> RecordError + Copy + '_ {
+        move |source| RecordError::Aws {
+            zip: zip.to_owned(),
+            source,
+        }
+    }
+
     /// The stable `errorType` of this error.
     pub fn error_type(&self) -> &'static str {
         match self {

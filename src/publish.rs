@@ -7,7 +7,7 @@
 use crate::aws::{Aws, ObjectHead, PublishRequest};
 use crate::config::Config;
 use crate::decide::{self, Decision, LayerVersion};
-use crate::error::{AwsError, RecordError};
+use crate::error::RecordError;
 use crate::event::Upload;
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
 use crate::manifest::{self, ManifestMd5};
@@ -150,10 +150,7 @@ impl Publisher {
             return Ok(self.skip(OutcomeKind::Ignored, upload, "the key is not a layer.zip"));
         };
         let zip_uri = upload.s3_uri();
-        let aws_error = |source: AwsError| RecordError::Aws {
-            zip: zip_uri.clone(),
-            source,
-        };
+        let aws_error = RecordError::aws(&zip_uri);
 
         // 2. The zip.
         let head = self
@@ -256,10 +253,7 @@ impl Publisher {
             .aws
             .get_object(dir.bucket(), &staged_key)
             .await
-            .map_err(|source| RecordError::Aws {
-                zip: zip.clone(),
-                source,
-            })?;
+            .map_err(RecordError::aws(&zip))?;
         match &staged {
             Some(bytes) => {
                 let actual = ManifestMd5::of(bytes);
@@ -308,10 +302,7 @@ impl Publisher {
             .aws
             .get_object(checked.dir.bucket(), &key)
             .await
-            .map_err(|source| RecordError::Aws {
-                zip: checked.zip_uri(),
-                source,
-            })?;
+            .map_err(RecordError::aws(&checked.zip_uri()))?;
         Ok(stored.map(|bytes| ManifestMd5::of(&bytes)))
     }
 
@@ -332,10 +323,7 @@ impl Publisher {
             .aws
             .publish_layer_version(&request)
             .await
-            .map_err(|source| RecordError::Aws {
-                zip: checked.zip_uri(),
-                source,
-            })?;
+            .map_err(RecordError::aws(&checked.zip_uri()))?;
         let outcome = self.outcome(
             OutcomeKind::Published,
             checked,
@@ -415,10 +403,7 @@ impl Publisher {
         self.aws
             .put_object(checked.dir.bucket(), key, body, content_type)
             .await
-            .map_err(|source| RecordError::Aws {
-                zip: checked.zip_uri(),
-                source,
-            })
+            .map_err(RecordError::aws(&checked.zip_uri()))
     }
 
     /// The latest version has this lock file: publish nothing, and repair
@@ -431,22 +416,20 @@ impl Publisher {
         let dir = &checked.dir;
         let bucket = dir.bucket();
         let zip = checked.zip_uri();
-        let aws_error = |source| RecordError::Aws {
-            zip: zip.clone(),
-            source,
-        };
+        let aws_error = RecordError::aws(&zip);
         let version_key = dir.version_manifest_key(latest.version, &checked.manifest);
         let last_key = dir.last_manifest_key(&checked.manifest);
         let deployment_key = dir.deployment_key(latest.version);
 
         let mut repaired: Vec<&str> = Vec::new();
+        let version_copy_exists = self
+            .aws
+            .head_object(bucket, &version_key, None)
+            .await
+            .map_err(aws_error)?
+            .is_some();
         if let Some(lock) = &checked.staged {
-            let version_copy = self
-                .aws
-                .head_object(bucket, &version_key, None)
-                .await
-                .map_err(aws_error)?;
-            if version_copy.is_none() {
+            if !version_copy_exists {
                 self.put(checked, &version_key, lock.clone(), "text/plain")
                     .await?;
                 repaired.push("version lock file");
@@ -462,18 +445,11 @@ impl Publisher {
                 repaired.push("last- lock file");
             }
         }
-        let has_version_copy = checked.staged.is_some()
-            || self
-                .aws
-                .head_object(bucket, &version_key, None)
-                .await
-                .map_err(aws_error)?
-                .is_some();
 
         let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, latest, None);
-        if !has_version_copy {
-            outcome.manifest_key = None;
-        }
+        // Where the version's lock file is kept, whether staged now or not.
+        outcome.manifest_key =
+            (version_copy_exists || checked.staged.is_some()).then_some(version_key);
         if self
             .aws
             .head_object(bucket, &deployment_key, None)

@@ -28,11 +28,10 @@ fn event() -> Value {
     event
 }
 
-fn list_item(version: i64, description: &str) -> LayerVersionsListItem {
+fn list_item(version: i64) -> LayerVersionsListItem {
     LayerVersionsListItem::builder()
         .version(version)
         .layer_version_arn(format!("{ARN}:{version}"))
-        .description(description)
         .created_date("2026-11-23T12:00:00.000+0000")
         .build()
 }
@@ -114,22 +113,25 @@ async fn latest(pages: Rule) -> (Option<i64>, usize) {
     (found.map(|v| v.version), pages.num_calls())
 }
 
+/// One page of `ListLayerVersions`: these versions, in this order.
+fn page(
+    versions: &'static [i64],
+    next_marker: Option<&'static str>,
+) -> impl Fn() -> ListLayerVersionsOutput + Send + Sync + 'static {
+    move || {
+        ListLayerVersionsOutput::builder()
+            .set_layer_versions(Some(versions.iter().map(|v| list_item(*v)).collect()))
+            .set_next_marker(next_marker.map(str::to_owned))
+            .build()
+    }
+}
+
 #[tokio::test]
 async fn a_newest_first_page_costs_one_call() {
     let pages = mock!(aws_sdk_lambda::Client::list_layer_versions)
         .sequence()
-        .output(|| {
-            ListLayerVersionsOutput::builder()
-                .layer_versions(list_item(9, ""))
-                .layer_versions(list_item(8, ""))
-                .next_marker("page-2")
-                .build()
-        })
-        .output(|| {
-            ListLayerVersionsOutput::builder()
-                .layer_versions(list_item(7, ""))
-                .build()
-        })
+        .output(page(&[9, 8], Some("page-2")))
+        .output(page(&[7], None))
         .build();
     assert_eq!(latest(pages).await, (Some(9), 1));
 }
@@ -138,19 +140,8 @@ async fn a_newest_first_page_costs_one_call() {
 async fn any_other_order_reads_every_page() {
     let pages = mock!(aws_sdk_lambda::Client::list_layer_versions)
         .sequence()
-        .output(|| {
-            ListLayerVersionsOutput::builder()
-                .layer_versions(list_item(1, ""))
-                .layer_versions(list_item(2, ""))
-                .next_marker("page-2")
-                .build()
-        })
-        .output(|| {
-            ListLayerVersionsOutput::builder()
-                .layer_versions(list_item(4, ""))
-                .layer_versions(list_item(3, ""))
-                .build()
-        })
+        .output(page(&[1, 2], Some("page-2")))
+        .output(page(&[4, 3], None))
         .build();
     assert_eq!(latest(pages).await, (Some(4), 2));
 }
@@ -159,13 +150,7 @@ async fn any_other_order_reads_every_page() {
 async fn a_marker_that_does_not_move_ends_the_listing() {
     let pages = mock!(aws_sdk_lambda::Client::list_layer_versions)
         .sequence()
-        .output(|| {
-            ListLayerVersionsOutput::builder()
-                .layer_versions(list_item(1, ""))
-                .layer_versions(list_item(2, ""))
-                .next_marker("same")
-                .build()
-        })
+        .output(page(&[1, 2], Some("same")))
         .repeatedly()
         .build();
     assert_eq!(latest(pages).await, (Some(2), 2));

@@ -78,14 +78,9 @@ async fn first_upload_publishes_version_1_and_records_it() {
             key("requirements.txt"),
         ]
     );
-    assert_eq!(
-        w.get_text(&key("000001/requirements.txt")).await.as_deref(),
-        Some(LOCK_V1)
-    );
-    assert_eq!(
-        w.get_text(&key("last-requirements.txt")).await.as_deref(),
-        Some(LOCK_V1)
-    );
+    w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
+        .await;
+    w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
     let record: Deployment =
         serde_json::from_slice(&w.get(&key("000001/deployment.json")).await.unwrap()).unwrap();
     assert_eq!(&record.outcome, result);
@@ -132,18 +127,11 @@ async fn a_changed_lock_file_publishes_the_next_version() {
         versions[1].1,
         format!("manifest-md5:{}", md5_hex(LOCK_V2.as_bytes()))
     );
-    assert_eq!(
-        w.get_text(&key("000001/requirements.txt")).await.as_deref(),
-        Some(LOCK_V1)
-    );
-    assert_eq!(
-        w.get_text(&key("000002/requirements.txt")).await.as_deref(),
-        Some(LOCK_V2)
-    );
-    assert_eq!(
-        w.get_text(&key("last-requirements.txt")).await.as_deref(),
-        Some(LOCK_V2)
-    );
+    w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
+        .await;
+    w.assert_text(&key("000002/requirements.txt"), LOCK_V2)
+        .await;
+    w.assert_text(&key("last-requirements.txt"), LOCK_V2).await;
     let record: Deployment =
         serde_json::from_slice(&w.get(&key("000002/deployment.json")).await.unwrap()).unwrap();
     assert_eq!(record.outcome.layer_version, Some(2));
@@ -216,18 +204,10 @@ async fn a_key_with_spaces_is_decoded() {
 
     assert_eq!(response.results[0].key, format!("{dir}/layer.zip"));
     assert_eq!(response.results[0].layer_version, Some(1));
-    assert_eq!(
-        w.get_text(&format!("{dir}/000001/requirements.txt"))
-            .await
-            .as_deref(),
-        Some(LOCK_V1)
-    );
-    assert_eq!(
-        w.get_text(&format!("{dir}/last-requirements.txt"))
-            .await
-            .as_deref(),
-        Some(LOCK_V1)
-    );
+    w.assert_text(&format!("{dir}/000001/requirements.txt"), LOCK_V1)
+        .await;
+    w.assert_text(&format!("{dir}/last-requirements.txt"), LOCK_V1)
+        .await;
 }
 
 #[tokio::test]
@@ -378,6 +358,24 @@ async fn legacy_versions_are_matched_by_their_stored_lock_file() {
 }
 
 #[tokio::test]
+async fn unchanged_reports_the_stored_lock_file_even_when_none_is_staged() {
+    let w = world("legacy-unstaged").await;
+    let latest = publish_legacy_version(&w, Some(LOCK_V1)).await;
+    let md5 = md5_hex(LOCK_V1.as_bytes());
+    let event = w
+        .upload_zip(DIR, "build 1", &[("manifest-md5", &md5)])
+        .await;
+
+    let response = w.invoke(event).await.expect("unchanged");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Unchanged);
+    let stored = key(&format!("{latest:06}/requirements.txt"));
+    assert_eq!(result.manifest_key.as_deref(), Some(stored.as_str()));
+    assert_eq!(w.versions().await.len(), 1);
+}
+
+#[tokio::test]
 async fn legacy_versions_with_another_or_no_lock_file_are_superseded() {
     let w = world("legacy-changed").await;
     publish_legacy_version(&w, Some(LOCK_V2)).await;
@@ -385,10 +383,7 @@ async fn legacy_versions_with_another_or_no_lock_file_are_superseded() {
     let response = w.invoke(event).await.expect("published");
     assert_eq!(response.results[0].outcome, OutcomeKind::Published);
     assert_eq!(response.results[0].layer_version, Some(2));
-    assert_eq!(
-        w.get_text(&key("last-requirements.txt")).await.as_deref(),
-        Some(LOCK_V1)
-    );
+    w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
 
     let w = world("legacy-unrecorded").await;
     publish_legacy_version(&w, None).await;
@@ -419,14 +414,9 @@ async fn missing_records_of_the_latest_version_are_repaired() {
 
     assert_eq!(response.results[0].outcome, OutcomeKind::Unchanged);
     assert_eq!(w.versions().await.len(), 1);
-    assert_eq!(
-        w.get_text(&key("000001/requirements.txt")).await.as_deref(),
-        Some(LOCK_V1)
-    );
-    assert_eq!(
-        w.get_text(&key("last-requirements.txt")).await.as_deref(),
-        Some(LOCK_V1)
-    );
+    w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
+        .await;
+    w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
     let record: Deployment =
         serde_json::from_slice(&w.get(&key("000001/deployment.json")).await.unwrap()).unwrap();
     assert_eq!(record.outcome.layer_version, Some(1));
@@ -454,14 +444,8 @@ async fn lock_file_names_come_from_metadata_or_configuration() {
         response.results[0].manifest_key.as_deref(),
         Some(key("000001/uv.lock").as_str())
     );
-    assert_eq!(
-        w.get_text(&key("000001/uv.lock")).await.as_deref(),
-        Some(LOCK_V1)
-    );
-    assert_eq!(
-        w.get_text(&key("last-uv.lock")).await.as_deref(),
-        Some(LOCK_V1)
-    );
+    w.assert_text(&key("000001/uv.lock"), LOCK_V1).await;
+    w.assert_text(&key("last-uv.lock"), LOCK_V1).await;
 
     // poetry.lock named by MANIFEST_NAME.
     let w = world("poetry-lock").await;
@@ -474,14 +458,8 @@ async fn lock_file_names_come_from_metadata_or_configuration() {
         .await
         .expect("published");
     assert_eq!(response.results[0].layer_version, Some(1));
-    assert_eq!(
-        w.get_text(&key("000001/poetry.lock")).await.as_deref(),
-        Some(LOCK_V2)
-    );
-    assert_eq!(
-        w.get_text(&key("last-poetry.lock")).await.as_deref(),
-        Some(LOCK_V2)
-    );
+    w.assert_text(&key("000001/poetry.lock"), LOCK_V2).await;
+    w.assert_text(&key("last-poetry.lock"), LOCK_V2).await;
 }
 
 #[tokio::test]
@@ -661,18 +639,10 @@ async fn every_record_of_a_multi_record_event_is_processed() {
             (OutcomeKind::Ignored, None)
         ]
     );
-    assert_eq!(
-        w.get_text(&format!("{a}/000001/requirements.txt"))
-            .await
-            .as_deref(),
-        Some(LOCK_V1)
-    );
-    assert_eq!(
-        w.get_text(&format!("{b}/000002/requirements.txt"))
-            .await
-            .as_deref(),
-        Some(LOCK_V2)
-    );
+    w.assert_text(&format!("{a}/000001/requirements.txt"), LOCK_V1)
+        .await;
+    w.assert_text(&format!("{b}/000002/requirements.txt"), LOCK_V2)
+        .await;
 }
 
 #[tokio::test]
@@ -701,12 +671,8 @@ async fn a_failed_record_fails_the_invocation_after_the_others_are_done() {
         .error_message
         .contains(&format!("{bad_dir}/layer.zip")));
     assert_eq!(w.versions().await.len(), 1, "the good record was published");
-    assert_eq!(
-        w.get_text(&format!("{good_dir}/000001/requirements.txt"))
-            .await
-            .as_deref(),
-        Some(LOCK_V1)
-    );
+    w.assert_text(&format!("{good_dir}/000001/requirements.txt"), LOCK_V1)
+        .await;
 }
 
 #[tokio::test]

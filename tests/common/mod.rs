@@ -232,6 +232,16 @@ impl World {
             .map(|b| String::from_utf8(b).expect("utf-8"))
     }
 
+    /// Asserts that `key` holds `expected`.
+    pub async fn assert_text(&self, key: &str, expected: &str) {
+        assert_eq!(
+            self.get_text(key).await.as_deref(),
+            Some(expected),
+            "s3://{}/{key}",
+            self.bucket
+        );
+    }
+
     /// Every key in the bucket, sorted.
     pub async fn keys(&self) -> Vec<String> {
         let out = self
