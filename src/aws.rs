@@ -39,6 +39,15 @@ pub struct ObjectHead {
     pub metadata: HashMap<String, String>,
 }
 
+/// The condition of a conditional write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteCondition<'a> {
+    /// Only if no object has the key (`If-None-Match: *`).
+    Absent,
+    /// Only if the object's ETag is still this one (`If-Match`).
+    ETagIs(&'a str),
+}
+
 /// What a new layer version request carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublishRequest<'a> {
@@ -114,6 +123,18 @@ impl Aws {
 
     /// The bytes of an object; `None` when it does not exist.
     pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        Ok(self
+            .get_object_with_etag(bucket, key)
+            .await?
+            .map(|(bytes, _)| bytes))
+    }
+
+    /// The bytes of an object and its ETag; `None` when it does not exist.
+    pub async fn get_object_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, AwsError> {
         let target = s3_target(bucket, key);
         let result = self.s3.get_object().bucket(bucket).key(key).send().await;
         let out = match result {
@@ -125,6 +146,7 @@ impl Aws {
             }
             Err(e) => return Err(failure(AwsService::S3, "GetObject", &target, e)),
         };
+        let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_owned();
         let bytes = out.body.collect().await.map_err(|e| AwsError {
             service: AwsService::S3,
             operation: "GetObject",
@@ -132,7 +154,7 @@ impl Aws {
             code: None,
             message: format!("reading the body: {e}"),
         })?;
-        Ok(Some(bytes.to_vec()))
+        Ok(Some((bytes.to_vec(), etag)))
     }
 
     pub async fn put_object(
@@ -152,6 +174,69 @@ impl Aws {
             .await
             .map(|_| ())
             .map_err(|e| failure(AwsService::S3, "PutObject", &s3_target(bucket, key), e))
+    }
+
+    /// Writes an object only if `condition` holds. Returns the new ETag, or
+    /// `None` when S3 refused for the condition (412, or 409 for a concurrent
+    /// conditional write to the same key).
+    pub async fn put_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        condition: WriteCondition<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let request = self
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let request = match condition {
+            WriteCondition::Absent => request.if_none_match("*"),
+            WriteCondition::ETagIs(etag) => request.if_match(format!("\"{etag}\"")),
+        };
+        match request.send().await {
+            Ok(out) => Ok(Some(
+                out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            )),
+            Err(e) if is_precondition_failure(&e) => Ok(None),
+            Err(e) => Err(failure(
+                AwsService::S3,
+                "PutObject",
+                &s3_target(bucket, key),
+                e,
+            )),
+        }
+    }
+
+    /// Deletes an object only if its ETag is still `etag`; `false` when it
+    /// changed or is gone.
+    pub async fn delete_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<bool, AwsError> {
+        let result = self
+            .s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .if_match(format!("\"{etag}\""))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_precondition_failure(&e) || is_not_found(&e) => Ok(false),
+            Err(e) => Err(failure(
+                AwsService::S3,
+                "DeleteObject",
+                &s3_target(bucket, key),
+                e,
+            )),
+        }
     }
 
     /// The newest version of `layer`, or `None` when it has none.
@@ -297,6 +382,16 @@ fn is_not_found<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> b
         error.code(),
         Some("NoSuchKey" | "NotFound" | "NoSuchVersion")
     ) || matches!(error, SdkError::ServiceError(e) if e.raw().status().as_u16() == 404)
+}
+
+/// S3 refused a conditional request: 412, or 409 when another conditional
+/// write to the key was in flight. Both are modelled only by code/status
+/// (moto and S3 send `PreconditionFailed`, an unmodelled error).
+fn is_precondition_failure<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        error.code(),
+        Some("PreconditionFailed" | "ConditionalRequestConflict")
+    ) || matches!(error, SdkError::ServiceError(e) if matches!(e.raw().status().as_u16(), 409 | 412))
 }
 
 fn failure<E, R>(

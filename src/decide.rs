@@ -1,8 +1,8 @@
 //! Change detection: pure decisions from facts the AWS calls gathered.
 //!
 //! Nothing here calls AWS, so every rule of the contract's steps 2 to 4 is
-//! tested directly: which version is the latest, whether an upload was
-//! superseded, whether the lock file changed.
+//! tested directly: which version is the latest, whether an upload is still
+//! the current object, whether the lock file changed.
 
 use crate::manifest::ManifestMd5;
 
@@ -30,25 +30,28 @@ pub fn page_is_newest_first(versions: &[LayerVersion]) -> bool {
     versions.windows(2).all(|w| w[0].version > w[1].version)
 }
 
-/// What step 2 concludes about the zip the event reported.
+/// Whether the object the event reported is still the current one, given
+/// the current object's (version id, ETag), or `None` when it is gone.
 ///
-/// In an unversioned bucket a later upload overwrites the object; when its
-/// ETag differs from the event's, the later upload has an event of its own,
-/// and this one must not publish the newer bytes under the older event, nor
-/// the older lock file.
-pub fn is_superseded(
+/// A late or reordered event for an overwritten zip must neither publish the
+/// old bytes nor roll the layer back to the old lock file: checked on the
+/// first HEAD, and again under the lease just before publishing. In a
+/// versioned bucket the event's version must be the current version;
+/// otherwise its ETag the current ETag.
+pub fn is_current(
     event_version_id: Option<&str>,
     event_etag: Option<&str>,
-    current_etag: Option<&str>,
+    current: Option<(Option<&str>, Option<&str>)>,
 ) -> bool {
-    if event_version_id.is_some() {
-        // Pinned to a version: what we read is exactly what the event saw.
+    let Some((current_version, current_etag)) = current else {
         return false;
-    }
-    match (event_etag, current_etag) {
-        (Some(seen), Some(now)) => seen.trim_matches('"') != now.trim_matches('"'),
-        // Without both ETags there is nothing to compare; go on.
-        _ => false,
+    };
+    match (event_version_id, event_etag) {
+        (Some(version), _) => current_version == Some(version),
+        (None, Some(etag)) => {
+            current_etag.map(|e| e.trim_matches('"')) == Some(etag.trim_matches('"'))
+        }
+        (None, None) => true,
     }
 }
 
@@ -139,12 +142,15 @@ mod tests {
     }
 
     #[test]
-    fn superseded_only_when_unversioned_and_etag_moved() {
-        assert!(is_superseded(None, Some("aaa"), Some("\"bbb\"")));
-        assert!(!is_superseded(None, Some("aaa"), Some("\"aaa\"")));
-        assert!(!is_superseded(Some("v1"), Some("aaa"), Some("\"bbb\"")));
-        assert!(!is_superseded(None, None, Some("\"bbb\"")));
-        assert!(!is_superseded(None, Some("aaa"), None));
+    fn current_means_same_version_or_same_etag() {
+        let now = Some((Some("v2"), Some("e2")));
+        assert!(is_current(Some("v2"), Some("e1"), now));
+        assert!(!is_current(Some("v1"), Some("e2"), now), "an older version");
+        assert!(is_current(None, Some("e2"), Some((None, Some("\"e2\"")))));
+        assert!(!is_current(None, Some("e1"), Some((None, Some("e2")))));
+        assert!(is_current(None, None, Some((None, None))));
+        assert!(!is_current(Some("v2"), Some("e2"), None), "deleted since");
+        assert!(!is_current(None, None, None));
     }
 
     #[test]

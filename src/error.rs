@@ -63,6 +63,18 @@ pub enum RecordError {
         problem: String,
     },
 
+    #[error(
+        "{zip}: another invocation ({holder}) is publishing from this folder and holds \
+         {lease} for {seconds_left} s more. Nothing was changed; Lambda retries this event, \
+         or replay it once the lease is gone"
+    )]
+    PublishInProgress {
+        zip: String,
+        lease: String,
+        holder: String,
+        seconds_left: u64,
+    },
+
     #[error("{zip}: {source}{}", hint(source))]
     Aws { zip: String, source: AwsError },
 }
@@ -98,6 +110,7 @@ impl RecordError {
             Self::InconsistentManifest { .. } => "InconsistentManifest",
             Self::MissingLayerName { .. } => "MissingLayerName",
             Self::InvalidMetadata { .. } => "InvalidMetadata",
+            Self::PublishInProgress { .. } => "PublishInProgress",
             Self::Aws { source, .. } => match source.service {
                 AwsService::S3 => "S3Error",
                 AwsService::Lambda => "LambdaError",

@@ -7,12 +7,16 @@
 //! {dir}/{NNNNNN}/{manifest}        the lock file of version N
 //! {dir}/{NNNNNN}/deployment.json   the deployment record of version N
 //! {dir}/last-{manifest}            the lock file of the latest version
+//! {dir}/publish.lease              held by the one invocation writing here
 //! ```
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// The file name whose creation triggers the function.
 pub const ZIP_FILE_NAME: &str = "layer.zip";
+
+/// The file name of the lease one publisher at a time holds (see `lease.rs`).
+pub const LEASE_FILE_NAME: &str = "publish.lease";
 
 /// The file name of a version's deployment record.
 pub const DEPLOYMENT_FILE_NAME: &str = "deployment.json";
@@ -72,6 +76,11 @@ impl LayerDir {
             "{}/{DEPLOYMENT_FILE_NAME}",
             version_folder(version)
         ))
+    }
+
+    /// The lease of the folder, held while publishing or repairing.
+    pub fn lease_key(&self) -> String {
+        self.key(LEASE_FILE_NAME)
     }
 
     /// The lock file of the latest published version.
@@ -178,6 +187,7 @@ mod tests {
                 dir.version_manifest_key(1, manifest),
                 dir.last_manifest_key(manifest),
                 dir.deployment_key(1),
+                dir.lease_key(),
             ] {
                 assert_eq!(LayerDir::of_zip_key("b", &key), None, "{key}");
                 assert!(!key.ends_with(ZIP_FILE_NAME), "{key}");

@@ -10,7 +10,8 @@
 //! - [`event`]: S3 notification → uploads; [`config`]: environment;
 //! - [`layout`]: the S3 keys; [`metadata`] and [`manifest`]: what the upload
 //!   carries; [`decide`]: change detection, pure;
-//! - [`publish`]: the steps in order; [`aws`]: every AWS call;
+//! - [`publish`]: the steps in order; [`lease`]: one writer per folder;
+//!   [`aws`]: every AWS call;
 //!   [`error`]: what the user sees when something is wrong.
 
 pub mod aws;
@@ -19,6 +20,7 @@ pub mod decide;
 pub mod error;
 pub mod event;
 pub mod layout;
+pub mod lease;
 pub mod manifest;
 pub mod metadata;
 pub mod publish;

@@ -10,9 +10,11 @@ use crate::decide::{self, Decision, LayerVersion};
 use crate::error::RecordError;
 use crate::event::Upload;
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
+use crate::lease::{self, Lease, LeaseError};
 use crate::manifest::{self, ManifestMd5};
 use crate::metadata::{self, Md5Problem};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use tracing::{info, warn};
 
 /// What happened to one record.
@@ -99,6 +101,8 @@ pub struct Publisher {
     config: Config,
     /// For the console links in the logs.
     region: String,
+    /// How long to wait for another invocation's lease.
+    lease_wait: Duration,
 }
 
 /// What steps 2 and 3 established about the upload.
@@ -111,6 +115,22 @@ struct CheckedUpload<'a> {
     layer: String,
     /// The staged lock file, known to match `md5`; `None` when not staged.
     staged: Option<Vec<u8>>,
+}
+
+/// Which records of the latest version exist.
+struct Records {
+    version_copy: bool,
+    /// `last-{manifest}` holds this lock file.
+    last_is_latest: bool,
+    deployment: bool,
+}
+
+impl Records {
+    /// Nothing to repair: every record that can be written exists. Without
+    /// a staged lock file only the deployment record can be written.
+    fn complete(&self, checked: &CheckedUpload<'_>) -> bool {
+        self.deployment && (checked.staged.is_none() || (self.version_copy && self.last_is_latest))
+    }
 }
 
 impl CheckedUpload<'_> {
@@ -133,7 +153,14 @@ impl Publisher {
             aws,
             config,
             region: region.into(),
+            lease_wait: lease::DEFAULT_LEASE_WAIT,
         }
+    }
+
+    /// Waits at most `wait` for another invocation's lease (tests shorten it).
+    pub fn with_lease_wait(mut self, wait: Duration) -> Self {
+        self.lease_wait = wait;
+        self
     }
 
     /// All steps for one record.
@@ -152,28 +179,37 @@ impl Publisher {
         let zip_uri = upload.s3_uri();
         let aws_error = RecordError::aws(&zip_uri);
 
-        // 2. The zip.
+        // 2. The zip, as it is now: an event whose object was overwritten
+        // since (another version, another ETag) is superseded by the newer
+        // upload's own event, even when it arrives last.
         let head = self
             .aws
-            .head_object(&upload.bucket, &upload.key, upload.version_id.as_deref())
+            .head_object(&upload.bucket, &upload.key, None)
             .await
             .map_err(aws_error)?
             .ok_or_else(|| RecordError::LayerZipNotFound {
                 zip: zip_uri.clone(),
             })?;
-        if decide::is_superseded(
+        if !decide::is_current(
             upload.version_id.as_deref(),
             upload.etag.as_deref(),
-            head.etag.as_deref(),
+            Some((head.version_id.as_deref(), head.etag.as_deref())),
         ) {
+            let seen = |version: Option<&str>, etag: Option<&str>| {
+                format!(
+                    "version {}, ETag {}",
+                    version.unwrap_or("-"),
+                    etag.unwrap_or("-")
+                )
+            };
             return Ok(self.skip(
                 OutcomeKind::Superseded,
                 upload,
                 format!(
-                    "the object was overwritten since this event (ETag {} now, {} in the event); \
+                    "the object was overwritten since this event ({} now, {} in the event); \
                      the newer upload has its own event",
-                    head.etag.as_deref().unwrap_or("?"),
-                    upload.etag.as_deref().unwrap_or("?"),
+                    seen(head.version_id.as_deref(), head.etag.as_deref()),
+                    seen(upload.version_id.as_deref(), upload.etag.as_deref()),
                 ),
             ));
         }
@@ -181,24 +217,107 @@ impl Publisher {
         // 3. Consistency.
         let checked = self.check(upload, dir, head).await?;
 
-        // 4. Change detection.
+        // 4. Change detection. Most deliveries change nothing: find that out
+        // without the lease, writing nothing.
+        let (latest, recorded) = self.latest_and_recorded(&checked).await?;
+        if let Decision::Unchanged(latest) = decide::decide(
+            &checked.md5,
+            latest.as_ref().map(|v| (v, recorded.as_ref())),
+        ) {
+            let records = self.records_of(&checked, latest).await?;
+            if records.complete(&checked) {
+                return Ok(self.unchanged_outcome(&checked, latest, &records));
+            }
+        }
+
+        // Publishing or repairing writes: one writer per folder, deciding
+        // again under the lease, since another may have written meanwhile.
+        let lease = self.take_lease(&checked).await?;
+        let result = self.decide_and_write(&checked).await;
+        lease.release(&self.aws).await;
+        result
+    }
+
+    /// The latest version of the layer and the lock file MD5 recorded for it.
+    async fn latest_and_recorded(
+        &self,
+        checked: &CheckedUpload<'_>,
+    ) -> Result<(Option<LayerVersion>, Option<ManifestMd5>), RecordError> {
         let latest = self
             .aws
             .latest_layer_version(&checked.layer)
             .await
-            .map_err(aws_error)?;
+            .map_err(RecordError::aws(&checked.zip_uri()))?;
         let recorded = match &latest {
-            Some(version) => self.recorded_md5(&checked, version).await?,
+            Some(version) => self.recorded_md5(checked, version).await?,
             None => None,
         };
+        Ok((latest, recorded))
+    }
+
+    async fn take_lease(&self, checked: &CheckedUpload<'_>) -> Result<Lease, RecordError> {
+        let key = checked.dir.lease_key();
+        let holder = format!(
+            "{}:{}:{}",
+            std::process::id(),
+            lease::now_secs(),
+            checked.upload.s3_uri()
+        );
+        lease::acquire(
+            &self.aws,
+            checked.dir.bucket(),
+            &key,
+            &holder,
+            self.lease_wait,
+        )
+        .await
+        .map_err(|e| match e {
+            LeaseError::Held { holder, expires_at } => RecordError::PublishInProgress {
+                zip: checked.zip_uri(),
+                lease: checked.dir.s3_uri(&key),
+                holder,
+                seconds_left: expires_at.saturating_sub(lease::now_secs()),
+            },
+            LeaseError::Aws(source) => RecordError::Aws {
+                zip: checked.zip_uri(),
+                source,
+            },
+        })
+    }
+
+    /// Under the lease: is this upload still the current object, then steps
+    /// 4 to 6 (or the repairs of an unchanged version).
+    async fn decide_and_write(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
+        let upload = checked.upload;
+        let current = self
+            .aws
+            .head_object(&upload.bucket, &upload.key, None)
+            .await
+            .map_err(RecordError::aws(&checked.zip_uri()))?;
+        let event_etag = upload.etag.as_deref().or(checked.head.etag.as_deref());
+        if !decide::is_current(
+            upload.version_id.as_deref(),
+            event_etag,
+            current
+                .as_ref()
+                .map(|c| (c.version_id.as_deref(), c.etag.as_deref())),
+        ) {
+            return Ok(self.skip(
+                OutcomeKind::Superseded,
+                upload,
+                "a newer upload replaced (or a delete removed) this zip before it was published; \
+                 the newer upload has its own event",
+            ));
+        }
+        let (latest, recorded) = self.latest_and_recorded(checked).await?;
         match decide::decide(
             &checked.md5,
             latest.as_ref().map(|v| (v, recorded.as_ref())),
         ) {
-            Decision::Unchanged(latest) => self.unchanged(&checked, latest).await,
+            Decision::Unchanged(latest) => self.repair(checked, latest).await,
             Decision::Publish(reason) => {
-                info!(zip = %zip_uri, layer = %checked.layer, reason = %reason, "publishing a new layer version");
-                self.publish(&checked).await
+                info!(zip = %checked.zip_uri(), layer = %checked.layer, reason = %reason, "publishing a new layer version");
+                self.publish(checked).await
             }
         }
     }
@@ -406,62 +525,68 @@ impl Publisher {
             .map_err(RecordError::aws(&checked.zip_uri()))
     }
 
+    /// Which records of `latest` exist.
+    async fn records_of(
+        &self,
+        checked: &CheckedUpload<'_>,
+        latest: &LayerVersion,
+    ) -> Result<Records, RecordError> {
+        let dir = &checked.dir;
+        let bucket = dir.bucket();
+        let zip = checked.zip_uri();
+        let aws_error = RecordError::aws(&zip);
+        let exists = |key: String| async move {
+            self.aws
+                .head_object(bucket, &key, None)
+                .await
+                .map(|head| head.is_some())
+                .map_err(aws_error)
+        };
+        let version_copy =
+            exists(dir.version_manifest_key(latest.version, &checked.manifest)).await?;
+        let deployment = exists(dir.deployment_key(latest.version)).await?;
+        let last = self
+            .aws
+            .get_object(bucket, &dir.last_manifest_key(&checked.manifest))
+            .await
+            .map_err(aws_error)?;
+        Ok(Records {
+            version_copy,
+            last_is_latest: last.as_deref().map(ManifestMd5::of).as_ref() == Some(&checked.md5),
+            deployment,
+        })
+    }
+
     /// The latest version has this lock file: publish nothing, and repair
     /// whatever records a crash (or an older tool) left missing.
-    async fn unchanged(
+    async fn repair(
         &self,
         checked: &CheckedUpload<'_>,
         latest: &LayerVersion,
     ) -> Result<Outcome, RecordError> {
         let dir = &checked.dir;
-        let bucket = dir.bucket();
-        let zip = checked.zip_uri();
-        let aws_error = RecordError::aws(&zip);
-        let version_key = dir.version_manifest_key(latest.version, &checked.manifest);
-        let last_key = dir.last_manifest_key(&checked.manifest);
-        let deployment_key = dir.deployment_key(latest.version);
-
+        let mut records = self.records_of(checked, latest).await?;
         let mut repaired: Vec<&str> = Vec::new();
-        let version_copy_exists = self
-            .aws
-            .head_object(bucket, &version_key, None)
-            .await
-            .map_err(aws_error)?
-            .is_some();
         if let Some(lock) = &checked.staged {
-            if !version_copy_exists {
-                self.put(checked, &version_key, lock.clone(), "text/plain")
-                    .await?;
+            if !records.version_copy {
+                let key = dir.version_manifest_key(latest.version, &checked.manifest);
+                self.put(checked, &key, lock.clone(), "text/plain").await?;
+                records.version_copy = true;
                 repaired.push("version lock file");
             }
-            let last = self
-                .aws
-                .get_object(bucket, &last_key)
-                .await
-                .map_err(aws_error)?;
-            if last.as_deref().map(ManifestMd5::of).as_ref() != Some(&checked.md5) {
-                self.put(checked, &last_key, lock.clone(), "text/plain")
-                    .await?;
+            if !records.last_is_latest {
+                let key = dir.last_manifest_key(&checked.manifest);
+                self.put(checked, &key, lock.clone(), "text/plain").await?;
                 repaired.push("last- lock file");
             }
         }
-
-        let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, latest, None);
-        // Where the version's lock file is kept, whether staged now or not.
-        outcome.manifest_key =
-            (version_copy_exists || checked.staged.is_some()).then_some(version_key);
-        if self
-            .aws
-            .head_object(bucket, &deployment_key, None)
-            .await
-            .map_err(aws_error)?
-            .is_none()
-        {
+        let outcome = self.unchanged_outcome(checked, latest, &records);
+        if !records.deployment {
             let code_sha256 = self
                 .aws
                 .layer_version_sha256(&checked.layer, latest.version)
                 .await
-                .map_err(aws_error)?;
+                .map_err(RecordError::aws(&checked.zip_uri()))?;
             let record = Outcome {
                 code_sha256,
                 ..outcome.clone()
@@ -469,11 +594,26 @@ impl Publisher {
             self.put_deployment(checked, latest, &record).await?;
             repaired.push("deployment record");
         }
-        if !repaired.is_empty() {
-            info!(zip = %zip, layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
-        }
-        self.log_decision(&outcome, checked);
+        info!(zip = %checked.zip_uri(), layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
         Ok(outcome)
+    }
+
+    /// The result for an upload whose lock file the latest version has.
+    fn unchanged_outcome(
+        &self,
+        checked: &CheckedUpload<'_>,
+        latest: &LayerVersion,
+        records: &Records,
+    ) -> Outcome {
+        let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, latest, None);
+        // Where the version's lock file is kept, whether staged now or not.
+        outcome.manifest_key = records.version_copy.then(|| {
+            checked
+                .dir
+                .version_manifest_key(latest.version, &checked.manifest)
+        });
+        self.log_decision(&outcome, checked);
+        outcome
     }
 
     fn outcome(

@@ -1,12 +1,15 @@
 //! What moto cannot show, proven in-process with `aws-smithy-mocks`:
 //! - moto server drops user metadata whose name holds `_`, while real S3
 //!   keeps `manifest_md5`, the key aws_lambda_artifact_builder writes;
+//! - moto ignores `S3ObjectVersion`, so what the publish request carries is
+//!   asserted here;
 //! - moto lists layer versions in one page, newest first, so the paths for
 //!   other orders and for several pages need an answer moto never gives.
 
 use aws_sdk_lambda::operation::list_layer_versions::ListLayerVersionsOutput;
 use aws_sdk_lambda::operation::publish_layer_version::PublishLayerVersionOutput;
 use aws_sdk_lambda::types::{LayerVersionContentOutput, LayerVersionsListItem};
+use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
@@ -19,12 +22,15 @@ use layer_autopublish::{handle, OutcomeKind, Publisher};
 use serde_json::Value;
 
 const MD5: &str = "211c06919374057484ac6936024311c6";
+/// The object version the event reports (a versioned bucket).
+const VERSION: &str = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY";
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
 
 fn event() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/events/put-layer-zip.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     event["Records"][0]["s3"]["object"]["eTag"] = Value::from("abc");
+    event["Records"][0]["s3"]["object"]["versionId"] = Value::from(VERSION);
     event
 }
 
@@ -47,10 +53,11 @@ fn publisher(s3_rules: &[&Rule], lambda_rules: &[&Rule]) -> Publisher {
 }
 
 #[tokio::test]
-async fn the_seeds_manifest_md5_metadata_key_is_read() {
+async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_version() {
     let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
         HeadObjectOutput::builder()
             .e_tag("\"abc\"")
+            .version_id(VERSION)
             .metadata("manifest_md5", MD5)
             .build()
     });
@@ -62,6 +69,14 @@ async fn the_seeds_manifest_md5_metadata_key_is_read() {
                 .is_some_and(|k| k.ends_with("000001/deployment.json"))
         })
         .then_output(|| PutObjectOutput::builder().build());
+    let lease = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.key().is_some_and(|k| k.ends_with("/publish.lease")) && r.if_none_match() == Some("*")
+        })
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lease\"").build());
+    let release = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests(|r| r.if_match() == Some("\"lease\""))
+        .then_output(|| DeleteObjectOutput::builder().build());
     let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
         .then_output(|| ListLayerVersionsOutput::builder().build());
     let publish = mock!(aws_sdk_lambda::Client::publish_layer_version)
@@ -69,6 +84,7 @@ async fn the_seeds_manifest_md5_metadata_key_is_read() {
             r.description() == Some(&format!("manifest-md5:{MD5}"))
                 && r.content().and_then(|c| c.s3_key())
                     == Some("projects/my-app/lambda/layer/layer.zip")
+                && r.content().and_then(|c| c.s3_object_version()) == Some(VERSION)
         })
         .then_output(|| {
             PublishLayerVersionOutput::builder()
@@ -83,7 +99,7 @@ async fn the_seeds_manifest_md5_metadata_key_is_read() {
                 .build()
         });
     let publisher = publisher(
-        &[&head, &no_staged_lock_file, &deployment],
+        &[&head, &no_staged_lock_file, &deployment, &lease, &release],
         &[&no_versions, &publish],
     );
 
@@ -102,6 +118,7 @@ async fn the_seeds_manifest_md5_metadata_key_is_read() {
         "published with the marker of manifest_md5"
     );
     assert_eq!(deployment.num_calls(), 1);
+    assert_eq!((lease.num_calls(), release.num_calls()), (1, 1));
 }
 
 async fn latest(pages: Rule) -> (Option<i64>, usize) {

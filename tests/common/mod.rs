@@ -66,6 +66,7 @@ pub fn moto_endpoint() -> &'static str {
 
 /// One test's corner of the local AWS: its own bucket and layer name.
 pub struct World {
+    pub sdk: aws_config::SdkConfig,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub aws: Aws,
@@ -107,6 +108,7 @@ pub async fn world(test: &str) -> World {
         .await
         .expect("create bucket");
     World {
+        sdk,
         s3,
         lambda,
         aws,
@@ -173,7 +175,13 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 }
 
 impl World {
-    pub async fn put(&self, key: &str, body: &[u8], metadata: &[(&str, &str)]) -> String {
+    /// Puts an object; returns its ETag (unquoted) and version id.
+    pub async fn put(
+        &self,
+        key: &str,
+        body: &[u8],
+        metadata: &[(&str, &str)],
+    ) -> (String, Option<String>) {
         let mut request = self
             .s3
             .put_object()
@@ -184,7 +192,10 @@ impl World {
             request = request.metadata(*k, *v);
         }
         let out = request.send().await.expect("put object");
-        out.e_tag().unwrap_or_default().trim_matches('"').to_owned()
+        (
+            out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            out.version_id().map(str::to_owned),
+        )
     }
 
     /// Stages `lock` at `{dir}/{manifest}`, then uploads `{dir}/layer.zip`
@@ -200,8 +211,12 @@ impl World {
     /// Uploads `{dir}/layer.zip` with `metadata` and returns its event.
     pub async fn upload_zip(&self, dir: &str, zip: &str, metadata: &[(&str, &str)]) -> Value {
         let key = format!("{dir}/layer.zip");
-        let etag = self.put(&key, &zip_bytes(zip), metadata).await;
-        self.event(&key, Some(&etag))
+        let (etag, version_id) = self.put(&key, &zip_bytes(zip), metadata).await;
+        let mut event = self.event(&key, Some(&etag));
+        if let Some(version_id) = version_id {
+            event["Records"][0]["s3"]["object"]["versionId"] = Value::from(version_id);
+        }
+        event
     }
 
     /// The sample `events/put-layer-zip.json` for this bucket and `key`.
@@ -280,6 +295,21 @@ impl World {
             .collect();
         versions.sort();
         versions
+    }
+
+    /// Turns versioning on for this world's bucket.
+    pub async fn enable_versioning(&self) {
+        self.s3
+            .put_bucket_versioning()
+            .bucket(&self.bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("enable versioning");
     }
 
     /// The function's configuration for this world: publish to its layer.
