@@ -6,6 +6,7 @@
 
 use crate::decide::{newest, page_is_newest_first, LayerVersion};
 use crate::error::{AwsError, AwsService};
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput, Runtime};
 use aws_sdk_s3::config::http::HttpResponse;
@@ -13,15 +14,28 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// The SDK configuration loader with the one TLS stack this crate ships
-/// (rustls with ring). Callers add overrides (tests: endpoint, credentials)
-/// and `.load()` it.
+/// (rustls with ring) and the retry policy below. Callers add overrides
+/// (tests: endpoint, credentials) and `.load()` it.
 pub fn config_loader() -> ConfigLoader {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .retry_config(retry_config())
+}
+
+/// Transient failures (throttling, 5xx, timeouts, dropped connections) are
+/// retried with exponential backoff and jitter, up to 5 attempts in all;
+/// permanent ones (AccessDenied, a missing bucket, Lambda's code storage
+/// limit) are not retried and fail the record at once.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(Duration::from_millis(200))
 }
 
 /// The S3 and Lambda clients, built once per process.

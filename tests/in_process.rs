@@ -172,3 +172,47 @@ async fn a_marker_that_does_not_move_ends_the_listing() {
         .build();
     assert_eq!(latest(pages).await, (Some(2), 2));
 }
+
+async fn list_with_retries(responses: Rule) -> (Result<Option<i64>, String>, usize) {
+    let lambda = mock_client!(aws_sdk_lambda, RuleMode::Sequential, [&responses], |conf| {
+        conf.retry_config(layer_autopublish::aws::retry_config())
+    });
+    let aws = Aws::from_clients(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[] as &[&Rule]),
+        lambda,
+    );
+    let found = aws.latest_layer_version("deps").await;
+    (
+        found
+            .map(|v| v.map(|v| v.version))
+            .map_err(|e| e.to_string()),
+        responses.num_calls(),
+    )
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried() {
+    let responses = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .sequence()
+        .http_status(429, Some(r#"{"__type":"TooManyRequestsException"}"#.into()))
+        .http_status(503, None)
+        .output(page(&[3], None))
+        .build();
+    assert_eq!(list_with_retries(responses).await, (Ok(Some(3)), 3));
+}
+
+#[tokio::test]
+async fn permanent_errors_fail_at_once() {
+    let responses = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .sequence()
+        .http_status(
+            403,
+            Some(r#"{"__type":"AccessDeniedException","Message":"not authorized"}"#.into()),
+        )
+        .output(page(&[3], None))
+        .build();
+    let (result, calls) = list_with_retries(responses).await;
+    assert_eq!(calls, 1, "not retried");
+    let message = result.unwrap_err();
+    assert!(message.contains("AccessDeniedException"), "{message}");
+}
