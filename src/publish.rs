@@ -190,28 +190,8 @@ impl Publisher {
             .ok_or_else(|| RecordError::LayerZipNotFound {
                 zip: zip_uri.clone(),
             })?;
-        if !decide::is_current(
-            upload.version_id.as_deref(),
-            upload.etag.as_deref(),
-            Some((head.version_id.as_deref(), head.etag.as_deref())),
-        ) {
-            let seen = |version: Option<&str>, etag: Option<&str>| {
-                format!(
-                    "version {}, ETag {}",
-                    version.unwrap_or("-"),
-                    etag.unwrap_or("-")
-                )
-            };
-            return Ok(self.skip(
-                OutcomeKind::Superseded,
-                upload,
-                format!(
-                    "the object was overwritten since this event ({} now, {} in the event); \
-                     the newer upload has its own event",
-                    seen(head.version_id.as_deref(), head.etag.as_deref()),
-                    seen(upload.version_id.as_deref(), upload.etag.as_deref()),
-                ),
-            ));
+        if let Some(superseded) = self.superseded(upload, upload.etag.as_deref(), Some(&head)) {
+            return Ok(superseded);
         }
 
         // 3. Consistency.
@@ -278,10 +258,7 @@ impl Publisher {
                 holder,
                 seconds_left: expires_at.saturating_sub(lease::now_secs()),
             },
-            LeaseError::Aws(source) => RecordError::Aws {
-                zip: checked.zip_uri(),
-                source,
-            },
+            LeaseError::Aws(source) => RecordError::aws(&checked.zip_uri())(source),
         })
     }
 
@@ -295,19 +272,8 @@ impl Publisher {
             .await
             .map_err(RecordError::aws(&checked.zip_uri()))?;
         let event_etag = upload.etag.as_deref().or(checked.head.etag.as_deref());
-        if !decide::is_current(
-            upload.version_id.as_deref(),
-            event_etag,
-            current
-                .as_ref()
-                .map(|c| (c.version_id.as_deref(), c.etag.as_deref())),
-        ) {
-            return Ok(self.skip(
-                OutcomeKind::Superseded,
-                upload,
-                "a newer upload replaced (or a delete removed) this zip before it was published; \
-                 the newer upload has its own event",
-            ));
+        if let Some(superseded) = self.superseded(upload, event_etag, current.as_ref()) {
+            return Ok(superseded);
         }
         let (latest, recorded) = self.latest_and_recorded(checked).await?;
         match decide::decide(
@@ -320,6 +286,40 @@ impl Publisher {
                 self.publish(checked).await
             }
         }
+    }
+
+    /// The `superseded` outcome when the object the event reported is no
+    /// longer `current` (another version or ETag, or deleted), else `None`.
+    fn superseded(
+        &self,
+        upload: &Upload,
+        event_etag: Option<&str>,
+        current: Option<&ObjectHead>,
+    ) -> Option<Outcome> {
+        let now = current.map(|c| (c.version_id.as_deref(), c.etag.as_deref()));
+        if decide::is_current(upload.version_id.as_deref(), event_etag, now) {
+            return None;
+        }
+        let seen = |version: Option<&str>, etag: Option<&str>| {
+            format!(
+                "version {}, ETag {}",
+                version.unwrap_or("-"),
+                etag.unwrap_or("-")
+            )
+        };
+        let now = match now {
+            Some((version, etag)) => format!("{} now", seen(version, etag)),
+            None => "deleted now".to_owned(),
+        };
+        Some(self.skip(
+            OutcomeKind::Superseded,
+            upload,
+            format!(
+                "the object was overwritten or deleted since this event ({now}, {} in the \
+                 event); a newer upload has its own event",
+                seen(upload.version_id.as_deref(), event_etag),
+            ),
+        ))
     }
 
     fn skip(&self, kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Outcome {
@@ -594,7 +594,10 @@ impl Publisher {
             self.put_deployment(checked, latest, &record).await?;
             repaired.push("deployment record");
         }
-        info!(zip = %checked.zip_uri(), layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
+        // Another invocation may have repaired them while we waited for the lease.
+        if !repaired.is_empty() {
+            info!(zip = %checked.zip_uri(), layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
+        }
         Ok(outcome)
     }
 
