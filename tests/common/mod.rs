@@ -120,54 +120,14 @@ pub async fn world(test: &str) -> World {
 /// A layer zip: a real zip archive holding one file, so its bytes differ per
 /// `content`.
 pub fn zip_bytes(content: &str) -> Vec<u8> {
-    // A stored (uncompressed) single-file zip, built by hand to keep the
-    // tests free of a zip dependency.
-    let name = b"python/marker.txt";
-    let data = content.as_bytes();
-    let crc = crc32(data);
-    let mut out = Vec::new();
-    let local = out.len() as u32;
-    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(name);
-    out.extend_from_slice(data);
-    let central = out.len() as u32;
-    out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    out.extend_from_slice(&[0; 12]);
-    out.extend_from_slice(&local.to_le_bytes());
-    out.extend_from_slice(name);
-    let central_len = out.len() as u32 - central;
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    out.extend_from_slice(&central_len.to_le_bytes());
-    out.extend_from_slice(&central.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    writer
+        .start_file("python/marker.txt", stored)
+        .expect("zip entry");
+    std::io::Write::write_all(&mut writer, content.as_bytes()).expect("zip content");
+    writer.finish().expect("zip archive").into_inner()
 }
 
 pub fn md5_hex(bytes: &[u8]) -> String {
