@@ -92,9 +92,9 @@ ci_upload() {
     (cd "$work/build" && rm -f ../layer.zip && python3 -m zipfile -c ../layer.zip python)
     echo "\$ aws s3 cp requirements.txt s3://$bucket/$dir/requirements.txt"
     aws s3 cp --only-show-errors "$work/requirements.txt" "s3://$bucket/$dir/requirements.txt"
-    echo "\$ aws s3 cp layer.zip s3://$bucket/$dir/layer.zip --metadata manifest-md5=\$(md5sum requirements.txt | cut -d' ' -f1)"
+    echo "\$ aws s3 cp layer.zip s3://$bucket/$dir/layer.zip --checksum-algorithm SHA256 --metadata manifest-md5=\$(md5sum requirements.txt | cut -d' ' -f1)"
     aws s3 cp --only-show-errors "$work/layer.zip" "s3://$bucket/$dir/layer.zip" \
-        --metadata "manifest-md5=$(md5sum "$work/requirements.txt" | cut -d' ' -f1)"
+        --checksum-algorithm SHA256 --metadata "manifest-md5=$(md5sum "$work/requirements.txt" | cut -d' ' -f1)"
 }
 
 # The event S3 sends for the upload: the sample event, pointed at the

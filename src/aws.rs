@@ -11,7 +11,9 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput, Runtime};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -51,6 +53,19 @@ pub struct ObjectHead {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub metadata: HashMap<String, String>,
+    pub size: u64,
+    /// The SHA-256 of the whole object (base64, as Lambda's `CodeSha256`),
+    /// when the uploader sent `x-amz-checksum-sha256`. A multipart upload's
+    /// composite checksum (`…-N`) is a hash of part hashes: not comparable,
+    /// so `None`.
+    pub sha256: Option<String>,
+}
+
+/// An object read whole when it is no larger than asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmallObject {
+    Read { bytes: Vec<u8>, etag: String },
+    TooLarge { size: u64, etag: String },
 }
 
 /// The condition of a conditional write.
@@ -114,6 +129,7 @@ impl Aws {
             .bucket(bucket)
             .key(key)
             .set_version_id(version_id.map(str::to_owned))
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await;
         match result {
@@ -124,6 +140,12 @@ impl Aws {
                     .filter(|id| *id != "null")
                     .map(str::to_owned),
                 metadata: out.metadata().cloned().unwrap_or_default(),
+                size: out.content_length().map_or(0, |n| n.max(0).unsigned_abs()),
+                sha256: out
+                    .checksum_sha256()
+                    .filter(|_| out.checksum_type() != Some(&ChecksumType::Composite))
+                    .filter(|sum| !sum.contains('-'))
+                    .map(str::to_owned),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(failure(
@@ -135,40 +157,53 @@ impl Aws {
         }
     }
 
-    /// The bytes of an object; `None` when it does not exist.
-    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, AwsError> {
-        Ok(self
-            .get_object_with_etag(bucket, key)
-            .await?
-            .map(|(bytes, _)| bytes))
-    }
-
-    /// The bytes of an object and its ETag; `None` when it does not exist.
-    pub async fn get_object_with_etag(
+    /// The bytes and ETag of an object of at most `max_bytes`; `None` when
+    /// it does not exist. A larger object is not read: the function reads
+    /// only lock files and leases, and a huge one must not exhaust memory.
+    pub async fn get_small_object(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<(Vec<u8>, String)>, AwsError> {
+        max_bytes: u64,
+    ) -> Result<Option<SmallObject>, AwsError> {
         let target = s3_target(bucket, key);
-        let result = self.s3.get_object().bucket(bucket).key(key).send().await;
-        let out = match result {
-            Ok(out) => out,
-            Err(e)
-                if e.as_service_error().is_some_and(|e| e.is_no_such_key()) || is_not_found(&e) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(failure(AwsService::S3, "GetObject", &target, e)),
+        let request = self.s3.get_object().bucket(bucket).key(key);
+        let Some(out) = get(request, &target).await? else {
+            return Ok(None);
         };
+        let size = out.content_length().map_or(0, |n| n.max(0).unsigned_abs());
         let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_owned();
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            service: AwsService::S3,
-            operation: "GetObject",
-            target,
-            code: None,
-            message: format!("reading the body: {e}"),
-        })?;
-        Ok(Some((bytes.to_vec(), etag)))
+        if size > max_bytes {
+            return Ok(Some(SmallObject::TooLarge { size, etag }));
+        }
+        let bytes = read_body(out, target).await?;
+        Ok(Some(SmallObject::Read { bytes, etag }))
+    }
+
+    /// The first `n` bytes of one version of an object (a ranged GET), or
+    /// fewer when it is shorter; `None` when it does not exist.
+    pub async fn read_head_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        n: u64,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        let target = s3_target(bucket, key);
+        let request = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .range(format!("bytes=0-{}", n.saturating_sub(1)));
+        match get(request, &target).await {
+            Ok(Some(out)) => read_body(out, target).await.map(Some),
+            Ok(None) => Ok(None),
+            // An empty object has no byte 0: S3 answers 416.
+            Err(e) if e.code.as_deref() == Some("InvalidRange") => Ok(Some(Vec::new())),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn put_object(
@@ -381,6 +416,33 @@ impl Aws {
                 .and_then(|c| c.code_sha256())
                 .map(str::to_owned),
         })
+    }
+}
+
+/// Sends a GetObject; `None` when the object does not exist.
+async fn get(
+    request: aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+    target: &str,
+) -> Result<Option<GetObjectOutput>, AwsError> {
+    match request.send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) || is_not_found(&e) => {
+            Ok(None)
+        }
+        Err(e) => Err(failure(AwsService::S3, "GetObject", target, e)),
+    }
+}
+
+async fn read_body(out: GetObjectOutput, target: String) -> Result<Vec<u8>, AwsError> {
+    match out.body.collect().await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(e) => Err(AwsError {
+            service: AwsService::S3,
+            operation: "GetObject",
+            target,
+            code: None,
+            message: format!("reading the body: {e}"),
+        }),
     }
 }
 

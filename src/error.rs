@@ -2,6 +2,7 @@
 //! `errorType` and a message naming the object, what is wrong, and the fix.
 
 use crate::event::EventProblem;
+use crate::layer_zip::{ZipProblem, MAX_ZIPPED_BYTES};
 use lambda_runtime::Diagnostic;
 
 /// One failed AWS call, with the service's error code when it sent one.
@@ -55,7 +56,43 @@ pub enum RecordError {
     )]
     MissingLayerName { zip: String },
 
-    #[error("{zip}: user metadata {key}={value:?} is not valid: {problem}")]
+    #[error(
+        "{zip}: {why}. Upload the layer's zip archive (python/... or nodejs/... inside) \
+         under this key"
+    )]
+    NotALayerZip { zip: String, why: String },
+
+    #[error(
+        "{zip}: it is {size} bytes, more than the {limit} bytes Lambda allows a layer \
+         unzipped; split the dependencies into several layers"
+    )]
+    LayerZipTooLarge { zip: String, size: u64, limit: u64 },
+
+    #[error(
+        "{zip}: the staged lock file {manifest} is {size} bytes, more than the {limit} bytes \
+         a lock file may be here. Stage the lock file itself, not an archive or a build log"
+    )]
+    ManifestTooLarge {
+        zip: String,
+        manifest: String,
+        size: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "{zip}: layer version {version_arn} has CodeSha256 {published}, but the uploaded \
+         object's SHA-256 is {uploaded}: Lambda did not take the bytes that were uploaded. \
+         Nothing else was published or recorded. Delete that version (`aws lambda \
+         delete-layer-version`), then upload the zip again"
+    )]
+    ChecksumMismatch {
+        zip: String,
+        version_arn: String,
+        published: String,
+        uploaded: String,
+    },
+
+    #[error("{zip}: user metadata {key}={} is not valid: {problem}", excerpt(.value))]
     InvalidMetadata {
         zip: String,
         key: &'static str,
@@ -79,6 +116,18 @@ pub enum RecordError {
     Aws { zip: String, source: AwsError },
 }
 
+/// A value quoted in a message, cut short: metadata may hold up to 2 KB,
+/// and an error message must stay readable.
+fn excerpt(value: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    if value.chars().count() <= MAX_CHARS {
+        format!("{value:?}")
+    } else {
+        let start: String = value.chars().take(MAX_CHARS).collect();
+        format!("{start:?}… ({} bytes)", value.len())
+    }
+}
+
 /// What to do about the AWS errors a user can fix.
 fn hint(error: &AwsError) -> &'static str {
     match (error.service, error.code.as_deref()) {
@@ -94,6 +143,21 @@ fn hint(error: &AwsError) -> &'static str {
 }
 
 impl RecordError {
+    /// The upload `zip` is not a publishable layer zip.
+    pub fn of_zip(zip: &str, problem: ZipProblem) -> RecordError {
+        match problem {
+            ZipProblem::TooLarge { size } => RecordError::LayerZipTooLarge {
+                zip: zip.to_owned(),
+                size,
+                limit: MAX_ZIPPED_BYTES,
+            },
+            ZipProblem::NotAZip { why } => RecordError::NotALayerZip {
+                zip: zip.to_owned(),
+                why,
+            },
+        }
+    }
+
     /// Wraps an AWS call that failed while processing the upload `zip`.
     pub fn aws(zip: &str) -> impl Fn(AwsError) -> RecordError + Copy + '_ {
         move |source| RecordError::Aws {
@@ -110,6 +174,10 @@ impl RecordError {
             Self::InconsistentManifest { .. } => "InconsistentManifest",
             Self::MissingLayerName { .. } => "MissingLayerName",
             Self::InvalidMetadata { .. } => "InvalidMetadata",
+            Self::NotALayerZip { .. } => "NotALayerZip",
+            Self::LayerZipTooLarge { .. } => "LayerZipTooLarge",
+            Self::ManifestTooLarge { .. } => "ManifestTooLarge",
+            Self::ChecksumMismatch { .. } => "ChecksumMismatch",
             Self::PublishInProgress { .. } => "PublishInProgress",
             Self::Aws { source, .. } => match source.service {
                 AwsService::S3 => "S3Error",
@@ -248,6 +316,23 @@ mod tests {
             "s3://b/layer.zip: PublishLayerVersion on deps failed: not allowed. Grant the \
              function's role this right (see template.yaml)"
         );
+    }
+
+    #[test]
+    fn long_metadata_values_are_cut_short_in_messages() {
+        let e = |value: String| RecordError::InvalidMetadata {
+            zip: "s3://b/layer.zip".into(),
+            key: "manifest-name",
+            value,
+            problem: "it is too long".into(),
+        };
+        assert_eq!(
+            e("a/b".into()).to_string(),
+            "s3://b/layer.zip: user metadata manifest-name=\"a/b\" is not valid: it is too long"
+        );
+        let long = e("é".repeat(1000)).to_string();
+        assert!(long.len() < 300, "{long}");
+        assert!(long.contains("… (2000 bytes)"), "{long}");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
+/// S3's limit on the length of a key, in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
 /// One object reported by one record of an S3 notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
@@ -72,6 +75,12 @@ fn upload_of(record: S3EventRecord) -> Result<Upload, String> {
         .filter(|key| !key.is_empty())
         .ok_or("it has no `s3.object.key`")?;
     let key = decode_key(&raw_key)?;
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "its key is {} bytes long; S3 keys are at most {MAX_KEY_BYTES}",
+            key.len()
+        ));
+    }
     Ok(Upload {
         event_name,
         bucket,
@@ -132,6 +141,21 @@ mod tests {
             Ok("café/layer.zip".into())
         );
         assert!(decode_key("bad%FF/layer.zip").is_err());
+    }
+
+    #[test]
+    fn keys_up_to_s3s_limit_are_accepted() {
+        let longest = format!("{}/layer.zip", "k".repeat(MAX_KEY_BYTES - 10));
+        let uploads = parse(json!({"Records": [record("ObjectCreated:Put", &longest)]})).unwrap();
+        assert_eq!(uploads[0].key.len(), MAX_KEY_BYTES);
+        let too_long = format!("k{longest}");
+        let error = parse(json!({"Records": [record("ObjectCreated:Put", &too_long)]}));
+        assert_eq!(
+            error,
+            Err(EventProblem(
+                "record 0: its key is 1025 bytes long; S3 keys are at most 1024".into()
+            ))
+        );
     }
 
     #[test]
@@ -203,6 +227,7 @@ mod tests {
             json!({"Records": [no_name]}),
             json!({"Records": [record("ObjectCreated:Put", "")]}),
             json!({"Records": [record("ObjectCreated:Put", "%FF/layer.zip")]}),
+            json!({"Records": [record("ObjectCreated:Put", &"%C3%A9".repeat(513))]}),
             json!([1, 2]),
             json!("hello"),
             json!(null),

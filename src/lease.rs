@@ -9,7 +9,7 @@
 //! next invocation replaces it with `If-Match` on its ETag, so two takers of
 //! one stale lease can never both win.
 
-use crate::aws::{Aws, WriteCondition};
+use crate::aws::{Aws, SmallObject, WriteCondition};
 use crate::error::AwsError;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,6 +22,9 @@ pub const LEASE_TTL: Duration = Duration::from_secs(90);
 /// How long an invocation waits for another's lease before giving up (and
 /// letting Lambda retry the event).
 pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(20);
+
+/// A lease is a few dozen bytes of JSON; anything larger is not one.
+const MAX_LEASE_BYTES: u64 = 4096;
 
 /// What the lease object holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,8 +97,11 @@ pub async fn acquire(
         {
             return Ok(Lease::new(bucket, key, etag));
         }
-        let Some((current, etag)) = aws.get_object_with_etag(bucket, key).await? else {
-            continue; // released between our two calls: try again at once
+        let (current, etag) = match aws.get_small_object(bucket, key, MAX_LEASE_BYTES).await? {
+            Some(SmallObject::Read { bytes, etag }) => (bytes, etag),
+            // Not a lease this function wrote, so nobody holds it.
+            Some(SmallObject::TooLarge { etag, .. }) => (Vec::new(), etag),
+            None => continue, // released between our two calls: try again at once
         };
         if is_stale(&current, now_secs()) {
             if let Some(etag) = aws

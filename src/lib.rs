@@ -9,7 +9,8 @@
 //! - [`handle`] (here): event in, one [`Outcome`] per record out;
 //! - [`event`]: S3 notification → uploads; [`config`]: environment;
 //! - [`layout`]: the S3 keys; [`metadata`] and [`manifest`]: what the upload
-//!   carries; [`decide`]: change detection, pure;
+//!   carries; [`layer_zip`]: what is publishable; [`decide`]: change
+//!   detection, pure;
 //! - [`publish`]: the steps in order; [`lease`]: one writer per folder;
 //!   [`aws`]: every AWS call;
 //!   [`error`]: what the user sees when something is wrong.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod layer_zip;
 pub mod layout;
 pub mod lease;
 pub mod manifest;

@@ -15,6 +15,10 @@ pub const MARKER: &str = "manifest-md5:";
 /// Lambda's limit on a layer version's description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 256;
 
+/// The largest lock file the function reads (large `poetry.lock` files are
+/// a few MB); a larger object under a lock file's name is refused unread.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The most characters of human text that fit beside the marker (and one space).
 pub const MAX_HUMAN_DESCRIPTION_CHARS: usize = MAX_DESCRIPTION_CHARS - MARKER.len() - 32 - 1;
 

@@ -71,7 +71,7 @@ pub fn layer_name(
 
 /// A lock file name must be a plain file name, because the function writes
 /// `{dir}/{name}`-derived keys: no folders, no way out of `{dir}`, and no name
-/// whose copies could collide with the trigger or the deployment record.
+/// whose copies could collide with the trigger, the lease or the deployment record.
 pub fn validate_manifest_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("it is empty".into());
@@ -99,11 +99,13 @@ pub fn validate_manifest_name(name: &str) -> Result<(), String> {
             crate::layout::ZIP_FILE_NAME
         ));
     }
-    if name == crate::layout::DEPLOYMENT_FILE_NAME {
-        return Err(format!(
-            "'{}' is the function's own deployment record",
-            crate::layout::DEPLOYMENT_FILE_NAME
-        ));
+    for own in [
+        crate::layout::DEPLOYMENT_FILE_NAME,
+        crate::layout::LEASE_FILE_NAME,
+    ] {
+        if name == own {
+            return Err(format!("'{own}' is the name of a file the function writes"));
+        }
     }
     Ok(())
 }
@@ -211,6 +213,7 @@ mod tests {
             "layer.zip",
             "my-layer.zip",
             "deployment.json",
+            "publish.lease",
         ] {
             assert!(validate_manifest_name(bad).is_err(), "{bad:?} accepted");
         }

@@ -4,11 +4,12 @@
 //! Decisions come from `decide`, AWS calls from `aws`; this module sequences
 //! them, builds the outcome, and logs one line per decision.
 
-use crate::aws::{Aws, ObjectHead, PublishRequest};
+use crate::aws::{Aws, ObjectHead, PublishRequest, SmallObject};
 use crate::config::Config;
 use crate::decide::{self, Decision, LayerVersion};
 use crate::error::RecordError;
 use crate::event::Upload;
+use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
 use crate::lease::{self, Lease, LeaseError};
 use crate::manifest::{self, ManifestMd5};
@@ -366,13 +367,10 @@ impl Publisher {
         let layer = metadata::layer_name(&head.metadata, self.config.layer_name.as_deref())
             .map_err(invalid(metadata::LAYER_NAME_KEY))?
             .ok_or_else(|| RecordError::MissingLayerName { zip: zip.clone() })?;
+        layer_zip::check_size(head.size).map_err(|problem| RecordError::of_zip(&zip, problem))?;
 
         let staged_key = dir.staged_manifest_key(&manifest);
-        let staged = self
-            .aws
-            .get_object(dir.bucket(), &staged_key)
-            .await
-            .map_err(RecordError::aws(&zip))?;
+        let staged = self.read_lock_file(&zip, &dir, &staged_key).await?;
         match &staged {
             Some(bytes) => {
                 let actual = ManifestMd5::of(bytes);
@@ -418,15 +416,82 @@ impl Publisher {
             .dir
             .version_manifest_key(version.version, &checked.manifest);
         let stored = self
-            .aws
-            .get_object(checked.dir.bucket(), &key)
-            .await
-            .map_err(RecordError::aws(&checked.zip_uri()))?;
+            .read_lock_file(&checked.zip_uri(), &checked.dir, &key)
+            .await?;
         Ok(stored.map(|bytes| ManifestMd5::of(&bytes)))
+    }
+
+    /// A lock file's bytes (`None` when absent), refusing one too large to
+    /// be a lock file.
+    async fn read_lock_file(
+        &self,
+        zip: &str,
+        dir: &LayerDir,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, RecordError> {
+        let limit = manifest::MAX_MANIFEST_BYTES;
+        match self
+            .aws
+            .get_small_object(dir.bucket(), key, limit)
+            .await
+            .map_err(RecordError::aws(zip))?
+        {
+            Some(SmallObject::Read { bytes, .. }) => Ok(Some(bytes)),
+            Some(SmallObject::TooLarge { size, .. }) => Err(RecordError::ManifestTooLarge {
+                zip: zip.to_owned(),
+                manifest: dir.s3_uri(key),
+                size,
+                limit,
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The object about to be published starts as a zip archive does (one
+    /// ranged GET of its first bytes): Lambda's own error for a non-zip
+    /// names neither the object nor the fix.
+    async fn check_is_zip(&self, checked: &CheckedUpload<'_>) -> Result<(), RecordError> {
+        let zip = checked.zip_uri();
+        let upload = checked.upload;
+        let first_bytes = self
+            .aws
+            .read_head_bytes(
+                &upload.bucket,
+                &upload.key,
+                checked.object_version(),
+                LOCAL_FILE_HEADER.len() as u64,
+            )
+            .await
+            .map_err(RecordError::aws(&zip))?
+            .ok_or_else(|| RecordError::LayerZipNotFound { zip: zip.clone() })?;
+        layer_zip::check_start(&first_bytes).map_err(|problem| RecordError::of_zip(&zip, problem))
+    }
+
+    /// When the upload carried a SHA-256, the version's content must be
+    /// exactly those bytes: anything else (an overwrite racing the publish,
+    /// a corrupted read) must not be recorded as this lock file's version.
+    fn check_published_bytes(
+        &self,
+        checked: &CheckedUpload<'_>,
+        version: &LayerVersion,
+        code_sha256: Option<&str>,
+    ) -> Result<(), RecordError> {
+        match (checked.head.sha256.as_deref(), code_sha256) {
+            (Some(uploaded), Some(published)) if uploaded != published => {
+                Err(RecordError::ChecksumMismatch {
+                    zip: checked.zip_uri(),
+                    version_arn: version.arn.clone(),
+                    published: published.to_owned(),
+                    uploaded: uploaded.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Steps 5 and 6.
     async fn publish(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
+        self.check_is_zip(checked).await?;
         let description = manifest::describe(&self.config.layer_description, &checked.md5);
         let request = PublishRequest {
             layer_name: &checked.layer,
@@ -443,6 +508,7 @@ impl Publisher {
             .publish_layer_version(&request)
             .await
             .map_err(RecordError::aws(&checked.zip_uri()))?;
+        self.check_published_bytes(checked, &new.version, new.code_sha256.as_deref())?;
         let outcome = self.outcome(
             OutcomeKind::Published,
             checked,
@@ -546,10 +612,8 @@ impl Publisher {
             exists(dir.version_manifest_key(latest.version, &checked.manifest)).await?;
         let deployment = exists(dir.deployment_key(latest.version)).await?;
         let last = self
-            .aws
-            .get_object(bucket, &dir.last_manifest_key(&checked.manifest))
-            .await
-            .map_err(aws_error)?;
+            .read_lock_file(&zip, dir, &dir.last_manifest_key(&checked.manifest))
+            .await?;
         Ok(Records {
             version_copy,
             last_is_latest: last.as_deref().map(ManifestMd5::of).as_ref() == Some(&checked.md5),
@@ -566,6 +630,21 @@ impl Publisher {
     ) -> Result<Outcome, RecordError> {
         let dir = &checked.dir;
         let mut records = self.records_of(checked, latest).await?;
+        // A version of ours without its deployment record may be one whose
+        // content failed the checksum check: look before recording it.
+        let code_sha256 = if records.deployment {
+            None
+        } else {
+            let code_sha256 = self
+                .aws
+                .layer_version_sha256(&checked.layer, latest.version)
+                .await
+                .map_err(RecordError::aws(&checked.zip_uri()))?;
+            if manifest::md5_from_description(&latest.description).is_some() {
+                self.check_published_bytes(checked, latest, code_sha256.as_deref())?;
+            }
+            code_sha256
+        };
         let mut repaired: Vec<&str> = Vec::new();
         if let Some(lock) = &checked.staged {
             if !records.version_copy {
@@ -582,11 +661,6 @@ impl Publisher {
         }
         let outcome = self.unchanged_outcome(checked, latest, &records);
         if !records.deployment {
-            let code_sha256 = self
-                .aws
-                .layer_version_sha256(&checked.layer, latest.version)
-                .await
-                .map_err(RecordError::aws(&checked.zip_uri()))?;
             let record = Outcome {
                 code_sha256,
                 ..outcome.clone()

@@ -199,3 +199,45 @@ async fn a_late_event_for_an_older_version_neither_publishes_nor_rolls_back() {
     assert!(versions[0].1.ends_with(&md5_hex(LOCK_V2.as_bytes())));
     w.assert_text(&key("last-requirements.txt"), LOCK_V2).await;
 }
+
+#[tokio::test]
+async fn a_zip_uploaded_with_its_sha256_is_published_when_lambda_took_those_bytes() {
+    let w = world("sha256 match").await;
+    let event = w.upload_with_sha256(DIR, LOCK_V1, "build 1", None).await;
+    let uploaded = w.stored_sha256(&key("layer.zip")).await;
+    assert!(uploaded.is_some(), "the SDK sent x-amz-checksum-sha256");
+
+    let response = w.invoke(event).await.expect("published");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(response.results[0].code_sha256, uploaded);
+    assert!(w.get(&key("000001/deployment.json")).await.is_some());
+}
+
+/// moto stores a claimed SHA-256 without checking it, which stands in for
+/// Lambda taking other bytes than the uploaded ones (an overwrite racing the
+/// publish in an unversioned bucket).
+#[tokio::test]
+async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded() {
+    let w = world("sha256 mismatch").await;
+    let claimed = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+    let event = w
+        .upload_with_sha256(DIR, LOCK_V1, "build 1", Some(claimed))
+        .await;
+    let keys_before = w.keys().await;
+
+    for delivery in ["first", "retry"] {
+        let error = w.invoke(event.clone()).await.expect_err(delivery);
+
+        assert_eq!(error.error_type, "ChecksumMismatch", "{delivery}");
+        assert!(
+            error
+                .error_message
+                .contains(&format!("the uploaded object's SHA-256 is {claimed}")),
+            "{}",
+            error.error_message
+        );
+        assert_eq!(w.versions().await.len(), 1, "{delivery}: nothing further");
+        assert_eq!(w.keys().await, keys_before, "{delivery}: nothing recorded");
+    }
+}

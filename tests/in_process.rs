@@ -10,9 +10,10 @@ use aws_sdk_lambda::operation::list_layer_versions::ListLayerVersionsOutput;
 use aws_sdk_lambda::operation::publish_layer_version::PublishLayerVersionOutput;
 use aws_sdk_lambda::types::{LayerVersionContentOutput, LayerVersionsListItem};
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::error::NoSuchKey;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use lambda_runtime::{Context, LambdaEvent};
@@ -59,8 +60,16 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
             .e_tag("\"abc\"")
             .version_id(VERSION)
             .metadata("manifest_md5", MD5)
+            .content_length(1024)
             .build()
     });
+    let zip_start = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.range() == Some("bytes=0-3") && r.version_id() == Some(VERSION))
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(b"PK\x03\x04"))
+                .build()
+        });
     let no_staged_lock_file = mock!(aws_sdk_s3::Client::get_object)
         .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
     let deployment = mock!(aws_sdk_s3::Client::put_object)
@@ -99,7 +108,14 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
                 .build()
         });
     let publisher = publisher(
-        &[&head, &no_staged_lock_file, &deployment, &lease, &release],
+        &[
+            &head,
+            &zip_start,
+            &no_staged_lock_file,
+            &deployment,
+            &lease,
+            &release,
+        ],
         &[&no_versions, &publish],
     );
 
@@ -119,6 +135,38 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
     );
     assert_eq!(deployment.num_calls(), 1);
     assert_eq!((lease.num_calls(), release.num_calls()), (1, 1));
+    assert_eq!(
+        zip_start.num_calls(),
+        1,
+        "the version published was checked"
+    );
+}
+
+/// 300 MB can't be uploaded to moto in a test's time: a HEAD says so.
+#[tokio::test]
+async fn a_zip_larger_than_lambda_takes_fails_before_any_other_call() {
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .e_tag("\"abc\"")
+            .version_id(VERSION)
+            .metadata("manifest-md5", MD5)
+            .content_length(300 * 1024 * 1024)
+            .build()
+    });
+    let publisher = publisher(&[&head], &[]);
+
+    let error = handle(&publisher, LambdaEvent::new(event(), Context::default()))
+        .await
+        .expect_err("too large");
+
+    assert_eq!(error.error_type(), "LayerZipTooLarge");
+    assert_eq!(
+        error.to_string(),
+        "s3://layer-artifacts/projects/my-app/lambda/layer/layer.zip: it is 314572800 bytes, \
+         more than the 262144000 bytes Lambda allows a layer unzipped; split the dependencies \
+         into several layers"
+    );
+    assert_eq!(head.num_calls(), 1);
 }
 
 async fn latest(pages: Rule) -> (Option<i64>, usize) {

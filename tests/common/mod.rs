@@ -158,6 +158,47 @@ impl World {
         )
     }
 
+    /// Stages the lock file and uploads the zip as `upload` does, with an
+    /// `x-amz-checksum-sha256`: the SDK's own (`None`) or the one given,
+    /// which moto stores without checking it against the bytes.
+    pub async fn upload_with_sha256(
+        &self,
+        dir: &str,
+        lock: &str,
+        zip: &str,
+        claimed: Option<&str>,
+    ) -> Value {
+        self.put(&format!("{dir}/requirements.txt"), lock.as_bytes(), &[])
+            .await;
+        let key = format!("{dir}/layer.zip");
+        let request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .set_checksum_sha256(claimed.map(str::to_owned))
+            .metadata("manifest-md5", md5_hex(lock.as_bytes()))
+            .body(ByteStream::from(zip_bytes(zip)));
+        let out = request.send().await.expect("put object");
+        let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        self.event(&key, Some(&etag))
+    }
+
+    /// The SHA-256 S3 keeps for an object, when it was uploaded with one.
+    pub async fn stored_sha256(&self, key: &str) -> Option<String> {
+        self.s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await
+            .expect("head object")
+            .checksum_sha256()
+            .map(str::to_owned)
+    }
+
     /// Stages `lock` at `{dir}/{manifest}`, then uploads `{dir}/layer.zip`
     /// with the matching `manifest-md5` (the uploader's order), and returns
     /// the event S3 would send.
