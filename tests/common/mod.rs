@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod runtime_api;
+
 use aws_sdk_lambda::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};

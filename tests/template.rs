@@ -1,0 +1,260 @@
+//! What `template.yaml` deploys, checked from the file itself:
+//! - least privilege: no IAM statement allows a `*` action or resource, and
+//!   none allows a write outside the artifacts prefix or this stack's own
+//!   resources (the checker is itself tested on a template that breaks each
+//!   rule, so it can fail);
+//! - no recursion: nothing the function writes matches its S3 trigger.
+//!
+//! CloudFormation's `!Sub`, `!Ref` and `!GetAtt` tags are read as their
+//! plain values (`!GetAtt Queue.Arn` is `Queue.Arn`).
+
+use layer_autopublish::layout::{LayerDir, DEPLOYMENT_FILE_NAME, LEASE_FILE_NAME, ZIP_FILE_NAME};
+use layer_autopublish::metadata::validate_manifest_name;
+use yaml_rust2::{Yaml, YamlLoader};
+
+const TEMPLATE: &str = include_str!("../template.yaml");
+
+/// Where the function may write: `arn:…:s3:::{bucket}/{prefix}`.
+const PREFIX_ARN: &str = "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/${ArtifactsPrefix}";
+const LAYER_ARN: &str =
+    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:${LayerName}";
+
+fn load(text: &str) -> Yaml {
+    YamlLoader::load_from_str(text)
+        .expect("template.yaml is YAML")
+        .into_iter()
+        .next()
+        .expect("one document")
+}
+
+/// A string or a list of strings, as IAM allows for Action and Resource.
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Array(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every IAM statement that allows something, wherever it sits: role and
+/// managed policies, SAM `Policies`, bucket and queue policies.
+fn allow_statements(template: &Yaml) -> Vec<(String, Yaml)> {
+    fn walk(path: &str, node: &Yaml, found: &mut Vec<(String, Yaml)>) {
+        match node {
+            Yaml::Hash(map) => {
+                if let Some(Yaml::Array(statements)) = map.get(&Yaml::from_str("Statement")) {
+                    for (i, statement) in statements.iter().enumerate() {
+                        if statement["Effect"].as_str() == Some("Allow") {
+                            found.push((format!("{path}.Statement[{i}]"), statement.clone()));
+                        }
+                    }
+                }
+                for (key, value) in map {
+                    let key = key.as_str().unwrap_or("?");
+                    walk(&format!("{path}.{key}"), value, found);
+                }
+            }
+            Yaml::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(&format!("{path}[{i}]"), item, found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk("Resources", &template["Resources"], &mut found);
+    found
+}
+
+/// The prefix, its bucket (to list under the prefix) and the layer.
+fn is_ours(resource: &str) -> bool {
+    resource.starts_with(PREFIX_ARN)
+        || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
+        || resource == LAYER_ARN
+        || resource.strip_prefix(LAYER_ARN) == Some(":*")
+}
+
+/// Reading actions; everything else counts as a write.
+fn is_read(action: &str) -> bool {
+    let verb = action.split_once(':').map_or(action, |(_, verb)| verb);
+    ["Get", "List", "Describe", "Head"]
+        .iter()
+        .any(|read| verb.starts_with(read))
+}
+
+/// Every way the template's policies break least privilege.
+fn privilege_violations(text: &str) -> Vec<String> {
+    let template = load(text);
+    let own_resources: Vec<String> = template["Resources"]
+        .as_hash()
+        .map(|map| {
+            map.keys()
+                .filter_map(|k| k.as_str().map(|name| format!("{name}.Arn")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut violations = Vec::new();
+    for (path, statement) in allow_statements(&template) {
+        if statement["Principal"]["Service"].as_str() == Some("lambda.amazonaws.com") {
+            continue; // the role's trust policy: who may assume it, not rights
+        }
+        let actions = strings(&statement["Action"]);
+        let resources = strings(&statement["Resource"]);
+        if !statement["NotAction"].is_badvalue() || !statement["NotResource"].is_badvalue() {
+            violations.push(format!("{path}: NotAction/NotResource grant by exclusion"));
+        }
+        for action in &actions {
+            if action.contains('*') {
+                violations.push(format!("{path}: wildcard action {action}"));
+            }
+        }
+        for resource in &resources {
+            if resource == "*" {
+                violations.push(format!("{path}: wildcard resource {resource}"));
+            } else if !is_ours(resource) && !own_resources.contains(resource) {
+                violations.push(format!("{path}: a resource not this stack's: {resource}"));
+            }
+        }
+        for action in actions.iter().filter(|a| !is_read(a)) {
+            for resource in &resources {
+                let allowed = if action.starts_with("s3:") {
+                    resource.starts_with(PREFIX_ARN)
+                } else if action.starts_with("lambda:") {
+                    resource == LAYER_ARN
+                } else {
+                    own_resources.contains(resource)
+                };
+                if !allowed {
+                    violations.push(format!("{path}: {action} on {resource}"));
+                }
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
+    assert_eq!(privilege_violations(TEMPLATE), Vec::<String>::new());
+    assert!(
+        allow_statements(&load(TEMPLATE)).len() >= 7,
+        "the checker found the role's statements"
+    );
+}
+
+#[test]
+fn the_checker_catches_each_kind_of_overreach() {
+    let overreaching = r#"
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: s3:*
+                Resource: !Sub "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/${ArtifactsPrefix}*"
+              - Effect: Allow
+                Action: logs:PutLogEvents
+                Resource: "*"
+              - Effect: Allow
+                Action: s3:PutObject
+                Resource: !Sub "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/*"
+              - Effect: Allow
+                Action: lambda:PublishLayerVersion
+                Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:*"
+              - Effect: Allow
+                Action: sqs:SendMessage
+                Resource: SomebodyElsesQueue.Arn
+              - Effect: Allow
+                NotAction: s3:GetObject
+                Resource: Role.Arn
+              - Effect: Allow
+                Action: s3:GetObject
+                Resource: arn:aws:s3:::other-bucket/*
+              - Effect: Deny
+                Action: "*"
+                Resource: "*"
+"#;
+    let found = privilege_violations(overreaching);
+    for expected in [
+        "wildcard action s3:*",
+        "wildcard resource *",
+        "s3:PutObject on arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/*",
+        "lambda:PublishLayerVersion on arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:*",
+        "sqs:SendMessage on SomebodyElsesQueue.Arn",
+        "NotAction/NotResource grant by exclusion",
+        "a resource not this stack's: arn:aws:s3:::other-bucket/*",
+    ] {
+        assert!(
+            found.iter().any(|v| v.ends_with(expected)),
+            "{expected:?} not in {found:#?}"
+        );
+    }
+    assert!(
+        !found.iter().any(|v| v.contains("Statement[7]")),
+        "a Deny grants nothing: {found:#?}"
+    );
+}
+
+/// The S3 trigger's key filter: (prefix, suffix).
+fn trigger(template: &Yaml) -> (String, String) {
+    let function = &template["Resources"]["PublisherFunction"]["Properties"];
+    let events = function["Events"].as_hash().expect("Events");
+    let s3_events: Vec<&Yaml> = events
+        .values()
+        .filter(|event| event["Type"].as_str() == Some("S3"))
+        .collect();
+    assert_eq!(s3_events.len(), 1, "one S3 trigger");
+    let properties = &s3_events[0]["Properties"];
+    assert_eq!(properties["Events"].as_str(), Some("s3:ObjectCreated:*"));
+    let rule = |name: &str| {
+        properties["Filter"]["S3Key"]["Rules"]
+            .as_vec()
+            .and_then(|rules| rules.iter().find(|r| r["Name"].as_str() == Some(name)))
+            .and_then(|r| r["Value"].as_str())
+            .unwrap_or_else(|| panic!("the trigger filters on a {name}"))
+            .to_owned()
+    };
+    (rule("prefix"), rule("suffix"))
+}
+
+#[test]
+fn nothing_the_function_writes_can_trigger_it() {
+    let (prefix, suffix) = trigger(&load(TEMPLATE));
+    assert_eq!(prefix, "ArtifactsPrefix", "the prefix is the parameter");
+    assert!(
+        ZIP_FILE_NAME.ends_with(&suffix) && !suffix.is_empty(),
+        "uploads of {ZIP_FILE_NAME} trigger it"
+    );
+
+    let folder = LayerDir::of_zip_key("artifacts", "projects/app/layer/layer.zip").unwrap();
+    let names = [
+        "requirements.txt",
+        "poetry.lock",
+        "uv.lock",
+        "layer.zip.txt",
+        "zip",
+        ".layer.zip",
+        "my-layer.zip",
+        "layer.zip",
+        DEPLOYMENT_FILE_NAME,
+        LEASE_FILE_NAME,
+    ];
+    let mut checked = 0;
+    for name in names.iter().filter(|n| validate_manifest_name(n).is_ok()) {
+        for key in [
+            folder.version_manifest_key(1, name),
+            folder.version_manifest_key(999_999, name),
+            folder.last_manifest_key(name),
+            folder.deployment_key(1),
+            folder.lease_key(),
+        ] {
+            assert!(!key.ends_with(&suffix), "{key} would trigger the function");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "accepted names were checked");
+}
