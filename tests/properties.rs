@@ -1,6 +1,7 @@
 //! Property tests (fuzzing with shrinking) of what untrusted input reaches:
-//! the event parser and the metadata rules. Failures proptest finds are
-//! kept in `proptest-regressions/` and replayed first on every run.
+//! the event parser and the metadata rules. A failure proptest finds is
+//! saved in `tests/properties.proptest-regressions`: commit that file, and
+//! every later run replays it first.
 //! `PROPTEST_CASES` sets how many cases each property tries (256 by default).
 
 mod common;
