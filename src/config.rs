@@ -27,6 +27,8 @@ pub struct Config {
     pub license_info: Option<String>,
     /// `LAYER_DESCRIPTION`: the human part of each version's description.
     pub layer_description: String,
+    /// `DRY_RUN`: decide and report, write and publish nothing.
+    pub dry_run: bool,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             compatible_architectures: Vec::new(),
             license_info: None,
             layer_description: String::new(),
+            dry_run: false,
         }
     }
 }
@@ -134,6 +137,12 @@ impl Config {
             ));
         }
 
+        let dry_run = match var("DRY_RUN").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => return Err(fail("DRY_RUN", other, "use true or false".to_owned())),
+        };
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -141,6 +150,7 @@ impl Config {
             compatible_architectures,
             license_info,
             layer_description,
+            dry_run,
         })
     }
 }
@@ -184,8 +194,10 @@ mod tests {
             ("COMPATIBLE_ARCHITECTURES", "x86_64,arm64"),
             ("LICENSE_INFO", "MIT"),
             ("LAYER_DESCRIPTION", "Shared deps"),
+            ("DRY_RUN", "True"),
         ])
         .unwrap();
+        assert!(c.dry_run);
         assert_eq!(c.layer_name.as_deref(), Some("deps"));
         assert_eq!(c.manifest_name, "uv.lock");
         assert_eq!(c.compatible_runtimes, ["python3.12", "python3.13"]);
@@ -203,6 +215,7 @@ mod tests {
             ("COMPATIBLE_ARCHITECTURES", "x86_64,aarch64".to_string()),
             ("LICENSE_INFO", "x".repeat(513)),
             ("LAYER_DESCRIPTION", "x".repeat(211)),
+            ("DRY_RUN", "maybe".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

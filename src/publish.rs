@@ -26,6 +26,9 @@ pub enum OutcomeKind {
     Unchanged,
     Ignored,
     Superseded,
+    /// A dry run (`DRY_RUN=true`) found that this upload would publish.
+    #[serde(rename = "would_publish")]
+    WouldPublish,
 }
 
 impl OutcomeKind {
@@ -36,6 +39,7 @@ impl OutcomeKind {
             Self::Unchanged => "unchanged",
             Self::Ignored => "ignored",
             Self::Superseded => "superseded",
+            Self::WouldPublish => "would_publish",
         }
     }
 }
@@ -197,6 +201,9 @@ impl Publisher {
 
         // 3. Consistency.
         let checked = self.check(upload, dir, head).await?;
+        if self.config.dry_run {
+            return self.dry_run(&checked).await;
+        }
 
         // 4. Change detection. Most deliveries change nothing: find that out
         // without the lease, writing nothing.
@@ -217,6 +224,36 @@ impl Publisher {
         let result = self.decide_and_write(&checked).await;
         lease.release(&self.aws).await;
         result
+    }
+
+    /// Steps 4 to 6 as reads only: what would be published or repaired.
+    async fn dry_run(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
+        let (latest, recorded) = self.latest_and_recorded(checked).await?;
+        match decide::decide(
+            &checked.md5,
+            latest.as_ref().map(|v| (v, recorded.as_ref())),
+        ) {
+            Decision::Publish(reason) => {
+                self.check_is_zip(checked).await?;
+                let mut outcome = Outcome::skipped(
+                    OutcomeKind::WouldPublish,
+                    checked.upload,
+                    format!("dry run: {reason}"),
+                );
+                outcome.layer_name = Some(checked.layer.clone());
+                outcome.manifest_md5 = Some(checked.md5.to_string());
+                info!(outcome = outcome.outcome.as_str(), zip = %checked.zip_uri(), layer = %checked.layer, reason = %reason, "dry run: would publish");
+                Ok(outcome)
+            }
+            Decision::Unchanged(latest) => {
+                let records = self.records_of(checked, latest).await?;
+                let mut outcome = self.unchanged_outcome(checked, latest, &records);
+                if !records.complete(checked) {
+                    outcome.reason = Some("dry run: would repair the version's records".into());
+                }
+                Ok(outcome)
+            }
+        }
     }
 
     /// The latest version of the layer and the lock file MD5 recorded for it.
@@ -753,6 +790,7 @@ mod tests {
             OutcomeKind::Unchanged,
             OutcomeKind::Ignored,
             OutcomeKind::Superseded,
+            OutcomeKind::WouldPublish,
         ] {
             let json = serde_json::to_value(kind).unwrap();
             assert_eq!(json, serde_json::Value::from(kind.as_str()));

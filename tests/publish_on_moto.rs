@@ -688,3 +688,47 @@ async fn a_payload_that_is_not_an_s3_event_is_refused() {
         assert!(error.error_message.contains("not an S3 event notification"));
     }
 }
+
+#[tokio::test]
+async fn a_dry_run_reports_what_would_happen_and_changes_nothing() {
+    let w = world("dry run").await;
+    let dry = w.publisher(Config {
+        dry_run: true,
+        ..w.config()
+    });
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let keys_before = w.keys().await;
+
+    let response = common::invoke(&dry, event.clone()).await.expect("dry run");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::WouldPublish);
+    assert_eq!(result.manifest_md5, Some(md5_hex(LOCK_V1.as_bytes())));
+    assert!(result
+        .reason
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("dry run: "));
+    assert!(w.versions().await.is_empty());
+    assert_eq!(w.keys().await, keys_before);
+
+    // Published, then a record lost: the dry run says it would repair it.
+    w.invoke(event.clone()).await.expect("published");
+    w.s3.delete_object()
+        .bucket(&w.bucket)
+        .key(key("000001/deployment.json"))
+        .send()
+        .await
+        .unwrap();
+    let keys_before = w.keys().await;
+
+    let response = common::invoke(&dry, event).await.expect("dry run");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Unchanged);
+    assert_eq!(
+        response.results[0].reason.as_deref(),
+        Some("dry run: would repair the version's records")
+    );
+    assert_eq!(w.keys().await, keys_before);
+    assert_eq!(w.versions().await.len(), 1);
+}
