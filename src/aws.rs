@@ -1,4 +1,4 @@
-//! Every S3 and Lambda call the function makes, and nothing else.
+//! Every S3 and Lambda call the function and `layerctl` make, and nothing else.
 //!
 //! Each call returns plain values (or `None` for "not there") and maps SDK
 //! failures to [`AwsError`], so the steps in `publish.rs` read as the contract
@@ -13,7 +13,9 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,8 +58,7 @@ pub struct ObjectHead {
     pub size: u64,
     /// The SHA-256 of the whole object (base64, as Lambda's `CodeSha256`),
     /// when the uploader sent `x-amz-checksum-sha256`. A multipart upload's
-    /// composite checksum (`…-N`) is a hash of part hashes: not comparable,
-    /// so `None`.
+    /// checksum is a hash of part hashes: not comparable, so `None`.
     pub sha256: Option<String>,
 }
 
@@ -66,6 +67,31 @@ pub struct ObjectHead {
 pub enum SmallObject {
     Read { bytes: Vec<u8>, etag: String },
     TooLarge { size: u64, etag: String },
+}
+
+/// An object a listing shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// What an upload left in S3.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+    pub etag: String,
+    pub version_id: Option<String>,
+    /// Full-object (single PUT) or composite (`…-N`, multipart) SHA-256.
+    pub sha256: Option<String>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub number: i32,
+    pub etag: String,
+    pub sha256: Option<String>,
 }
 
 /// The condition of a conditional write.
@@ -143,8 +169,11 @@ impl Aws {
                 size: out.content_length().map_or(0, |n| n.max(0).unsigned_abs()),
                 sha256: out
                     .checksum_sha256()
-                    .filter(|_| out.checksum_type() != Some(&ChecksumType::Composite))
                     .filter(|sum| !sum.contains('-'))
+                    .filter(|_| out.checksum_type() != Some(&ChecksumType::Composite))
+                    // A multipart upload's ETag ends in `-N`: its checksum is
+                    // composite even where the type is not said (moto).
+                    .filter(|_| !out.e_tag().unwrap_or_default().contains('-'))
                     .map(str::to_owned),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -225,6 +254,205 @@ impl Aws {
             .map_err(|e| failure(AwsService::S3, "PutObject", &s3_target(bucket, key), e))
     }
 
+    /// Uploads an object in one PUT with user `metadata` and a SHA-256
+    /// checksum the SDK computes, which S3 verifies and keeps.
+    pub async fn put_object_with_sha256(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Uploaded, AwsError> {
+        let out = self
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .set_metadata(Some(metadata.clone()))
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| failure(AwsService::S3, "PutObject", &s3_target(bucket, key), e))?;
+        Ok(Uploaded {
+            etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            sha256: out.checksum_sha256().map(str::to_owned),
+        })
+    }
+
+    /// Starts a multipart upload with SHA-256 part checksums; returns its id.
+    pub async fn start_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        metadata: &HashMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .s3
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .set_metadata(Some(metadata.clone()))
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .map_err(|e| {
+                failure(
+                    AwsService::S3,
+                    "CreateMultipartUpload",
+                    &s3_target(bucket, key),
+                    e,
+                )
+            })?;
+        Ok(out.upload_id().unwrap_or_default().to_owned())
+    }
+
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: ByteStream,
+    ) -> Result<UploadedPart, AwsError> {
+        let out = self
+            .s3
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| failure(AwsService::S3, "UploadPart", &s3_target(bucket, key), e))?;
+        Ok(UploadedPart {
+            number,
+            etag: out.e_tag().unwrap_or_default().to_owned(),
+            sha256: out.checksum_sha256().map(str::to_owned),
+        })
+    }
+
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<Uploaded, AwsError> {
+        let parts = parts
+            .iter()
+            .map(|part| {
+                CompletedPart::builder()
+                    .part_number(part.number)
+                    .e_tag(&part.etag)
+                    .set_checksum_sha256(part.sha256.clone())
+                    .build()
+            })
+            .collect();
+        let out = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                failure(
+                    AwsService::S3,
+                    "CompleteMultipartUpload",
+                    &s3_target(bucket, key),
+                    e,
+                )
+            })?;
+        Ok(Uploaded {
+            etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            sha256: out.checksum_sha256().map(str::to_owned),
+        })
+    }
+
+    /// Abandons a multipart upload, so its parts are not kept (and billed).
+    pub async fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), AwsError> {
+        self.s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                failure(
+                    AwsService::S3,
+                    "AbortMultipartUpload",
+                    &s3_target(bucket, key),
+                    e,
+                )
+            })
+    }
+
+    /// Every object under `prefix`, in key order.
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ListedObject>, AwsError> {
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    failure(
+                        AwsService::S3,
+                        "ListObjectsV2",
+                        &s3_target(bucket, prefix),
+                        e,
+                    )
+                })?;
+            objects.extend(page.contents().iter().map(|object| {
+                ListedObject {
+                    key: object.key().unwrap_or_default().to_owned(),
+                    etag: object
+                        .e_tag()
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                        .to_owned(),
+                    size: object.size().map_or(0, |n| n.max(0).unsigned_abs()),
+                }
+            }));
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(objects)
+    }
+
     /// Writes an object only if `condition` holds. Returns the new ETag, or
     /// `None` when S3 refused for the condition (412, or 409 for a concurrent
     /// conditional write to the same key).
@@ -299,44 +527,70 @@ impl Aws {
     ) -> Result<Option<LayerVersion>, AwsError> {
         let mut seen: Vec<LayerVersion> = Vec::new();
         let mut marker: Option<String> = None;
-        loop {
-            let result = self
-                .lambda
-                .list_layer_versions()
-                .layer_name(layer)
-                .set_marker(marker.clone())
-                .send()
-                .await;
-            let page = match result {
-                Ok(page) => page,
-                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-                Err(e) => {
-                    return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e));
-                }
-            };
-            let versions: Vec<LayerVersion> = page
-                .layer_versions()
-                .iter()
-                .map(|item| LayerVersion {
-                    version: item.version(),
-                    arn: item.layer_version_arn().unwrap_or_default().to_owned(),
-                    description: item.description().unwrap_or_default().to_owned(),
-                    created: item.created_date().unwrap_or_default().to_owned(),
-                })
-                .collect();
+        while let Some((versions, next)) = self.layer_versions_page(layer, marker.take()).await? {
             if seen.is_empty() && !versions.is_empty() && page_is_newest_first(&versions) {
                 return Ok(versions.into_iter().next());
             }
             seen.extend(versions);
-            match page.next_marker() {
-                // A marker that does not move would loop forever: stop there.
-                Some(next) if !next.is_empty() && marker.as_deref() != Some(next) => {
-                    marker = Some(next.to_owned());
-                }
-                _ => break,
+            match next {
+                Some(next) => marker = Some(next),
+                None => break,
             }
         }
         Ok(newest(&seen).cloned())
+    }
+
+    /// Every version of `layer`, newest first (empty when it has none).
+    pub async fn all_layer_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
+        let mut all: Vec<LayerVersion> = Vec::new();
+        let mut marker: Option<String> = None;
+        while let Some((versions, next)) = self.layer_versions_page(layer, marker.take()).await? {
+            all.extend(versions);
+            match next {
+                Some(next) => marker = Some(next),
+                None => break,
+            }
+        }
+        all.sort_by_key(|v| std::cmp::Reverse(v.version));
+        all.dedup_by_key(|v| v.version);
+        Ok(all)
+    }
+
+    /// One page of `ListLayerVersions` and the marker of the next one;
+    /// `None` when the layer does not exist.
+    async fn layer_versions_page(
+        &self,
+        layer: &str,
+        marker: Option<String>,
+    ) -> Result<Option<(Vec<LayerVersion>, Option<String>)>, AwsError> {
+        let result = self
+            .lambda
+            .list_layer_versions()
+            .layer_name(layer)
+            .set_marker(marker.clone())
+            .send()
+            .await;
+        let page = match result {
+            Ok(page) => page,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e)),
+        };
+        let versions = page
+            .layer_versions()
+            .iter()
+            .map(|item| LayerVersion {
+                version: item.version(),
+                arn: item.layer_version_arn().unwrap_or_default().to_owned(),
+                description: item.description().unwrap_or_default().to_owned(),
+                created: item.created_date().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        // A marker that does not move would loop forever: stop there.
+        let next = page
+            .next_marker()
+            .filter(|next| !next.is_empty() && marker.as_deref() != Some(*next))
+            .map(str::to_owned);
+        Ok(Some((versions, next)))
     }
 
     /// The SHA-256 of a version's content, as Lambda computed it.

@@ -223,6 +223,16 @@ fn records_failed_message(failed: &[(usize, RecordError)], total: usize) -> Stri
 }
 
 impl Error {
+    /// The `errorType` of each failure (one for an invalid event).
+    pub fn error_types(&self) -> Vec<&'static str> {
+        match self {
+            Self::InvalidEvent(_) => vec!["InvalidEvent"],
+            Self::RecordsFailed { failed, .. } => {
+                failed.iter().map(|(_, e)| e.error_type()).collect()
+            }
+        }
+    }
+
     /// The stable `errorType`: a failure's own type when all failures share
     /// it, else `MultipleErrors`.
     pub fn error_type(&self) -> &'static str {

@@ -5,7 +5,7 @@
 //! of a generic deserialisation failure.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 /// S3's limit on the length of a key, in UTF-8 bytes.
@@ -95,6 +95,49 @@ fn upload_of(record: S3EventRecord) -> Result<Upload, String> {
     })
 }
 
+/// The notification S3 sends when `key` is created: what `layerctl invoke`
+/// hands the handler to publish without the trigger.
+pub fn object_created(
+    region: &str,
+    bucket: &str,
+    key: &str,
+    etag: Option<&str>,
+    version_id: Option<&str>,
+    size: u64,
+) -> Value {
+    let mut record = S3EventRecord::default();
+    record.event_version = Some("2.1".into());
+    record.event_source = Some("aws:s3".into());
+    record.aws_region = Some(region.into());
+    record.event_time = std::time::SystemTime::now().into();
+    record.event_name = Some("ObjectCreated:Put".into());
+    record.s3.schema_version = Some("1.0".into());
+    record.s3.bucket.name = Some(bucket.into());
+    record.s3.bucket.arn = Some(format!("arn:aws:s3:::{bucket}"));
+    record.s3.object.key = Some(encode_key(key));
+    record.s3.object.size = i64::try_from(size).ok();
+    record.s3.object.e_tag = etag.map(str::to_owned);
+    record.s3.object.version_id = version_id.map(str::to_owned);
+    let mut event = S3Event::default();
+    event.records.push(record);
+    serde_json::to_value(event).unwrap_or_default()
+}
+
+/// How S3 encodes a key in a notification: form-style, `+` for a space.
+pub fn encode_key(key: &str) -> String {
+    utf8_percent_encode(key, FORM_KEY)
+        .to_string()
+        .replace("%20", "+")
+}
+
+/// Everything but the characters S3 leaves as they are in notification keys.
+const FORM_KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Keys in S3 notifications are URL-encoded the way HTML forms are: `+` is a
 /// space and a real `+` arrives as `%2B`, so `+` must be replaced first.
 pub fn decode_key(raw: &str) -> Result<String, String> {
@@ -155,6 +198,28 @@ mod tests {
             Err(EventProblem(
                 "record 0: its key is 1025 bytes long; S3 keys are at most 1024".into()
             ))
+        );
+    }
+
+    #[test]
+    fn a_built_notification_parses_back() {
+        let key = "projects/my app/a+b/café/layer.zip";
+        let event = object_created("eu-west-1", "bkt", key, Some("e1"), Some("v1"), 42);
+        assert_eq!(
+            event["Records"][0]["s3"]["object"]["key"],
+            "projects/my+app/a%2Bb/caf%C3%A9/layer.zip"
+        );
+        let uploads = parse(event).unwrap();
+        assert_eq!(
+            uploads,
+            vec![Upload {
+                event_name: "ObjectCreated:Put".into(),
+                bucket: "bkt".into(),
+                key: key.into(),
+                version_id: Some("v1".into()),
+                etag: Some("e1".into()),
+                sequencer: None,
+            }]
         );
     }
 

@@ -10,7 +10,14 @@
 //! {dir}/publish.lease              held by the one invocation writing here
 //! ```
 
-use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What a console link's query must encode (RFC 3986's unreserved pass).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The file name whose creation triggers the function.
 pub const ZIP_FILE_NAME: &str = "layer.zip";
@@ -44,8 +51,36 @@ impl LayerDir {
         })
     }
 
+    /// The folder an `s3://bucket/dir` URI names; a trailing `/` or
+    /// `/layer.zip` is accepted.
+    pub fn from_s3_uri(uri: &str) -> Result<Self, String> {
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{uri:?} is not an s3:// URI (s3://bucket/path/to/layer)"))?;
+        let (bucket, dir) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!(
+                "{uri:?} names no bucket (s3://bucket/path/to/layer)"
+            ));
+        }
+        let dir = dir.trim_end_matches('/');
+        let dir = dir
+            .strip_suffix(ZIP_FILE_NAME)
+            .map_or(dir, |d| d.trim_end_matches('/'));
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            dir: dir.to_owned(),
+        })
+    }
+
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The key prefix of everything in the folder: `{dir}/`, or empty at the
+    /// bucket's root.
+    pub fn prefix(&self) -> String {
+        self.key("")
     }
 
     fn key(&self, name: &str) -> String {
@@ -107,7 +142,15 @@ pub fn s3_uri(bucket: &str, key: &str) -> String {
 pub fn console_url_of_object(region: &str, bucket: &str, key: &str) -> String {
     format!(
         "https://console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={}",
-        utf8_percent_encode(key, NON_ALPHANUMERIC)
+        utf8_percent_encode(key, QUERY_VALUE)
+    )
+}
+
+/// The AWS console page of a folder.
+pub fn console_url_of_folder(region: &str, bucket: &str, prefix: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/s3/buckets/{bucket}?region={region}&prefix={}",
+        utf8_percent_encode(prefix, QUERY_VALUE)
     )
 }
 
@@ -123,6 +166,26 @@ pub fn console_url_of_layer_version(region: &str, layer: &str, version: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_from_s3_uris() {
+        for uri in [
+            "s3://b/projects/app/layer",
+            "s3://b/projects/app/layer/",
+            "s3://b/projects/app/layer/layer.zip",
+        ] {
+            let dir = LayerDir::from_s3_uri(uri).unwrap();
+            assert_eq!(dir.zip_key(), "projects/app/layer/layer.zip", "{uri}");
+            assert_eq!(dir.prefix(), "projects/app/layer/");
+        }
+        let root = LayerDir::from_s3_uri("s3://b").unwrap();
+        assert_eq!(
+            (root.zip_key(), root.prefix()),
+            ("layer.zip".into(), "".into())
+        );
+        assert!(LayerDir::from_s3_uri("b/dir").is_err());
+        assert!(LayerDir::from_s3_uri("s3:///dir").is_err());
+    }
 
     #[test]
     fn keys_of_a_nested_folder() {
@@ -199,7 +262,7 @@ mod tests {
     fn console_urls() {
         assert_eq!(
             console_url_of_object("eu-west-1", "b", "a b/layer.zip"),
-            "https://console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=a%20b%2Flayer%2Ezip"
+            "https://console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=a%20b%2Flayer.zip"
         );
         assert_eq!(
             console_url_of_layer_version(

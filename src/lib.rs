@@ -13,7 +13,9 @@
 //!   detection, pure;
 //! - [`publish`]: the steps in order; [`lease`]: one writer per folder;
 //!   [`aws`]: every AWS call;
-//!   [`error`]: what the user sees when something is wrong.
+//!   [`error`]: what the user sees when something is wrong;
+//! - [`lockfile`]: whether a requirements file pins every package
+//!   (`layerctl upload`, the command line in `src/bin/layerctl/`).
 
 pub mod aws;
 pub mod config;
@@ -23,6 +25,7 @@ pub mod event;
 pub mod layer_zip;
 pub mod layout;
 pub mod lease;
+pub mod lockfile;
 pub mod manifest;
 pub mod metadata;
 pub mod publish;

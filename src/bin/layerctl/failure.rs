@@ -1,0 +1,107 @@
+//! Why a command failed, and the exit code CI acts on.
+
+use layer_autopublish::error::{AwsError, Error as FunctionError};
+
+/// A failed command. The message says what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Exit 3: the input is wrong; fix it and run again.
+    #[error("{0}")]
+    Rejected(String),
+    /// Exit 4: an AWS call failed (credentials, rights, network, a service error).
+    #[error("{0}")]
+    Aws(String),
+    /// Exit 5: another invocation is publishing from the folder; retry later.
+    #[error("{0}")]
+    Busy(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Rejected(_) => 3,
+            Self::Aws(_) => 4,
+            Self::Busy(_) => 5,
+        }
+    }
+
+    /// The function's own error, as `invoke` reports it: AWS trouble over a
+    /// busy folder over rejected input, when records failed differently.
+    pub fn of_function(error: &FunctionError) -> Self {
+        let message = format!("{}: {error}", error.error_type());
+        let types = error.error_types();
+        if types
+            .iter()
+            .any(|t| matches!(*t, "S3Error" | "LambdaError"))
+        {
+            Self::Aws(message)
+        } else if types.contains(&"PublishInProgress") {
+            Self::Busy(message)
+        } else {
+            Self::Rejected(message)
+        }
+    }
+}
+
+impl From<AwsError> for Failure {
+    fn from(error: AwsError) -> Self {
+        Self::Aws(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use layer_autopublish::error::RecordError;
+
+    fn failed(errors: Vec<RecordError>) -> FunctionError {
+        let total = errors.len();
+        FunctionError::RecordsFailed {
+            failed: errors.into_iter().enumerate().collect(),
+            total,
+        }
+    }
+
+    fn busy() -> RecordError {
+        RecordError::PublishInProgress {
+            zip: "s3://b/layer.zip".into(),
+            lease: "s3://b/publish.lease".into(),
+            holder: "h".into(),
+            seconds_left: 30,
+        }
+    }
+
+    fn rejected() -> RecordError {
+        RecordError::MissingLayerName {
+            zip: "s3://b/layer.zip".into(),
+        }
+    }
+
+    fn aws() -> RecordError {
+        RecordError::Aws {
+            zip: "s3://b/layer.zip".into(),
+            source: AwsError {
+                service: layer_autopublish::error::AwsService::S3,
+                operation: "HeadObject",
+                target: "s3://b/layer.zip".into(),
+                code: Some("AccessDenied".into()),
+                message: "AccessDenied".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn exit_codes_rank_aws_over_busy_over_rejected() {
+        let code = |errors| Failure::of_function(&failed(errors)).exit_code();
+        assert_eq!(code(vec![rejected()]), 3);
+        assert_eq!(code(vec![busy()]), 5);
+        assert_eq!(code(vec![aws()]), 4);
+        assert_eq!(code(vec![rejected(), busy()]), 5);
+        assert_eq!(code(vec![busy(), aws(), rejected()]), 4);
+        let message = Failure::of_function(&failed(vec![busy()])).to_string();
+        assert!(
+            message.starts_with("PublishInProgress: s3://b/layer.zip"),
+            "{message}"
+        );
+    }
+}

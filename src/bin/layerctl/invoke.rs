@@ -1,0 +1,91 @@
+//! `layerctl invoke`: the function's handler, run here on the folder's
+//! current `layer.zip` (or on a saved event), configured by the function's
+//! environment variables, to publish without the trigger or replay a failed
+//! event. `--dry-run` changes nothing.
+
+use crate::args::InvokeArgs;
+use crate::failure::Failure;
+use crate::report::Report;
+use lambda_runtime::{Context, LambdaEvent};
+use layer_autopublish::aws::Aws;
+use layer_autopublish::config::Config;
+use layer_autopublish::event;
+use layer_autopublish::layout::LayerDir;
+use layer_autopublish::metadata::validate_layer_name;
+use layer_autopublish::{handle, Publisher};
+use serde_json::Value;
+
+pub async fn run(
+    aws: &Aws,
+    region: &str,
+    report: &Report,
+    args: InvokeArgs,
+) -> Result<(), Failure> {
+    let mut config = Config::from_env().map_err(|e| Failure::Rejected(e.to_string()))?;
+    if let Some(layer) = args.layer_name {
+        validate_layer_name(&layer)
+            .map_err(|why| Failure::Rejected(format!("--layer-name {layer:?}: {why}")))?;
+        config.layer_name = Some(layer);
+    }
+    config.dry_run |= args.dry_run;
+    let payload = match (&args.event, &args.s3_dir) {
+        (Some(path), _) => read_event(path)?,
+        (None, Some(s3_dir)) => event_for_current_zip(aws, region, s3_dir).await?,
+        (None, None) => {
+            return Err(Failure::Rejected("give --s3-dir or --event".into()));
+        }
+    };
+    let publisher = Publisher::new(aws.clone(), config, region);
+    let response = handle(&publisher, LambdaEvent::new(payload, Context::default()))
+        .await
+        .map_err(|e| Failure::of_function(&e))?;
+    for result in &response.results {
+        report.line(format!(
+            "{}: {}{}{}",
+            result.outcome.as_str(),
+            layer_autopublish::layout::s3_uri(&result.bucket, &result.key),
+            result
+                .layer_version_arn
+                .as_deref()
+                .map(|arn| format!(" -> {arn}"))
+                .unwrap_or_default(),
+            result
+                .reason
+                .as_deref()
+                .map(|why| format!(" ({why})"))
+                .unwrap_or_default(),
+        ));
+    }
+    report.result(&response);
+    Ok(())
+}
+
+fn read_event(path: &std::path::Path) -> Result<Value, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Rejected(format!("{}: cannot read it: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::Rejected(format!("{}: not JSON: {e}", path.display())))
+}
+
+/// The notification S3 would send for the folder's `layer.zip` as it is now.
+async fn event_for_current_zip(aws: &Aws, region: &str, s3_dir: &str) -> Result<Value, Failure> {
+    let folder = LayerDir::from_s3_uri(s3_dir).map_err(Failure::Rejected)?;
+    let key = folder.zip_key();
+    let head = aws
+        .head_object(folder.bucket(), &key, None)
+        .await?
+        .ok_or_else(|| {
+            Failure::Rejected(format!(
+                "{} does not exist; upload it first (layerctl upload)",
+                folder.s3_uri(&key)
+            ))
+        })?;
+    Ok(event::object_created(
+        region,
+        folder.bucket(),
+        &key,
+        head.etag.as_deref(),
+        head.version_id.as_deref(),
+        head.size,
+    ))
+}

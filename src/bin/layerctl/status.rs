@@ -1,0 +1,241 @@
+//! `layerctl status`: the layer's published versions, newest first, what the
+//! folder keeps for each, and where the staged zip stands.
+
+use crate::args::StatusArgs;
+use crate::failure::Failure;
+use crate::report::Report;
+use layer_autopublish::aws::Aws;
+use layer_autopublish::decide::LayerVersion;
+use layer_autopublish::layout::LayerDir;
+use layer_autopublish::manifest::{self, ManifestMd5};
+use layer_autopublish::metadata;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Serialize)]
+struct Status {
+    s3_dir: String,
+    layer_name: String,
+    manifest_name: String,
+    versions: Vec<VersionStatus>,
+    staged: Staged,
+}
+
+#[derive(Debug, Serialize)]
+struct VersionStatus {
+    version: i64,
+    created: String,
+    /// From the description's marker, else the kept lock file's ETag.
+    manifest_md5: Option<String>,
+    lock_file_kept: bool,
+    deployment_record: bool,
+    arn: String,
+}
+
+/// Where the staged `layer.zip` stands against the published versions.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Staged {
+    /// No `layer.zip` in the folder.
+    Absent,
+    /// A `layer.zip` without a valid `manifest-md5`: the function refuses it.
+    Invalid,
+    /// The latest version has its lock file.
+    Published { version: i64, manifest_md5: String },
+    /// An older version has its lock file, the latest does not: another
+    /// upload was published since.
+    Superseded {
+        version: i64,
+        latest: i64,
+        manifest_md5: String,
+    },
+    /// No version has its lock file yet: the function has not published it
+    /// (still running, failed, or not triggered).
+    Pending { manifest_md5: String },
+}
+
+/// Pure: the state of a zip whose lock file MD5 is `md5` against versions
+/// listed newest first with their MD5s.
+pub fn staged_state(md5: &str, versions: &[(i64, Option<String>)]) -> Staged {
+    let manifest_md5 = md5.to_owned();
+    let latest = versions.first().map(|(v, _)| *v);
+    match versions.iter().find(|(_, m)| m.as_deref() == Some(md5)) {
+        Some((version, _)) if Some(*version) == latest => Staged::Published {
+            version: *version,
+            manifest_md5,
+        },
+        Some((version, _)) => Staged::Superseded {
+            version: *version,
+            latest: latest.unwrap_or(*version),
+            manifest_md5,
+        },
+        None => Staged::Pending { manifest_md5 },
+    }
+}
+
+pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Failure> {
+    let folder = LayerDir::from_s3_uri(&args.folder.s3_dir).map_err(Failure::Rejected)?;
+    let zip = aws
+        .head_object(folder.bucket(), &folder.zip_key(), None)
+        .await?;
+    let zip_metadata = zip.as_ref().map(|z| z.metadata.clone()).unwrap_or_default();
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let layer_name = args
+        .layer_name
+        .or_else(|| metadata::layer_name(&zip_metadata, None).ok().flatten())
+        .or_else(|| env("LAYER_NAME"))
+        .ok_or_else(|| {
+            Failure::Rejected(
+                "which layer? The folder's layer.zip names none: give --layer-name \
+                 (or set LAYER_NAME)"
+                    .to_owned(),
+            )
+        })?;
+    let default_manifest = env("MANIFEST_NAME").unwrap_or_else(|| "requirements.txt".into());
+    let manifest_name = args.manifest_name.unwrap_or_else(|| {
+        metadata::manifest_name(&zip_metadata, &default_manifest).unwrap_or(default_manifest)
+    });
+
+    let versions = aws.all_layer_versions(&layer_name).await?;
+    let etags: HashMap<String, String> = aws
+        .list_objects(folder.bucket(), &folder.prefix())
+        .await?
+        .into_iter()
+        .map(|object| (object.key, object.etag))
+        .collect();
+    let versions: Vec<VersionStatus> = versions
+        .iter()
+        .map(|version| version_status(&folder, &manifest_name, &etags, version))
+        .collect();
+    let staged = match &zip {
+        None => Staged::Absent,
+        Some(head) => match metadata::manifest_md5(&head.metadata) {
+            Ok(md5) => {
+                let listed: Vec<(i64, Option<String>)> = versions
+                    .iter()
+                    .map(|v| (v.version, v.manifest_md5.clone()))
+                    .collect();
+                staged_state(&md5.to_string(), &listed)
+            }
+            Err(_) => Staged::Invalid,
+        },
+    };
+    let status = Status {
+        s3_dir: folder.s3_uri(&folder.prefix()),
+        layer_name,
+        manifest_name,
+        versions,
+        staged,
+    };
+    print(report, &status);
+    report.result(&status);
+    Ok(())
+}
+
+fn version_status(
+    folder: &LayerDir,
+    manifest_name: &str,
+    etags: &HashMap<String, String>,
+    version: &LayerVersion,
+) -> VersionStatus {
+    let lock_key = folder.version_manifest_key(version.version, manifest_name);
+    // A single-part upload's ETag is its MD5: versions published by other
+    // tools are matched by their kept lock file without reading it.
+    let kept_md5 = etags
+        .get(&lock_key)
+        .and_then(|etag| ManifestMd5::parse(etag))
+        .map(|md5| md5.to_string());
+    VersionStatus {
+        version: version.version,
+        created: version.created.clone(),
+        manifest_md5: manifest::md5_from_description(&version.description)
+            .map(|md5| md5.to_string())
+            .or(kept_md5),
+        lock_file_kept: etags.contains_key(&lock_key),
+        deployment_record: etags.contains_key(&folder.deployment_key(version.version)),
+        arn: version.arn.clone(),
+    }
+}
+
+fn print(report: &Report, status: &Status) {
+    report.line(format!(
+        "layer {} · {} version(s) · folder {} · lock file {}",
+        status.layer_name,
+        status.versions.len(),
+        status.s3_dir,
+        status.manifest_name
+    ));
+    if !status.versions.is_empty() {
+        report.line(format!(
+            "{:>7}  {:<28}  {:<32}  {:<9}  {}",
+            "VERSION", "CREATED", "MANIFEST-MD5", "LOCK FILE", "DEPLOYMENT"
+        ));
+    }
+    let yes_no = |b: bool| if b { "kept" } else { "missing" };
+    for v in &status.versions {
+        report.line(format!(
+            "{:>7}  {:<28}  {:<32}  {:<9}  {}",
+            v.version,
+            v.created,
+            v.manifest_md5.as_deref().unwrap_or("-"),
+            yes_no(v.lock_file_kept),
+            yes_no(v.deployment_record),
+        ));
+    }
+    report.line(match &status.staged {
+        Staged::Absent => "staged layer.zip: none".to_owned(),
+        Staged::Invalid => {
+            "staged layer.zip: no valid manifest-md5 metadata; the function refuses it".to_owned()
+        }
+        Staged::Published { version, .. } => {
+            format!("staged layer.zip: published, as version {version} (the latest)")
+        }
+        Staged::Superseded { version, latest, .. } => format!(
+            "staged layer.zip: superseded; its lock file is version {version}'s, the latest is {latest}"
+        ),
+        Staged::Pending { manifest_md5 } => format!(
+            "staged layer.zip: pending; no version has its lock file ({manifest_md5}) yet"
+        ),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_staged_zip_against_the_versions() {
+        let versions = [
+            (3, Some("c".to_owned())),
+            (2, None),
+            (1, Some("a".to_owned())),
+        ];
+        assert_eq!(
+            staged_state("c", &versions),
+            Staged::Published {
+                version: 3,
+                manifest_md5: "c".into()
+            }
+        );
+        assert_eq!(
+            staged_state("a", &versions),
+            Staged::Superseded {
+                version: 1,
+                latest: 3,
+                manifest_md5: "a".into()
+            }
+        );
+        assert_eq!(
+            staged_state("z", &versions),
+            Staged::Pending {
+                manifest_md5: "z".into()
+            }
+        );
+        assert_eq!(
+            staged_state("z", &[]),
+            Staged::Pending {
+                manifest_md5: "z".into()
+            }
+        );
+    }
+}

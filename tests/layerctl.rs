@@ -1,0 +1,390 @@
+//! `layerctl`, the real binary, against moto server: every command, the S3
+//! objects and metadata it leaves, its output and its exit codes.
+
+mod common;
+
+use common::{md5_hex, world, zip_bytes, World};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const DIR: &str = "projects/app/layer";
+const LOCK_V1: &str = "boto3==1.35.0\nrequests==2.32.3\n";
+const LOCK_V2: &str = "boto3==1.35.0\nrequests==2.32.4\n";
+
+/// A scratch folder for one test's local files, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("layerctl-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("scratch folder");
+        Self(path)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).expect("scratch file");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `layerctl` against this world's moto, with a clean AWS environment.
+fn layerctl(w: &World, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_layerctl"))
+        .args([
+            "--endpoint-url",
+            common::moto_endpoint(),
+            "--region",
+            common::REGION,
+        ])
+        .args(args)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("LAYER_NAME", &w.layer)
+        .output()
+        .expect("layerctl runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing what the command printed when it differs.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+fn json(output: &Output) -> Value {
+    assert_exit(output, 0);
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+}
+
+fn s3_dir(w: &World) -> String {
+    format!("s3://{}/{DIR}", w.bucket)
+}
+
+fn upload(w: &World, zip: &Path, lock: &Path) -> Output {
+    upload_to(w, zip, lock, &s3_dir(w), &[])
+}
+
+fn upload_to(w: &World, zip: &Path, lock: &Path, s3_dir: &str, more: &[&str]) -> Output {
+    let (zip, lock) = (zip.to_str().unwrap(), lock.to_str().unwrap());
+    let mut args = vec![
+        "upload",
+        "--zip",
+        zip,
+        "--manifest",
+        lock,
+        "--s3-dir",
+        s3_dir,
+    ];
+    args.extend_from_slice(more);
+    layerctl(w, &args)
+}
+
+/// Asserts a failure with this exit code whose message says `expected`.
+fn assert_failed(output: &Output, code: i32, expected: &str) {
+    assert_exit(output, code);
+    assert!(stderr(output).contains(expected), "{}", stderr(output));
+}
+
+#[tokio::test]
+async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
+    let w = world("layerctl flow").await;
+    let local = Scratch::new("flow");
+    let zip = local.file("layer.zip", &zip_bytes("build 1"));
+    let lock = local.file("requirements.txt", LOCK_V1.as_bytes());
+
+    // upload: the lock file, then the zip with its metadata and checksum.
+    let uploaded = upload(&w, &zip, &lock);
+    assert_exit(&uploaded, 0);
+    let printed = stdout(&uploaded);
+    assert!(
+        printed.contains(&format!(
+            "uploaded s3://{}/{DIR}/requirements.txt",
+            w.bucket
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("console: https://"), "{printed}");
+    w.assert_text(&format!("{DIR}/requirements.txt"), LOCK_V1)
+        .await;
+    let head = w
+        .aws
+        .head_object(&w.bucket, &format!("{DIR}/layer.zip"), None)
+        .await
+        .unwrap()
+        .expect("the zip is uploaded");
+    assert_eq!(
+        head.metadata.get("manifest-md5"),
+        Some(&md5_hex(LOCK_V1.as_bytes()))
+    );
+    assert_eq!(
+        head.metadata.get("manifest-name").map(String::as_str),
+        Some("requirements.txt")
+    );
+    assert!(head.sha256.is_some(), "uploaded with a SHA-256 checksum");
+
+    // status: nothing published yet.
+    let status = json(&layerctl(
+        &w,
+        &["status", "--s3-dir", &s3_dir(&w), "--json"],
+    ));
+    assert_eq!(status["staged"]["state"], "pending");
+    assert_eq!(status["versions"].as_array().map(Vec::len), Some(0));
+
+    // invoke --dry-run: would publish, changes nothing.
+    let keys_before = w.keys().await;
+    let dry = json(&layerctl(
+        &w,
+        &["invoke", "--s3-dir", &s3_dir(&w), "--dry-run", "--json"],
+    ));
+    assert_eq!(dry["results"][0]["outcome"], "would_publish");
+    assert!(w.versions().await.is_empty());
+    assert_eq!(w.keys().await, keys_before);
+
+    // invoke: publishes version 1 and records it.
+    let published = json(&layerctl(
+        &w,
+        &["invoke", "--s3-dir", &s3_dir(&w), "--json"],
+    ));
+    assert_eq!(published["results"][0]["outcome"], "published");
+    assert_eq!(published["results"][0]["layer_version"], 1);
+    assert_eq!(
+        published["results"][0]["code_sha256"].as_str(),
+        head.sha256.as_deref()
+    );
+    let status = json(&layerctl(
+        &w,
+        &["status", "--s3-dir", &s3_dir(&w), "--json"],
+    ));
+    assert_eq!(status["staged"]["state"], "published");
+    assert_eq!(status["staged"]["version"], 1);
+    assert_eq!(status["versions"][0]["lock_file_kept"], true);
+    assert_eq!(status["versions"][0]["deployment_record"], true);
+    assert_eq!(
+        status["versions"][0]["manifest_md5"].as_str(),
+        Some(md5_hex(LOCK_V1.as_bytes()).as_str())
+    );
+
+    // A second build: version 2, and the diff a reviewer reads.
+    let lock = local.file("requirements.txt", LOCK_V2.as_bytes());
+    let zip = local.file("layer.zip", &zip_bytes("build 2"));
+    assert_exit(&upload(&w, &zip, &lock), 0);
+    let status = stdout(&layerctl(&w, &["status", "--s3-dir", &s3_dir(&w)]));
+    assert!(status.contains("staged layer.zip: pending"), "{status}");
+    assert_exit(&layerctl(&w, &["invoke", "--s3-dir", &s3_dir(&w)]), 0);
+    assert_eq!(w.versions().await.len(), 2);
+
+    let diff = layerctl(&w, &["diff", "--s3-dir", &s3_dir(&w)]);
+    assert_exit(&diff, 0);
+    let text = stdout(&diff);
+    assert!(
+        text.contains(&format!(
+            "--- s3://{}/{DIR}/000001/requirements.txt",
+            w.bucket
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("-requests==2.32.3\n+requests==2.32.4\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("-boto3"),
+        "unchanged lines are context: {text}"
+    );
+
+    let local_lock = local.file("local.txt", LOCK_V2.as_bytes());
+    let same = json(&layerctl(
+        &w,
+        &[
+            "diff",
+            "--s3-dir",
+            &s3_dir(&w),
+            "--local",
+            local_lock.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(same["changed"], false);
+}
+
+#[tokio::test]
+async fn rejected_input_exits_3_and_uploads_nothing() {
+    let w = world("layerctl rejected").await;
+    let local = Scratch::new("rejected");
+    let zip = local.file("layer.zip", &zip_bytes("build"));
+    let unpinned = local.file("requirements.txt", b"boto3==1.35.0\nrequests>=2\n");
+    let not_a_zip = local.file("notes.zip", b"<html>not a zip archive at all</html>");
+    let lock = local.file("poetry.lock", b"[[package]]\nname = \"x\"\n");
+
+    let output = upload(&w, &zip, &unpinned);
+    assert_failed(&output, 3, "line 2: requests>=2");
+    assert!(stderr(&output).contains("--allow-unpinned"));
+    let output = upload(&w, &not_a_zip, &lock);
+    assert_failed(&output, 3, "not a zip archive's 504b0304");
+    let output = upload_to(&w, &zip, &lock, "bucket/dir", &[]);
+    assert_failed(&output, 3, "is not an s3:// URI");
+    assert_eq!(w.keys().await, Vec::<String>::new(), "nothing was uploaded");
+
+    // Told to, it uploads the unpinned file.
+    let output = upload_to(
+        &w,
+        &zip,
+        &unpinned,
+        &s3_dir(&w),
+        &["--allow-unpinned", "--quiet"],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "", "--quiet prints nothing");
+    assert_eq!(w.keys().await.len(), 2);
+}
+
+#[tokio::test]
+async fn aws_errors_exit_4_and_function_errors_keep_their_type() {
+    let w = world("layerctl aws errors").await;
+    let local = Scratch::new("aws-errors");
+    let zip = local.file("layer.zip", &zip_bytes("build"));
+    let lock = local.file("requirements.txt", LOCK_V1.as_bytes());
+
+    let output = upload_to(&w, &zip, &lock, "s3://no-such-bucket-here/x", &[]);
+    assert_failed(&output, 4, "NoSuchBucket");
+
+    // The function's own input errors come back as exit 3 with their errorType.
+    w.put(&format!("{DIR}/layer.zip"), &zip_bytes("no metadata"), &[])
+        .await;
+    let output = layerctl(&w, &["invoke", "--s3-dir", &s3_dir(&w)]);
+    assert_failed(&output, 3, "MissingManifestMd5: s3://");
+}
+
+#[tokio::test]
+async fn a_large_zip_goes_up_in_parts_and_is_published() {
+    let w = world("layerctl multipart").await;
+    let local = Scratch::new("multipart");
+    // 17 MiB of varied bytes, stored: three 8 MiB parts.
+    let mut filler = Vec::with_capacity(17 << 20);
+    let mut x: u32 = 1;
+    while filler.len() < 17 << 20 {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        filler.push((x >> 24) as u8);
+    }
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    writer.start_file("python/blob.bin", stored).unwrap();
+    std::io::Write::write_all(&mut writer, &filler).unwrap();
+    let bytes = writer.finish().unwrap().into_inner();
+    let zip = local.file("layer.zip", &bytes);
+    let lock = local.file("requirements.txt", LOCK_V1.as_bytes());
+
+    let output = upload(&w, &zip, &lock);
+
+    assert_exit(&output, 0);
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("uploaded part 3/3 of layer.zip"),
+        "{printed}"
+    );
+    let stored = w.get(&format!("{DIR}/layer.zip")).await.expect("uploaded");
+    assert_eq!(stored, bytes);
+    let published = json(&layerctl(
+        &w,
+        &["invoke", "--s3-dir", &s3_dir(&w), "--json"],
+    ));
+    assert_eq!(published["results"][0]["outcome"], "published");
+}
+
+#[test]
+fn every_command_explains_itself() {
+    let help = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_layerctl"))
+            .args(args)
+            .output()
+            .expect("layerctl runs");
+        assert_exit(&output, 0);
+        stdout(&output)
+    };
+    let top = help(&["--help"]);
+    for command in ["upload", "status", "invoke", "diff"] {
+        assert!(
+            top.contains(&format!("\n  {command} ")),
+            "{command} listed:\n{top}"
+        );
+    }
+    assert!(top.contains("Exit codes: 0 done"), "{top}");
+    assert!(top.contains("--endpoint-url <URL>"), "{top}");
+
+    let expected: [(&str, &[&str]); 4] = [
+        (
+            "upload",
+            &[
+                "--zip <PATH>",
+                "--manifest <PATH>",
+                "--s3-dir <S3_URI>",
+                "--layer-name <NAME>",
+                "--allow-unpinned",
+            ],
+        ),
+        (
+            "status",
+            &[
+                "--s3-dir <S3_URI>",
+                "--layer-name <NAME>",
+                "--manifest-name <NAME>",
+            ],
+        ),
+        (
+            "invoke",
+            &["--s3-dir <S3_URI>", "--event <PATH>", "--dry-run"],
+        ),
+        (
+            "diff",
+            &[
+                "--s3-dir <S3_URI>",
+                "--from <N>",
+                "--to <M>",
+                "--local <PATH>",
+            ],
+        ),
+    ];
+    for (command, options) in expected {
+        let text = help(&[command, "--help"]);
+        assert!(
+            text.contains(&format!("Usage: layerctl {command}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("Example"),
+            "{command} has an example:\n{text}"
+        );
+        assert!(text.contains("Global options:"), "{text}");
+        for option in options {
+            assert!(text.contains(option), "{command} {option}:\n{text}");
+        }
+    }
+
+    let usage = Command::new(env!("CARGO_BIN_EXE_layerctl"))
+        .args(["upload", "--zip", "x"])
+        .output()
+        .expect("layerctl runs");
+    assert_exit(&usage, 2);
+}
