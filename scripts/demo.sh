@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on a local AWS: moto server as S3 and Lambda, the
 # real function binary under cargo-lambda's Lambda runtime emulator, and
-# uploads made exactly as the README tells CI to make them.
+# uploads made exactly as the README tells CI to make them (layerctl).
 #
 #   publish v1 -> re-upload with the same lock file (unchanged)
 #   -> change the lock file -> v2; then the layer versions and the S3 layout.
@@ -83,18 +83,20 @@ setsid cargo lambda watch --quiet --ignore-changes \
 pids+=($!)
 wait_for_port "$invoke_port" $!
 
-# What CI does: build layer.zip from the lock file, stage the lock file,
-# then upload the zip with the lock file's MD5 as metadata.
+echo "building layerctl"
+cargo build --quiet --bin layerctl
+layerctl() { cargo run --quiet --bin layerctl -- "$@"; }
+
+# What CI does: build layer.zip from the lock file, then upload the lock
+# file and the zip with one command.
 ci_upload() {
     local lock_text=$1 build=$2
     printf '%s' "$lock_text" >"$work/requirements.txt"
     printf '# build %s\n' "$build" >"$work/build/python/my_app_deps/__init__.py"
     (cd "$work/build" && rm -f ../layer.zip && python3 -m zipfile -c ../layer.zip python)
-    echo "\$ aws s3 cp requirements.txt s3://$bucket/$dir/requirements.txt"
-    aws s3 cp --only-show-errors "$work/requirements.txt" "s3://$bucket/$dir/requirements.txt"
-    echo "\$ aws s3 cp layer.zip s3://$bucket/$dir/layer.zip --checksum-algorithm SHA256 --metadata manifest-md5=\$(md5sum requirements.txt | cut -d' ' -f1)"
-    aws s3 cp --only-show-errors "$work/layer.zip" "s3://$bucket/$dir/layer.zip" \
-        --checksum-algorithm SHA256 --metadata "manifest-md5=$(md5sum "$work/requirements.txt" | cut -d' ' -f1)"
+    echo "\$ layerctl upload --zip layer.zip --manifest requirements.txt --s3-dir s3://$bucket/$dir"
+    layerctl upload --zip "$work/layer.zip" --manifest "$work/requirements.txt" \
+        --s3-dir "s3://$bucket/$dir"
 }
 
 # The event S3 sends for the upload: the sample event, pointed at the
@@ -147,6 +149,18 @@ say "3. The lock file changes -> publish v2"
 ci_upload "$lock_v2" 3
 invoke_expect published 2
 
+say "4. An unpinned lock file is refused before anything is uploaded (exit 3)"
+printf 'requests>=2\n' >"$work/unpinned.txt"
+echo "\$ layerctl upload --zip layer.zip --manifest unpinned.txt --s3-dir s3://$bucket/$dir"
+status=0
+layerctl upload --zip "$work/layer.zip" --manifest "$work/unpinned.txt" \
+    --s3-dir "s3://$bucket/$dir" || status=$?
+if [ "$status" -ne 3 ]; then
+    echo "expected exit code 3, got $status" >&2
+    exit 1
+fi
+echo "exit code $status"
+
 say "The function's decisions, as it logged them"
 grep -h '"layer decision"' "$work/function.log" | python3 -c '
 import json, sys
@@ -155,9 +169,13 @@ for line in sys.stdin:
     print(f'\''{f.get("outcome"):10} v{f.get("version")}  {f.get("layer_console")}'\'')
 '
 
-say "Layer versions of $layer"
-aws lambda list-layer-versions --layer-name "$layer" \
-    --query 'LayerVersions[].[Version,Description]' --output table
+say "What is published: layerctl status"
+echo "\$ layerctl status --s3-dir s3://$bucket/$dir --layer-name $layer"
+layerctl status --s3-dir "s3://$bucket/$dir" --layer-name "$layer"
+
+say "What v2 changed: layerctl diff"
+echo "\$ layerctl diff --s3-dir s3://$bucket/$dir"
+layerctl diff --s3-dir "s3://$bucket/$dir"
 
 say "S3 layout under s3://$bucket/$dir/"
 aws s3 ls --recursive "s3://$bucket/$dir/"
