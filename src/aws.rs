@@ -8,6 +8,7 @@ use crate::decide::{newest, page_is_newest_first, LayerVersion};
 use crate::error::{AwsError, AwsService};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput, Runtime};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -16,20 +17,55 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
 };
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The SDK configuration loader with the one TLS stack this crate ships
-/// (rustls with ring) and the retry policy below. Callers add overrides
-/// (tests: endpoint, credentials) and `.load()` it.
+/// (rustls with ring) and the retry policy below, and every credential and
+/// region source (profiles, SSO, web identity for CI, instance roles):
+/// `layerctl` and the tests. Callers add overrides and `.load()` it.
 pub fn config_loader() -> ConfigLoader {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
+        .http_client(https_client())
         .retry_config(retry_config())
+}
+
+/// The function's SDK configuration, from Lambda's environment alone: the
+/// credentials and region Lambda sets in variables, `AWS_ENDPOINT_URL` when
+/// set (a local emulator), the same TLS stack and retries. The other sources
+/// of `config_loader` (profile files, SSO, STS web identity, IMDS) never
+/// apply in Lambda; leaving them out keeps them out of the binary, which is
+/// smaller and starts sooner.
+pub fn lambda_config() -> Result<SdkConfig, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let region = var("AWS_REGION")
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .ok_or(
+            "AWS_REGION is not set: Lambda sets it; set it when running the function elsewhere",
+        )?;
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(https_client())
+        .retry_config(retry_config())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::default());
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(config.build())
+}
+
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Transient failures (throttling, 5xx, timeouts, dropped connections) are
@@ -60,6 +96,16 @@ pub struct ObjectHead {
     /// when the uploader sent `x-amz-checksum-sha256`. A multipart upload's
     /// checksum is a hash of part hashes: not comparable, so `None`.
     pub sha256: Option<String>,
+    /// Encrypted with KMS: then no ETag in the bucket is an MD5.
+    pub kms: bool,
+}
+
+/// The first bytes of an object, and which object they are from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectStart {
+    pub bytes: Vec<u8>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
 }
 
 /// An object read whole when it is no larger than asked.
@@ -75,6 +121,8 @@ pub struct ListedObject {
     pub key: String,
     pub etag: String,
     pub size: u64,
+    /// When S3 last wrote it, by S3's clock.
+    pub last_modified: Option<SystemTime>,
 }
 
 /// What an upload left in S3.
@@ -175,6 +223,9 @@ impl Aws {
                     // composite even where the type is not said (moto).
                     .filter(|_| !out.e_tag().unwrap_or_default().contains('-'))
                     .map(str::to_owned),
+                kms: out
+                    .server_side_encryption()
+                    .is_some_and(|sse| sse.as_str().starts_with("aws:kms")),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(failure(
@@ -209,15 +260,16 @@ impl Aws {
         Ok(Some(SmallObject::Read { bytes, etag }))
     }
 
-    /// The first `n` bytes of one version of an object (a ranged GET), or
-    /// fewer when it is shorter; `None` when it does not exist.
-    pub async fn read_head_bytes(
+    /// The first `n` bytes of an object (one version of it, or the current
+    /// one), or fewer when it is shorter, with the ETag and version of what
+    /// was read; `None` when it does not exist.
+    pub async fn read_start(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
         n: u64,
-    ) -> Result<Option<Vec<u8>>, AwsError> {
+    ) -> Result<Option<ObjectStart>, AwsError> {
         let target = s3_target(bucket, key);
         let request = self
             .s3
@@ -227,10 +279,27 @@ impl Aws {
             .set_version_id(version_id.map(str::to_owned))
             .range(format!("bytes=0-{}", n.saturating_sub(1)));
         match get(request, &target).await {
-            Ok(Some(out)) => read_body(out, target).await.map(Some),
+            Ok(Some(out)) => {
+                let etag = out.e_tag().map(|e| e.trim_matches('"').to_owned());
+                let version_id = out
+                    .version_id()
+                    .filter(|id| *id != "null")
+                    .map(str::to_owned);
+                let bytes = read_body(out, target).await?;
+                Ok(Some(ObjectStart {
+                    bytes,
+                    etag,
+                    version_id,
+                }))
+            }
             Ok(None) => Ok(None),
-            // An empty object has no byte 0: S3 answers 416.
-            Err(e) if e.code.as_deref() == Some("InvalidRange") => Ok(Some(Vec::new())),
+            // An empty object has no byte 0: S3 answers 416, without the
+            // object's ETag; it is no zip anyway.
+            Err(e) if e.code.as_deref() == Some("InvalidRange") => Ok(Some(ObjectStart {
+                bytes: Vec::new(),
+                etag: None,
+                version_id: None,
+            })),
             Err(e) => Err(e),
         }
     }
@@ -415,6 +484,16 @@ impl Aws {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<ListedObject>, AwsError> {
+        self.list_objects_after(bucket, prefix, None).await
+    }
+
+    /// Every object under `prefix` whose key sorts after `start_after`.
+    pub async fn list_objects_after(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ListedObject>, AwsError> {
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -423,6 +502,7 @@ impl Aws {
                 .list_objects_v2()
                 .bucket(bucket)
                 .prefix(prefix)
+                .set_start_after(start_after.map(str::to_owned))
                 .set_continuation_token(token.take())
                 .send()
                 .await
@@ -443,6 +523,9 @@ impl Aws {
                         .trim_matches('"')
                         .to_owned(),
                     size: object.size().map_or(0, |n| n.max(0).unsigned_abs()),
+                    last_modified: object
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok()),
                 }
             }));
             match page.next_continuation_token() {
@@ -488,20 +571,23 @@ impl Aws {
         }
     }
 
-    /// Deletes an object only if its ETag is still `etag`; `false` when it
-    /// changed or is gone.
-    pub async fn delete_object_if(
+    /// Copies `from` to `to` in the bucket, only if `from`'s ETag is still
+    /// `etag`; `false` when it changed or is gone.
+    pub async fn copy_object_if(
         &self,
         bucket: &str,
-        key: &str,
+        from: &str,
+        to: &str,
         etag: &str,
     ) -> Result<bool, AwsError> {
+        let source = format!("{bucket}/{}", utf8_percent_encode(from, COPY_SOURCE));
         let result = self
             .s3
-            .delete_object()
+            .copy_object()
             .bucket(bucket)
-            .key(key)
-            .if_match(format!("\"{etag}\""))
+            .key(to)
+            .copy_source(source)
+            .copy_source_if_match(format!("\"{etag}\""))
             .send()
             .await;
         match result {
@@ -509,8 +595,8 @@ impl Aws {
             Err(e) if is_precondition_failure(&e) || is_not_found(&e) => Ok(false),
             Err(e) => Err(failure(
                 AwsService::S3,
-                "DeleteObject",
-                &s3_target(bucket, key),
+                "CopyObject",
+                &s3_target(bucket, to),
                 e,
             )),
         }
@@ -699,6 +785,15 @@ async fn read_body(out: GetObjectOutput, target: String) -> Result<Vec<u8>, AwsE
         }),
     }
 }
+
+/// What `x-amz-copy-source` must encode in a key: everything but the
+/// unreserved characters and `/`.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 
 fn s3_target(bucket: &str, key: &str) -> String {
     crate::layout::s3_uri(bucket, key)

@@ -1,17 +1,30 @@
-//! One writer per zip folder: a short-lived lease object, `{dir}/publish.lease`,
-//! taken with an S3 conditional write.
+//! One writer per zip folder: `{dir}/publish.lease`, taken with an S3
+//! conditional write on the lease as the folder's listing showed it.
 //!
 //! S3 delivers events at least once and Lambda may run several invocations
-//! for one upload at the same time. Whoever writes the lease with
-//! `If-None-Match: *` publishes; the others wait for it to go, then take it
-//! in turn and find the version already published. A holder that crashed
-//! leaves its lease behind: it names its expiry, and once that has passed the
-//! next invocation replaces it with `If-Match` on its ETag, so two takers of
-//! one stale lease can never both win.
+//! for one upload at the same time. Each decides from the layer's versions
+//! and then one listing of the folder (`snapshot.rs`). To write (publish, or
+//! repair records) it takes the lease with a conditional PUT against that
+//! listing: `If-None-Match: *` when there was no lease, `If-Match` on its
+//! ETag when it was released or expired. Every writer takes the lease
+//! before writing, so the PUT succeeds only if nobody wrote since the
+//! listing, and the decision made from it still holds; a refused PUT means
+//! "look again".
+//!
+//! - The lease object is never deleted. Releasing rewrites it (`If-Match`)
+//!   with a shorter body, and every body names its holder and the time to
+//!   the nanosecond, so the ETag changes at each take and release: a stale
+//!   listing can never match again.
+//! - A held lease is exactly [`HELD_LEASE_BYTES`] long, so a listing tells
+//!   held from released without reading it. It lasts [`LEASE_TTL`] from S3's
+//!   own `LastModified`; a crashed holder's lease is taken over after that.
+//! - A holder that published but could not write the records keeps the
+//!   lease (it expires): whoever takes it over reads the versions again.
 
 use crate::aws::{Aws, SmallObject, WriteCondition};
 use crate::error::AwsError;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
@@ -23,15 +36,29 @@ pub const LEASE_TTL: Duration = Duration::from_secs(90);
 /// letting Lambda retry the event).
 pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(20);
 
-/// A lease is a few dozen bytes of JSON; anything larger is not one.
-const MAX_LEASE_BYTES: u64 = 4096;
+/// The size of a held lease's body (JSON padded with spaces); a released
+/// lease's body is shorter.
+pub const HELD_LEASE_BYTES: u64 = 512;
 
-/// What the lease object holds.
+/// What a held lease says, for people reading it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseBody {
     pub holder: String,
-    /// Seconds since the Unix epoch.
+    /// Seconds since the Unix epoch, by the holder's clock.
     pub expires_at: u64,
+}
+
+/// The lease as a listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Never taken in this folder.
+    Absent,
+    /// Released by its last holder.
+    Free { etag: String },
+    /// Held by another invocation until `expiry`.
+    Held { etag: String, expiry: SystemTime },
+    /// Held by an invocation that crashed or timed out.
+    Expired { etag: String },
 }
 
 /// A lease this invocation holds.
@@ -40,23 +67,7 @@ pub struct Lease {
     bucket: String,
     key: String,
     etag: String,
-}
-
-/// Why no lease was taken.
-#[derive(Debug)]
-pub enum LeaseError {
-    /// Another invocation held it for the whole wait.
-    Held {
-        holder: String,
-        expires_at: u64,
-    },
-    Aws(AwsError),
-}
-
-impl From<AwsError> for LeaseError {
-    fn from(e: AwsError) -> Self {
-        Self::Aws(e)
-    }
+    holder: String,
 }
 
 pub fn now_secs() -> u64 {
@@ -66,86 +77,115 @@ pub fn now_secs() -> u64 {
         .unwrap_or_default()
 }
 
-/// Whether a lease found in S3 may be replaced at `now`: expired, or not a
-/// lease this function wrote (nobody can be holding what it cannot read).
-pub fn is_stale(bytes: &[u8], now: u64) -> bool {
-    match serde_json::from_slice::<LeaseBody>(bytes) {
-        Ok(body) => body.expires_at <= now,
-        Err(_) => true,
+/// A stamp no other body of this process (nor, with the pid, of another)
+/// repeats: the time to the nanosecond and a counter.
+fn unique_stamp() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}:{nanos}:{n}", std::process::id())
+}
+
+/// A name for this invocation's hold, unique to it.
+pub fn holder_name(what: &str) -> String {
+    format!("{}:{what}", unique_stamp())
+}
+
+/// The body of a held lease: exactly [`HELD_LEASE_BYTES`] long.
+pub fn held_body(holder: &str, expires_at: u64) -> Vec<u8> {
+    let limit = usize::try_from(HELD_LEASE_BYTES).unwrap_or(512);
+    let mut holder = holder.to_owned();
+    loop {
+        let body = LeaseBody {
+            holder: holder.clone(),
+            expires_at,
+        };
+        let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+        if bytes.len() <= limit {
+            bytes.resize(limit, b' ');
+            return bytes;
+        }
+        // Too long a name (a very long key): keep its start.
+        let keep = holder.chars().count().saturating_sub(bytes.len() - limit);
+        holder = holder.chars().take(keep).collect();
     }
 }
 
-/// Takes the lease at `key`, waiting at most `wait` for another holder.
-pub async fn acquire(
+/// The body of a released lease: shorter than a held one.
+fn released_body(holder: &str) -> Vec<u8> {
+    let by: String = holder.chars().take(200).collect();
+    serde_json::to_vec(&serde_json::json!({ "released_by": by, "released": unique_stamp() }))
+        .unwrap_or_default()
+}
+
+/// Takes the lease as `state` showed it: `Ok(Some)` when taken, `Ok(None)`
+/// when another invocation wrote it since (look again), and `Ok(None)`
+/// without a call for a lease another invocation holds.
+pub async fn take(
     aws: &Aws,
     bucket: &str,
     key: &str,
     holder: &str,
-    wait: Duration,
-) -> Result<Lease, LeaseError> {
-    let give_up = tokio::time::Instant::now() + wait;
-    let mut pause = Duration::from_millis(50);
-    loop {
-        let body = LeaseBody {
-            holder: holder.to_owned(),
-            expires_at: now_secs() + LEASE_TTL.as_secs(),
-        };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        if let Some(etag) = aws
-            .put_object_if(bucket, key, bytes.clone(), WriteCondition::Absent)
-            .await?
-        {
-            return Ok(Lease::new(bucket, key, etag));
-        }
-        let (current, etag) = match aws.get_small_object(bucket, key, MAX_LEASE_BYTES).await? {
-            Some(SmallObject::Read { bytes, etag }) => (bytes, etag),
-            // Not a lease this function wrote, so nobody holds it.
-            Some(SmallObject::TooLarge { etag, .. }) => (Vec::new(), etag),
-            None => continue, // released between our two calls: try again at once
-        };
-        if is_stale(&current, now_secs()) {
-            if let Some(etag) = aws
-                .put_object_if(bucket, key, bytes, WriteCondition::ETagIs(&etag))
-                .await?
-            {
-                warn!(lease = %crate::layout::s3_uri(bucket, key), "took over an expired lease (its holder crashed or timed out)");
-                return Ok(Lease::new(bucket, key, etag));
-            }
-            continue; // someone else took it over first
-        }
-        if tokio::time::Instant::now() >= give_up {
-            let held: Option<LeaseBody> = serde_json::from_slice(&current).ok();
-            return Err(LeaseError::Held {
-                holder: held.as_ref().map(|b| b.holder.clone()).unwrap_or_default(),
-                expires_at: held.map(|b| b.expires_at).unwrap_or_default(),
-            });
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(1));
+    state: &LeaseState,
+    ttl: Duration,
+) -> Result<Option<Lease>, AwsError> {
+    let condition = match state {
+        LeaseState::Absent => WriteCondition::Absent,
+        LeaseState::Free { etag } | LeaseState::Expired { etag } => WriteCondition::ETagIs(etag),
+        LeaseState::Held { .. } => return Ok(None),
+    };
+    let body = held_body(holder, now_secs() + ttl.as_secs());
+    let Some(etag) = aws.put_object_if(bucket, key, body, condition).await? else {
+        return Ok(None);
+    };
+    if matches!(state, LeaseState::Expired { .. }) {
+        warn!(lease = %crate::layout::s3_uri(bucket, key), "took over an expired lease (its holder crashed or timed out)");
+    }
+    Ok(Some(Lease {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        etag,
+        holder: holder.to_owned(),
+    }))
+}
+
+/// Who holds the lease at `key`, when it can be read (for the message of a
+/// give-up, so worth one read).
+pub async fn holder_of(aws: &Aws, bucket: &str, key: &str) -> Option<LeaseBody> {
+    match aws.get_small_object(bucket, key, HELD_LEASE_BYTES).await {
+        Ok(Some(SmallObject::Read { bytes, .. })) => serde_json::from_slice(&bytes).ok(),
+        _ => None,
     }
 }
 
 impl Lease {
-    fn new(bucket: &str, key: &str, etag: String) -> Self {
-        Self {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            etag,
-        }
-    }
-
     /// Gives the lease back, only if it is still ours (`If-Match`). A lease
     /// that cannot be released expires by itself: this is logged, not failed.
     pub async fn release(self, aws: &Aws) {
         let uri = crate::layout::s3_uri(&self.bucket, &self.key);
+        let body = released_body(&self.holder);
         match aws
-            .delete_object_if(&self.bucket, &self.key, &self.etag)
+            .put_object_if(
+                &self.bucket,
+                &self.key,
+                body,
+                WriteCondition::ETagIs(&self.etag),
+            )
             .await
         {
-            Ok(true) => info!(lease = %uri, "lease released"),
-            Ok(false) => warn!(lease = %uri, "lease was no longer ours at release"),
+            Ok(Some(_)) => info!(lease = %uri, "lease released"),
+            Ok(None) => warn!(lease = %uri, "lease was no longer ours at release"),
             Err(e) => warn!(lease = %uri, error = %e, "lease not released; it expires by itself"),
         }
+    }
+
+    /// Leaves the lease to expire: the folder's records are not complete,
+    /// and the next holder must find that out by reading the versions again.
+    pub fn keep_until_expiry(self) {
+        warn!(lease = %crate::layout::s3_uri(&self.bucket, &self.key), "lease kept until it expires: a version was published but its records are not complete");
     }
 }
 
@@ -154,19 +194,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lease_is_stale_once_expired_or_unreadable() {
-        let body = |expires_at| {
-            serde_json::to_vec(&LeaseBody {
-                holder: "h".into(),
-                expires_at,
-            })
-            .unwrap()
-        };
-        assert!(!is_stale(&body(100), 99));
-        assert!(is_stale(&body(100), 100));
-        assert!(is_stale(&body(100), 101));
-        assert!(is_stale(b"", 0));
-        assert!(is_stale(b"not json", 0));
+    fn held_and_released_bodies_are_told_apart_by_size() {
+        let held = held_body("123:456:s3://b/app/layer.zip", 1000);
+        assert_eq!(held.len() as u64, HELD_LEASE_BYTES);
+        let read: LeaseBody = serde_json::from_slice(&held).unwrap();
+        assert_eq!(read.holder, "123:456:s3://b/app/layer.zip");
+        let long = held_body(&"k".repeat(2000), 1000);
+        assert_eq!(long.len() as u64, HELD_LEASE_BYTES);
+        assert!(serde_json::from_slice::<LeaseBody>(&long).is_ok());
+        let released = released_body(&"k".repeat(2000));
+        assert!((released.len() as u64) < HELD_LEASE_BYTES);
+    }
+
+    #[test]
+    fn every_body_is_new_so_etags_never_repeat() {
+        let a = holder_name("x");
+        let b = holder_name("x");
+        assert_ne!(a, b);
+        assert_ne!(released_body(&a), released_body(&a));
     }
 
     #[test]

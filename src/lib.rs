@@ -26,9 +26,11 @@ pub mod layer_zip;
 pub mod layout;
 pub mod lease;
 pub mod lockfile;
+pub mod logging;
 pub mod manifest;
 pub mod metadata;
 pub mod publish;
+pub mod snapshot;
 
 pub use error::Error;
 pub use publish::{Outcome, OutcomeKind, Publisher};

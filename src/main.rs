@@ -1,19 +1,25 @@
 //! The Lambda entry point: wiring only.
 
-use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
-use layer_autopublish::{aws, config::Config, handle, Publisher};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use layer_autopublish::{aws, config::Config, handle, logging, Publisher};
 use serde_json::Value;
+use std::sync::OnceLock;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    logging::init();
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let sdk = aws::config_loader().load().await;
+    let sdk =
+        aws::lambda_config().inspect_err(|e| tracing::error!(error = %e, "bad environment"))?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let publisher = Publisher::new(aws::Aws::new(&sdk), config, region);
+    // Building the SDK clients loads the system's root certificates: done on
+    // the first event, so that the runtime asks for work as soon as it can.
+    let publisher = OnceLock::new();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handle(&publisher, event)
+        let publisher = publisher
+            .get_or_init(|| Publisher::new(aws::Aws::new(&sdk), config.clone(), region.clone()));
+        handle(publisher, event)
     }))
     .await
 }

@@ -4,18 +4,19 @@
 //! Decisions come from `decide`, AWS calls from `aws`; this module sequences
 //! them, builds the outcome, and logs one line per decision.
 
-use crate::aws::{Aws, ObjectHead, PublishRequest, SmallObject};
+use crate::aws::{Aws, ObjectHead, ObjectStart, PublishRequest, SmallObject};
 use crate::config::Config;
-use crate::decide::{self, Decision, LayerVersion};
+use crate::decide::{self, Decision, LayerVersion, PublishReason};
 use crate::error::RecordError;
 use crate::event::Upload;
 use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
-use crate::lease::{self, Lease, LeaseError};
+use crate::lease::{self, Lease, LeaseState};
 use crate::manifest::{self, ManifestMd5};
 use crate::metadata::{self, Md5Problem};
+use crate::snapshot::FolderSnapshot;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 
 /// What happened to one record.
@@ -108,9 +109,11 @@ pub struct Publisher {
     region: String,
     /// How long to wait for another invocation's lease.
     lease_wait: Duration,
+    /// How long a lease lasts from when S3 wrote it.
+    lease_ttl: Duration,
 }
 
-/// What steps 2 and 3 established about the upload.
+/// What steps 2 and 3 established about the upload, from its HEAD alone.
 struct CheckedUpload<'a> {
     upload: &'a Upload,
     dir: LayerDir,
@@ -118,8 +121,23 @@ struct CheckedUpload<'a> {
     md5: ManifestMd5,
     manifest: String,
     layer: String,
-    /// The staged lock file, known to match `md5`; `None` when not staged.
-    staged: Option<Vec<u8>>,
+}
+
+/// The staged lock file, known to have the upload's MD5.
+#[derive(Clone, Debug)]
+struct StagedLock {
+    key: String,
+    etag: String,
+}
+
+/// The layer and the folder as read, in this order: the layer's versions,
+/// then one listing of the folder (see `lease.rs` for why the order matters).
+struct View {
+    latest: Option<LayerVersion>,
+    recorded: Option<ManifestMd5>,
+    snapshot: FolderSnapshot,
+    /// `None` when no lock file is staged.
+    staged: Option<StagedLock>,
 }
 
 /// Which records of the latest version exist.
@@ -133,8 +151,32 @@ struct Records {
 impl Records {
     /// Nothing to repair: every record that can be written exists. Without
     /// a staged lock file only the deployment record can be written.
-    fn complete(&self, checked: &CheckedUpload<'_>) -> bool {
-        self.deployment && (checked.staged.is_none() || (self.version_copy && self.last_is_latest))
+    fn complete(&self, staged: Option<&StagedLock>) -> bool {
+        self.deployment && (staged.is_none() || (self.version_copy && self.last_is_latest))
+    }
+}
+
+/// What the decision asks to write.
+enum Next<'v> {
+    Publish(PublishReason),
+    /// The latest version has this lock file; some of its records are missing.
+    Repair(&'v LayerVersion, Records),
+}
+
+/// The result of a write under the lease, and what to do with the lease.
+struct Written {
+    result: Result<Outcome, RecordError>,
+    /// A version was published but its records are not all written: keep
+    /// the lease until it expires (see `lease.rs`).
+    keep_lease: bool,
+}
+
+impl Written {
+    fn released(result: Result<Outcome, RecordError>) -> Self {
+        Self {
+            result,
+            keep_lease: false,
+        }
     }
 }
 
@@ -159,12 +201,19 @@ impl Publisher {
             config,
             region: region.into(),
             lease_wait: lease::DEFAULT_LEASE_WAIT,
+            lease_ttl: lease::LEASE_TTL,
         }
     }
 
     /// Waits at most `wait` for another invocation's lease (tests shorten it).
     pub fn with_lease_wait(mut self, wait: Duration) -> Self {
         self.lease_wait = wait;
+        self
+    }
+
+    /// Leases last `ttl` (tests shorten it to see one expire).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
         self
     }
 
@@ -182,7 +231,6 @@ impl Publisher {
             return Ok(self.skip(OutcomeKind::Ignored, upload, "the key is not a layer.zip"));
         };
         let zip_uri = upload.s3_uri();
-        let aws_error = RecordError::aws(&zip_uri);
 
         // 2. The zip, as it is now: an event whose object was overwritten
         // since (another version, another ETag) is superseded by the newer
@@ -191,7 +239,7 @@ impl Publisher {
             .aws
             .head_object(&upload.bucket, &upload.key, None)
             .await
-            .map_err(aws_error)?
+            .map_err(RecordError::aws(&zip_uri))?
             .ok_or_else(|| RecordError::LayerZipNotFound {
                 zip: zip_uri.clone(),
             })?;
@@ -199,42 +247,269 @@ impl Publisher {
             return Ok(superseded);
         }
 
-        // 3. Consistency.
-        let checked = self.check(upload, dir, head).await?;
-        if self.config.dry_run {
-            return self.dry_run(&checked).await;
-        }
+        // 3. What the upload says about itself.
+        let checked = self.check(upload, dir, head)?;
 
-        // 4. Change detection. Most deliveries change nothing: find that out
-        // without the lease, writing nothing.
-        let (latest, recorded) = self.latest_and_recorded(&checked).await?;
-        if let Decision::Unchanged(latest) = decide::decide(
-            &checked.md5,
-            latest.as_ref().map(|v| (v, recorded.as_ref())),
-        ) {
-            let records = self.records_of(&checked, latest).await?;
-            if records.complete(&checked) {
-                return Ok(self.unchanged_outcome(&checked, latest, &records));
+        // 4 to 6. Decide from what is there, writing nothing; to write, take
+        // the lease against what was read, and look again if that fails.
+        let give_up = tokio::time::Instant::now() + self.lease_wait;
+        let mut pause = Duration::from_millis(50);
+        let mut versions_read_again = false;
+        let mut held: Option<Lease> = None;
+        loop {
+            let view = self.look(&checked).await?;
+            // Records of a version the list of versions did not show: it was
+            // read before another invocation published. Read it again, once
+            // (a version deleted by hand would leave its records behind).
+            let missed =
+                view.snapshot.newest_recorded_version() > view.latest.as_ref().map(|v| v.version);
+            if missed && !versions_read_again {
+                versions_read_again = true;
+                continue;
             }
+            let next = match decide::decide(
+                &checked.md5,
+                view.latest.as_ref().map(|v| (v, view.recorded.as_ref())),
+            ) {
+                Decision::Publish(reason) => Next::Publish(reason),
+                Decision::Unchanged(latest) => {
+                    let records = self.records_of(&checked, &view, latest).await?;
+                    if records.complete(view.staged.as_ref()) {
+                        if let Some(lease) = held.take() {
+                            lease.release(&self.aws).await;
+                        }
+                        return Ok(self.unchanged_outcome(&checked, &view, latest, &records));
+                    }
+                    Next::Repair(latest, records)
+                }
+            };
+            if self.config.dry_run {
+                return self.dry_run(&checked, &view, next).await;
+            }
+            if matches!(next, Next::Publish(_)) {
+                // The zip is still the event's, and is a zip: checked before
+                // the lease, so that refusing it writes nothing at all.
+                if let Some(refused) = self.check_current_zip(&checked).await? {
+                    if let Some(lease) = held.take() {
+                        lease.release(&self.aws).await;
+                    }
+                    return Ok(refused);
+                }
+            }
+            let lease = match held.take() {
+                Some(lease) => lease,
+                None => {
+                    let state = view.snapshot.lease(SystemTime::now(), self.lease_ttl);
+                    let taken = lease::take(
+                        &self.aws,
+                        checked.dir.bucket(),
+                        &checked.dir.lease_key(),
+                        &lease::holder_name(&checked.zip_uri()),
+                        &state,
+                        self.lease_ttl,
+                    )
+                    .await
+                    .map_err(RecordError::aws(&checked.zip_uri()))?;
+                    match (taken, &state) {
+                        // Its crashed holder may have published: decide again under it.
+                        (Some(lease), LeaseState::Expired { .. }) => {
+                            held = Some(lease);
+                            versions_read_again = true;
+                            continue;
+                        }
+                        (Some(lease), _) => lease,
+                        (None, LeaseState::Held { .. }) => {
+                            if tokio::time::Instant::now() >= give_up {
+                                return Err(self.publish_in_progress(&checked, &state).await);
+                            }
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_secs(1));
+                            continue;
+                        }
+                        // Someone wrote the lease since the listing: look again.
+                        (None, _) => continue,
+                    }
+                }
+            };
+            let written = match next {
+                Next::Repair(latest, records) => {
+                    Written::released(self.repair(&checked, &view, latest, records).await)
+                }
+                Next::Publish(reason) => {
+                    info!(zip = %checked.zip_uri(), layer = %checked.layer, reason = %reason, "publishing a new layer version");
+                    self.publish(&checked, &view).await
+                }
+            };
+            if written.keep_lease {
+                lease.keep_until_expiry();
+            } else {
+                lease.release(&self.aws).await;
+            }
+            return written.result;
         }
-
-        // Publishing or repairing writes: one writer per folder, deciding
-        // again under the lease, since another may have written meanwhile.
-        let lease = self.take_lease(&checked).await?;
-        let result = self.decide_and_write(&checked).await;
-        lease.release(&self.aws).await;
-        result
     }
 
-    /// Steps 4 to 6 as reads only: what would be published or repaired.
-    async fn dry_run(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
-        let (latest, recorded) = self.latest_and_recorded(checked).await?;
-        match decide::decide(
-            &checked.md5,
-            latest.as_ref().map(|v| (v, recorded.as_ref())),
-        ) {
-            Decision::Publish(reason) => {
-                self.check_is_zip(checked).await?;
+    /// Reads, in this order, the layer's latest version and the folder.
+    async fn look(&self, checked: &CheckedUpload<'_>) -> Result<View, RecordError> {
+        let zip = checked.zip_uri();
+        let latest = self
+            .aws
+            .latest_layer_version(&checked.layer)
+            .await
+            .map_err(RecordError::aws(&zip))?;
+        let dir = &checked.dir;
+        let start_after = FolderSnapshot::start_after(dir, latest.as_ref().map(|v| v.version));
+        let objects = self
+            .aws
+            .list_objects_after(dir.bucket(), &dir.prefix(), start_after.as_deref())
+            .await
+            .map_err(RecordError::aws(&zip))?;
+        let snapshot = FolderSnapshot::new(
+            dir.clone(),
+            latest.as_ref().map(|v| v.version),
+            objects,
+            !checked.head.kms,
+        );
+        let staged = self.staged_lock(checked, &snapshot).await?;
+        let recorded = match &latest {
+            Some(version) => self.recorded_md5(checked, &snapshot, version).await?,
+            None => None,
+        };
+        Ok(View {
+            latest,
+            recorded,
+            snapshot,
+            staged,
+        })
+    }
+
+    /// Step 3's second half: the staged lock file must have the upload's
+    /// MD5 (from its ETag when that is one; read otherwise).
+    async fn staged_lock(
+        &self,
+        checked: &CheckedUpload<'_>,
+        snapshot: &FolderSnapshot,
+    ) -> Result<Option<StagedLock>, RecordError> {
+        let zip = checked.zip_uri();
+        let dir = &checked.dir;
+        let key = dir.staged_manifest_key(&checked.manifest);
+        let listed = if snapshot.covers(&key) {
+            snapshot.get(&key).map(|o| (o.etag.clone(), o.size))
+        } else {
+            // A name sorting before the version folders: not in the listing.
+            self.aws
+                .head_object(dir.bucket(), &key, None)
+                .await
+                .map_err(RecordError::aws(&zip))?
+                .map(|head| (head.etag.unwrap_or_default(), head.size))
+        };
+        let Some((etag, size)) = listed else {
+            warn!(
+                zip = %zip,
+                manifest = %dir.s3_uri(&key),
+                "no staged lock file: the version is still published and recorded, \
+                 but its lock file cannot be kept; upload the lock file before the zip to keep it"
+            );
+            return Ok(None);
+        };
+        let limit = manifest::MAX_MANIFEST_BYTES;
+        if size > limit {
+            return Err(RecordError::ManifestTooLarge {
+                zip,
+                manifest: dir.s3_uri(&key),
+                size,
+                limit,
+            });
+        }
+        let actual = match snapshot.md5_of(&key).or_else(|| {
+            (!checked.head.kms)
+                .then(|| ManifestMd5::parse(&etag))
+                .flatten()
+        }) {
+            Some(md5) => md5,
+            None => match self.read_lock_file(&zip, dir, &key).await? {
+                Some(bytes) => ManifestMd5::of(&bytes),
+                None => return Ok(None),
+            },
+        };
+        if actual != checked.md5 {
+            return Err(RecordError::InconsistentManifest {
+                zip,
+                manifest: dir.s3_uri(&key),
+                expected: checked.md5.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(Some(StagedLock { key, etag }))
+    }
+
+    /// The lock file MD5 of a published version: from its description's
+    /// marker, else (versions published by other tools) from its kept lock
+    /// file.
+    async fn recorded_md5(
+        &self,
+        checked: &CheckedUpload<'_>,
+        snapshot: &FolderSnapshot,
+        version: &LayerVersion,
+    ) -> Result<Option<ManifestMd5>, RecordError> {
+        if let Some(md5) = manifest::md5_from_description(&version.description) {
+            return Ok(Some(md5));
+        }
+        let key = checked
+            .dir
+            .version_manifest_key(version.version, &checked.manifest);
+        if !snapshot.exists(&key) {
+            return Ok(None);
+        }
+        if let Some(md5) = snapshot.md5_of(&key) {
+            return Ok(Some(md5));
+        }
+        let stored = self
+            .read_lock_file(&checked.zip_uri(), &checked.dir, &key)
+            .await?;
+        Ok(stored.map(|bytes| ManifestMd5::of(&bytes)))
+    }
+
+    /// Which records of `latest` exist, from the listing.
+    async fn records_of(
+        &self,
+        checked: &CheckedUpload<'_>,
+        view: &View,
+        latest: &LayerVersion,
+    ) -> Result<Records, RecordError> {
+        let dir = &checked.dir;
+        let snapshot = &view.snapshot;
+        let last_key = dir.last_manifest_key(&checked.manifest);
+        let last_md5 = match snapshot.md5_of(&last_key) {
+            Some(md5) => Some(md5),
+            None if snapshot.exists(&last_key) => self
+                .read_lock_file(&checked.zip_uri(), dir, &last_key)
+                .await?
+                .map(|bytes| ManifestMd5::of(&bytes)),
+            None => None,
+        };
+        Ok(Records {
+            version_copy: snapshot
+                .exists(&dir.version_manifest_key(latest.version, &checked.manifest)),
+            last_is_latest: last_md5.as_ref() == Some(&checked.md5),
+            deployment: snapshot.exists(&dir.deployment_key(latest.version)),
+        })
+    }
+
+    /// `DRY_RUN`: the decision, reported; nothing written.
+    async fn dry_run(
+        &self,
+        checked: &CheckedUpload<'_>,
+        view: &View,
+        next: Next<'_>,
+    ) -> Result<Outcome, RecordError> {
+        match next {
+            Next::Publish(reason) => {
+                let start = self
+                    .read_zip_start(checked, checked.object_version())
+                    .await?;
+                layer_zip::check_start(&start.bytes)
+                    .map_err(|problem| RecordError::of_zip(&checked.zip_uri(), problem))?;
                 let mut outcome = Outcome::skipped(
                     OutcomeKind::WouldPublish,
                     checked.upload,
@@ -245,84 +520,37 @@ impl Publisher {
                 info!(outcome = outcome.outcome.as_str(), zip = %checked.zip_uri(), layer = %checked.layer, reason = %reason, "dry run: would publish");
                 Ok(outcome)
             }
-            Decision::Unchanged(latest) => {
-                let records = self.records_of(checked, latest).await?;
-                let mut outcome = self.unchanged_outcome(checked, latest, &records);
-                if !records.complete(checked) {
-                    outcome.reason = Some("dry run: would repair the version's records".into());
-                }
+            Next::Repair(latest, records) => {
+                let mut outcome = self.unchanged_outcome(checked, view, latest, &records);
+                outcome.reason = Some("dry run: would repair the version's records".into());
                 Ok(outcome)
             }
         }
     }
 
-    /// The latest version of the layer and the lock file MD5 recorded for it.
-    async fn latest_and_recorded(
+    /// Why this invocation gives up: another holds the lease.
+    async fn publish_in_progress(
         &self,
         checked: &CheckedUpload<'_>,
-    ) -> Result<(Option<LayerVersion>, Option<ManifestMd5>), RecordError> {
-        let latest = self
-            .aws
-            .latest_layer_version(&checked.layer)
-            .await
-            .map_err(RecordError::aws(&checked.zip_uri()))?;
-        let recorded = match &latest {
-            Some(version) => self.recorded_md5(checked, version).await?,
-            None => None,
-        };
-        Ok((latest, recorded))
-    }
-
-    async fn take_lease(&self, checked: &CheckedUpload<'_>) -> Result<Lease, RecordError> {
+        state: &LeaseState,
+    ) -> RecordError {
         let key = checked.dir.lease_key();
-        let holder = format!(
-            "{}:{}:{}",
-            std::process::id(),
-            lease::now_secs(),
-            checked.upload.s3_uri()
-        );
-        lease::acquire(
-            &self.aws,
-            checked.dir.bucket(),
-            &key,
-            &holder,
-            self.lease_wait,
-        )
-        .await
-        .map_err(|e| match e {
-            LeaseError::Held { holder, expires_at } => RecordError::PublishInProgress {
-                zip: checked.zip_uri(),
-                lease: checked.dir.s3_uri(&key),
-                holder,
-                seconds_left: expires_at.saturating_sub(lease::now_secs()),
-            },
-            LeaseError::Aws(source) => RecordError::aws(&checked.zip_uri())(source),
-        })
-    }
-
-    /// Under the lease: is this upload still the current object, then steps
-    /// 4 to 6 (or the repairs of an unchanged version).
-    async fn decide_and_write(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
-        let upload = checked.upload;
-        let current = self
-            .aws
-            .head_object(&upload.bucket, &upload.key, None)
+        let holder = lease::holder_of(&self.aws, checked.dir.bucket(), &key)
             .await
-            .map_err(RecordError::aws(&checked.zip_uri()))?;
-        let event_etag = upload.etag.as_deref().or(checked.head.etag.as_deref());
-        if let Some(superseded) = self.superseded(upload, event_etag, current.as_ref()) {
-            return Ok(superseded);
-        }
-        let (latest, recorded) = self.latest_and_recorded(checked).await?;
-        match decide::decide(
-            &checked.md5,
-            latest.as_ref().map(|v| (v, recorded.as_ref())),
-        ) {
-            Decision::Unchanged(latest) => self.repair(checked, latest).await,
-            Decision::Publish(reason) => {
-                info!(zip = %checked.zip_uri(), layer = %checked.layer, reason = %reason, "publishing a new layer version");
-                self.publish(checked).await
-            }
+            .map(|body| body.holder)
+            .unwrap_or_else(|| "unknown".into());
+        let seconds_left = match state {
+            LeaseState::Held { expiry, .. } => expiry
+                .duration_since(SystemTime::now())
+                .map(|d| d.as_secs())
+                .unwrap_or_default(),
+            _ => 0,
+        };
+        RecordError::PublishInProgress {
+            zip: checked.zip_uri(),
+            lease: checked.dir.s3_uri(&key),
+            holder,
+            seconds_left,
         }
     }
 
@@ -371,8 +599,8 @@ impl Publisher {
         outcome
     }
 
-    /// Step 3: the metadata, and the staged lock file against it.
-    async fn check<'a>(
+    /// Step 3: the metadata and size, from the HEAD.
+    fn check<'a>(
         &self,
         upload: &'a Upload,
         dir: LayerDir,
@@ -405,28 +633,6 @@ impl Publisher {
             .map_err(invalid(metadata::LAYER_NAME_KEY))?
             .ok_or_else(|| RecordError::MissingLayerName { zip: zip.clone() })?;
         layer_zip::check_size(head.size).map_err(|problem| RecordError::of_zip(&zip, problem))?;
-
-        let staged_key = dir.staged_manifest_key(&manifest);
-        let staged = self.read_lock_file(&zip, &dir, &staged_key).await?;
-        match &staged {
-            Some(bytes) => {
-                let actual = ManifestMd5::of(bytes);
-                if actual != md5 {
-                    return Err(RecordError::InconsistentManifest {
-                        zip,
-                        manifest: dir.s3_uri(&staged_key),
-                        expected: md5.to_string(),
-                        actual: actual.to_string(),
-                    });
-                }
-            }
-            None => warn!(
-                zip = %zip,
-                manifest = %dir.s3_uri(&staged_key),
-                "no staged lock file: the version is still published and recorded, \
-                 but its lock file cannot be kept; upload the lock file before the zip to keep it"
-            ),
-        }
         Ok(CheckedUpload {
             upload,
             dir,
@@ -434,32 +640,11 @@ impl Publisher {
             md5,
             manifest,
             layer,
-            staged,
         })
     }
 
-    /// The lock file MD5 of a published version: from its description's
-    /// marker, else (versions published by other tools) from its stored lock
-    /// file.
-    async fn recorded_md5(
-        &self,
-        checked: &CheckedUpload<'_>,
-        version: &LayerVersion,
-    ) -> Result<Option<ManifestMd5>, RecordError> {
-        if let Some(md5) = manifest::md5_from_description(&version.description) {
-            return Ok(Some(md5));
-        }
-        let key = checked
-            .dir
-            .version_manifest_key(version.version, &checked.manifest);
-        let stored = self
-            .read_lock_file(&checked.zip_uri(), &checked.dir, &key)
-            .await?;
-        Ok(stored.map(|bytes| ManifestMd5::of(&bytes)))
-    }
-
     /// A lock file's bytes (`None` when absent), refusing one too large to
-    /// be a lock file.
+    /// be a lock file. Only where an ETag is not an MD5.
     async fn read_lock_file(
         &self,
         zip: &str,
@@ -484,24 +669,25 @@ impl Publisher {
         }
     }
 
-    /// The object about to be published starts as a zip archive does (one
-    /// ranged GET of its first bytes): Lambda's own error for a non-zip
-    /// names neither the object nor the fix.
-    async fn check_is_zip(&self, checked: &CheckedUpload<'_>) -> Result<(), RecordError> {
+    /// The zip's first bytes (one ranged GET), of `version` or of the
+    /// current object.
+    async fn read_zip_start(
+        &self,
+        checked: &CheckedUpload<'_>,
+        version: Option<&str>,
+    ) -> Result<ObjectStart, RecordError> {
         let zip = checked.zip_uri();
         let upload = checked.upload;
-        let first_bytes = self
-            .aws
-            .read_head_bytes(
+        self.aws
+            .read_start(
                 &upload.bucket,
                 &upload.key,
-                checked.object_version(),
+                version,
                 LOCAL_FILE_HEADER.len() as u64,
             )
             .await
             .map_err(RecordError::aws(&zip))?
-            .ok_or_else(|| RecordError::LayerZipNotFound { zip: zip.clone() })?;
-        layer_zip::check_start(&first_bytes).map_err(|problem| RecordError::of_zip(&zip, problem))
+            .ok_or(RecordError::LayerZipNotFound { zip })
     }
 
     /// When the upload carried a SHA-256, the version's content must be
@@ -526,63 +712,114 @@ impl Publisher {
         }
     }
 
-    /// Steps 5 and 6.
-    async fn publish(&self, checked: &CheckedUpload<'_>) -> Result<Outcome, RecordError> {
-        self.check_is_zip(checked).await?;
+    /// Just before publishing, one ranged GET of the current object: the
+    /// `superseded` outcome when the zip was overwritten since the event, an
+    /// error when it is not a zip, else `None`.
+    async fn check_current_zip(
+        &self,
+        checked: &CheckedUpload<'_>,
+    ) -> Result<Option<Outcome>, RecordError> {
+        let upload = checked.upload;
+        let start = self.read_zip_start(checked, None).await?;
+        let current = ObjectHead {
+            etag: start.etag.clone(),
+            version_id: start.version_id.clone(),
+            ..ObjectHead::default()
+        };
+        let event_etag = upload.etag.as_deref().or(checked.head.etag.as_deref());
+        if let Some(superseded) = self.superseded(upload, event_etag, Some(&current)) {
+            return Ok(Some(superseded));
+        }
+        layer_zip::check_start(&start.bytes)
+            .map_err(|problem| RecordError::of_zip(&checked.zip_uri(), problem))?;
+        Ok(None)
+    }
+
+    /// Under the lease: steps 5 and 6.
+    async fn publish(&self, checked: &CheckedUpload<'_>, view: &View) -> Written {
+        let upload = checked.upload;
         let description = manifest::describe(&self.config.layer_description, &checked.md5);
         let request = PublishRequest {
             layer_name: &checked.layer,
-            bucket: &checked.upload.bucket,
-            key: &checked.upload.key,
+            bucket: &upload.bucket,
+            key: &upload.key,
             object_version: checked.object_version(),
             description: &description,
             compatible_runtimes: &self.config.compatible_runtimes,
             compatible_architectures: &self.config.compatible_architectures,
             license_info: self.config.license_info.as_deref(),
         };
-        let new = self
-            .aws
-            .publish_layer_version(&request)
-            .await
-            .map_err(RecordError::aws(&checked.zip_uri()))?;
-        self.check_published_bytes(checked, &new.version, new.code_sha256.as_deref())?;
-        let outcome = self.outcome(
-            OutcomeKind::Published,
-            checked,
-            &new.version,
-            new.code_sha256.clone(),
-        );
-        self.record(checked, &new.version, &outcome).await?;
-        self.log_decision(&outcome, checked);
-        Ok(outcome)
+        let new = match self.aws.publish_layer_version(&request).await {
+            Ok(new) => new,
+            Err(e) => return Written::released(Err(RecordError::aws(&checked.zip_uri())(e))),
+        };
+        // From here on a version exists: a failure keeps the lease.
+        let result = async {
+            self.check_published_bytes(checked, &new.version, new.code_sha256.as_deref())?;
+            let outcome = self.outcome(
+                OutcomeKind::Published,
+                checked,
+                view,
+                &new.version,
+                new.code_sha256.clone(),
+            );
+            self.record(checked, view, &new.version, &outcome).await?;
+            self.log_decision(&outcome, checked);
+            Ok(outcome)
+        }
+        .await;
+        Written {
+            keep_lease: result.is_err(),
+            result,
+        }
     }
 
-    /// Step 6: keep the lock file per version and as `last-`, and write the
-    /// deployment record.
+    /// Step 6: keep the lock file per version and as `last-` (server-side
+    /// copies of the staged file, only if it is still the one checked), and
+    /// write the deployment record.
     async fn record(
         &self,
         checked: &CheckedUpload<'_>,
+        view: &View,
         version: &LayerVersion,
         outcome: &Outcome,
     ) -> Result<(), RecordError> {
-        if let Some(lock) = &checked.staged {
+        if let Some(staged) = &view.staged {
             let dir = &checked.dir;
-            self.put(
+            self.copy_lock(
                 checked,
+                staged,
                 &dir.version_manifest_key(version.version, &checked.manifest),
-                lock.clone(),
-                "text/plain",
             )
             .await?;
-            self.put(
-                checked,
-                &dir.last_manifest_key(&checked.manifest),
-                lock.clone(),
-                "text/plain",
-            )
-            .await?;
+            self.copy_lock(checked, staged, &dir.last_manifest_key(&checked.manifest))
+                .await?;
         }
         self.put_deployment(checked, version, outcome).await
+    }
+
+    async fn copy_lock(
+        &self,
+        checked: &CheckedUpload<'_>,
+        staged: &StagedLock,
+        to: &str,
+    ) -> Result<(), RecordError> {
+        let dir = &checked.dir;
+        let copied = self
+            .aws
+            .copy_object_if(dir.bucket(), &staged.key, to, &staged.etag)
+            .await
+            .map_err(RecordError::aws(&checked.zip_uri()))?;
+        if copied {
+            Ok(())
+        } else {
+            Err(RecordError::InconsistentManifest {
+                zip: checked.zip_uri(),
+                manifest: dir.s3_uri(&staged.key),
+                expected: checked.md5.to_string(),
+                actual: "unknown: it was replaced while this upload was being recorded".into(),
+            })
+        }
     }
 
     async fn put_deployment(
@@ -606,56 +843,15 @@ impl Publisher {
         let body = serde_json::to_vec_pretty(&deployment)
             .or_else(|_| serde_json::to_vec(&deployment))
             .unwrap_or_default();
-        self.put(
-            checked,
-            &checked.dir.deployment_key(version.version),
-            body,
-            "application/json",
-        )
-        .await
-    }
-
-    async fn put(
-        &self,
-        checked: &CheckedUpload<'_>,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-    ) -> Result<(), RecordError> {
         self.aws
-            .put_object(checked.dir.bucket(), key, body, content_type)
+            .put_object(
+                checked.dir.bucket(),
+                &checked.dir.deployment_key(version.version),
+                body,
+                "application/json",
+            )
             .await
             .map_err(RecordError::aws(&checked.zip_uri()))
-    }
-
-    /// Which records of `latest` exist.
-    async fn records_of(
-        &self,
-        checked: &CheckedUpload<'_>,
-        latest: &LayerVersion,
-    ) -> Result<Records, RecordError> {
-        let dir = &checked.dir;
-        let bucket = dir.bucket();
-        let zip = checked.zip_uri();
-        let aws_error = RecordError::aws(&zip);
-        let exists = |key: String| async move {
-            self.aws
-                .head_object(bucket, &key, None)
-                .await
-                .map(|head| head.is_some())
-                .map_err(aws_error)
-        };
-        let version_copy =
-            exists(dir.version_manifest_key(latest.version, &checked.manifest)).await?;
-        let deployment = exists(dir.deployment_key(latest.version)).await?;
-        let last = self
-            .read_lock_file(&zip, dir, &dir.last_manifest_key(&checked.manifest))
-            .await?;
-        Ok(Records {
-            version_copy,
-            last_is_latest: last.as_deref().map(ManifestMd5::of).as_ref() == Some(&checked.md5),
-            deployment,
-        })
     }
 
     /// The latest version has this lock file: publish nothing, and repair
@@ -663,10 +859,11 @@ impl Publisher {
     async fn repair(
         &self,
         checked: &CheckedUpload<'_>,
+        view: &View,
         latest: &LayerVersion,
+        mut records: Records,
     ) -> Result<Outcome, RecordError> {
         let dir = &checked.dir;
-        let mut records = self.records_of(checked, latest).await?;
         // A version of ours without its deployment record may be one whose
         // content failed the checksum check: look before recording it.
         let code_sha256 = if records.deployment {
@@ -683,20 +880,20 @@ impl Publisher {
             code_sha256
         };
         let mut repaired: Vec<&str> = Vec::new();
-        if let Some(lock) = &checked.staged {
+        if let Some(staged) = &view.staged {
             if !records.version_copy {
                 let key = dir.version_manifest_key(latest.version, &checked.manifest);
-                self.put(checked, &key, lock.clone(), "text/plain").await?;
+                self.copy_lock(checked, staged, &key).await?;
                 records.version_copy = true;
                 repaired.push("version lock file");
             }
             if !records.last_is_latest {
-                let key = dir.last_manifest_key(&checked.manifest);
-                self.put(checked, &key, lock.clone(), "text/plain").await?;
+                self.copy_lock(checked, staged, &dir.last_manifest_key(&checked.manifest))
+                    .await?;
                 repaired.push("last- lock file");
             }
         }
-        let outcome = self.unchanged_outcome(checked, latest, &records);
+        let outcome = self.unchanged_outcome(checked, view, latest, &records);
         if !records.deployment {
             let record = Outcome {
                 code_sha256,
@@ -705,7 +902,6 @@ impl Publisher {
             self.put_deployment(checked, latest, &record).await?;
             repaired.push("deployment record");
         }
-        // Another invocation may have repaired them while we waited for the lease.
         if !repaired.is_empty() {
             info!(zip = %checked.zip_uri(), layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
         }
@@ -716,10 +912,11 @@ impl Publisher {
     fn unchanged_outcome(
         &self,
         checked: &CheckedUpload<'_>,
+        view: &View,
         latest: &LayerVersion,
         records: &Records,
     ) -> Outcome {
-        let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, latest, None);
+        let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, view, latest, None);
         // Where the version's lock file is kept, whether staged now or not.
         outcome.manifest_key = records.version_copy.then(|| {
             checked
@@ -734,6 +931,7 @@ impl Publisher {
         &self,
         kind: OutcomeKind,
         checked: &CheckedUpload<'_>,
+        view: &View,
         version: &LayerVersion,
         code_sha256: Option<String>,
     ) -> Outcome {
@@ -745,7 +943,7 @@ impl Publisher {
             layer_version: Some(version.version),
             layer_version_arn: Some(version.arn.clone()),
             manifest_md5: Some(checked.md5.to_string()),
-            manifest_key: checked.staged.as_ref().map(|_| {
+            manifest_key: view.staged.as_ref().map(|_| {
                 checked
                     .dir
                     .version_manifest_key(version.version, &checked.manifest)

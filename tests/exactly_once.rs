@@ -11,7 +11,7 @@ use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::operation::put_object::PutObjectInput;
 use common::{md5_hex, world, World};
 use layer_autopublish::aws::Aws;
-use layer_autopublish::lease::{now_secs, LeaseBody};
+use layer_autopublish::lease::{held_body, now_secs};
 use layer_autopublish::OutcomeKind;
 use std::time::Duration;
 
@@ -51,47 +51,42 @@ async fn concurrent_deliveries_of_one_upload_publish_one_version() {
         .iter()
         .all(|o| matches!(o, OutcomeKind::Published | OutcomeKind::Unchanged)));
     assert_eq!(w.versions().await.len(), 1);
-    assert!(
-        !w.keys().await.contains(&key("publish.lease")),
-        "lease released"
-    );
+    assert!(w.lease_released(DIR).await, "lease released");
 }
+
+/// A lease another invocation holds (or held, when it crashed).
+async fn put_held_lease(w: &World, holder: &str) {
+    w.put(
+        &key("publish.lease"),
+        &held_body(holder, now_secs() + 90),
+        &[],
+    )
+    .await;
+}
+
+/// Leases that expire two seconds after they are written (S3 lists
+/// `LastModified` to the second, so at least one).
+const SHORT_TTL: Duration = Duration::from_secs(2);
 
 #[tokio::test]
 async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
     let w = world("expired-lease").await;
-    let stale = LeaseBody {
-        holder: "crashed".into(),
-        expires_at: now_secs() - 1,
-    };
-    w.put(
-        &key("publish.lease"),
-        &serde_json::to_vec(&stale).unwrap(),
-        &[],
-    )
-    .await;
+    put_held_lease(&w, "crashed").await;
     let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    tokio::time::sleep(SHORT_TTL).await;
 
-    let response = w.invoke(event).await.expect("published");
+    let publisher = w.publisher(w.config()).with_lease_ttl(SHORT_TTL);
+    let response = common::invoke(&publisher, event).await.expect("published");
 
     assert_eq!(response.results[0].outcome, OutcomeKind::Published);
     assert_eq!(w.versions().await.len(), 1);
-    assert!(!w.keys().await.contains(&key("publish.lease")));
+    assert!(w.lease_released(DIR).await);
 }
 
 #[tokio::test]
 async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
     let w = world("held-lease").await;
-    let held = LeaseBody {
-        holder: "another-invocation".into(),
-        expires_at: now_secs() + 60,
-    };
-    w.put(
-        &key("publish.lease"),
-        &serde_json::to_vec(&held).unwrap(),
-        &[],
-    )
-    .await;
+    put_held_lease(&w, "another-invocation").await;
     let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
     let before = w.keys().await;
 
@@ -156,7 +151,12 @@ fn crashing_aws(w: &World) -> Aws {
 async fn a_retry_after_a_crash_between_publish_and_record_publishes_nothing_and_repairs() {
     let w = world("crash").await;
     let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
-    let crashing = layer_autopublish::Publisher::new(crashing_aws(&w), w.config(), common::REGION);
+    let crashing = layer_autopublish::Publisher::new(crashing_aws(&w), w.config(), common::REGION)
+        .with_lease_ttl(SHORT_TTL);
+    let publisher = w
+        .publisher(w.config())
+        .with_lease_ttl(SHORT_TTL)
+        .with_lease_wait(Duration::from_millis(200));
 
     let error = common::invoke(&crashing, event.clone())
         .await
@@ -164,8 +164,14 @@ async fn a_retry_after_a_crash_between_publish_and_record_publishes_nothing_and_
     assert_eq!(error.error_type, "S3Error");
     assert_eq!(w.versions().await.len(), 1, "the publish itself succeeded");
     assert!(w.get(&key("000001/deployment.json")).await.is_none());
+    // The crashed publisher kept the lease: until it expires, nobody who
+    // might have read the versions before that publish can act on them.
+    assert!(!w.lease_released(DIR).await);
+    let early = common::invoke(&publisher, event.clone()).await;
+    assert_eq!(early.expect_err("held").error_type, "PublishInProgress");
 
-    let retry = w.invoke(event).await.expect("retried");
+    tokio::time::sleep(SHORT_TTL).await;
+    let retry = common::invoke(&publisher, event).await.expect("retried");
 
     assert_eq!(retry.results[0].outcome, OutcomeKind::Unchanged);
     assert_eq!(w.versions().await.len(), 1, "no second version");
@@ -176,7 +182,7 @@ async fn a_retry_after_a_crash_between_publish_and_record_publishes_nothing_and_
     w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
         .await;
     w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
-    assert!(!w.keys().await.contains(&key("publish.lease")));
+    assert!(w.lease_released(DIR).await);
 }
 
 #[tokio::test]
@@ -224,10 +230,15 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
     let event = w
         .upload_with_sha256(DIR, LOCK_V1, "build 1", Some(claimed))
         .await;
-    let keys_before = w.keys().await;
+    let mut keys_before = w.keys().await;
+    keys_before.push(key("publish.lease"));
+    keys_before.sort();
+    let publisher = w.publisher(w.config()).with_lease_ttl(SHORT_TTL);
 
     for delivery in ["first", "retry"] {
-        let error = w.invoke(event.clone()).await.expect_err(delivery);
+        let error = common::invoke(&publisher, event.clone())
+            .await
+            .expect_err(delivery);
 
         assert_eq!(error.error_type, "ChecksumMismatch", "{delivery}");
         assert!(
@@ -239,5 +250,8 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
         );
         assert_eq!(w.versions().await.len(), 1, "{delivery}: nothing further");
         assert_eq!(w.keys().await, keys_before, "{delivery}: nothing recorded");
+        // The first delivery keeps the lease (a version exists that is not
+        // recorded); the retry comes once it has expired.
+        tokio::time::sleep(SHORT_TTL).await;
     }
 }

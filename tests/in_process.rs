@@ -9,12 +9,11 @@
 use aws_sdk_lambda::operation::list_layer_versions::ListLayerVersionsOutput;
 use aws_sdk_lambda::operation::publish_layer_version::PublishLayerVersionOutput;
 use aws_sdk_lambda::types::{LayerVersionContentOutput, LayerVersionsListItem};
-use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
-use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::error::NoSuchKey;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use lambda_runtime::{Context, LambdaEvent};
 use layer_autopublish::aws::Aws;
@@ -64,14 +63,16 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
             .build()
     });
     let zip_start = mock!(aws_sdk_s3::Client::get_object)
-        .match_requests(|r| r.range() == Some("bytes=0-3") && r.version_id() == Some(VERSION))
+        .match_requests(|r| r.range() == Some("bytes=0-3"))
         .then_output(|| {
             GetObjectOutput::builder()
+                .e_tag("\"abc\"")
+                .version_id(VERSION)
                 .body(ByteStream::from_static(b"PK\x03\x04"))
                 .build()
         });
-    let no_staged_lock_file = mock!(aws_sdk_s3::Client::get_object)
-        .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+    let empty_folder = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| ListObjectsV2Output::builder().build());
     let deployment = mock!(aws_sdk_s3::Client::put_object)
         .match_requests(|r| {
             r.key()
@@ -83,9 +84,12 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
             r.key().is_some_and(|k| k.ends_with("/publish.lease")) && r.if_none_match() == Some("*")
         })
         .then_output(|| PutObjectOutput::builder().e_tag("\"lease\"").build());
-    let release = mock!(aws_sdk_s3::Client::delete_object)
-        .match_requests(|r| r.if_match() == Some("\"lease\""))
-        .then_output(|| DeleteObjectOutput::builder().build());
+    let release = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.key().is_some_and(|k| k.ends_with("/publish.lease"))
+                && r.if_match() == Some("\"lease\"")
+        })
+        .then_output(|| PutObjectOutput::builder().e_tag("\"free\"").build());
     let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
         .then_output(|| ListLayerVersionsOutput::builder().build());
     let publish = mock!(aws_sdk_lambda::Client::publish_layer_version)
@@ -111,7 +115,7 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
         &[
             &head,
             &zip_start,
-            &no_staged_lock_file,
+            &empty_folder,
             &deployment,
             &lease,
             &release,
@@ -135,11 +139,7 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
     );
     assert_eq!(deployment.num_calls(), 1);
     assert_eq!((lease.num_calls(), release.num_calls()), (1, 1));
-    assert_eq!(
-        zip_start.num_calls(),
-        1,
-        "the version published was checked"
-    );
+    assert_eq!(zip_start.num_calls(), 1, "the zip was checked to be one");
 }
 
 /// 300 MB can't be uploaded to moto in a test's time: a HEAD says so.

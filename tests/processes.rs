@@ -79,8 +79,5 @@ async fn separate_processes_given_one_upload_publish_one_version() {
         "{outcomes:?}"
     );
     assert_eq!(w.versions().await.len(), 1);
-    assert!(!w
-        .keys()
-        .await
-        .contains(&"projects/app/layer/publish.lease".to_owned()));
+    assert!(w.lease_released("projects/app/layer").await);
 }

@@ -67,7 +67,8 @@ async fn first_upload_publishes_version_1_and_records_it() {
         Some(zip_bytes("build 1").len() as i64)
     );
 
-    // S3: the lock file per version and as last-, and the deployment record.
+    // S3: the lock file per version and as last-, the deployment record,
+    // and the released lease.
     assert_eq!(
         w.keys().await,
         [
@@ -75,9 +76,11 @@ async fn first_upload_publishes_version_1_and_records_it() {
             key("000001/requirements.txt"),
             key("last-requirements.txt"),
             key("layer.zip"),
+            key("publish.lease"),
             key("requirements.txt"),
         ]
     );
+    assert!(w.lease_released(DIR).await);
     w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
         .await;
     w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
@@ -294,7 +297,11 @@ async fn seed_uploads_without_a_staged_lock_file_still_publish_and_record() {
     assert_eq!(w.versions().await, [(1, format!("manifest-md5:{md5}"))]);
     assert_eq!(
         w.keys().await,
-        [key("000001/deployment.json"), key("layer.zip")]
+        [
+            key("000001/deployment.json"),
+            key("layer.zip"),
+            key("publish.lease")
+        ]
     );
     // The marker alone makes the next delivery idempotent.
     let again = w.invoke(event).await.expect("unchanged");

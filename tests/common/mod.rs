@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod calls;
 pub mod runtime_api;
 
 use aws_sdk_lambda::config::{Credentials, Region};
@@ -258,6 +259,15 @@ impl World {
             "s3://{}/{key}",
             self.bucket
         );
+    }
+
+    /// Whether the lease of `dir` is released (or was never taken): a held
+    /// lease is exactly `HELD_LEASE_BYTES` long.
+    pub async fn lease_released(&self, dir: &str) -> bool {
+        match self.get(&format!("{dir}/publish.lease")).await {
+            None => true,
+            Some(body) => (body.len() as u64) < layer_autopublish::lease::HELD_LEASE_BYTES,
+        }
     }
 
     /// Every key in the bucket, sorted.

@@ -1,0 +1,71 @@
+//! The floor of AWS calls per outcome, counted by an SDK interceptor on the
+//! real clients talking to moto: `ignored` 0, `unchanged` 3, `published` at
+//! most 10, and the same whatever the number of versions already published.
+
+mod common;
+
+use common::calls::{counted, Calls};
+use common::world;
+use layer_autopublish::{OutcomeKind, Publisher};
+use std::collections::BTreeMap;
+
+const DIR: &str = "projects/app/lambda/layer";
+
+fn lock(n: usize) -> String {
+    format!("boto3==1.35.{n}\n")
+}
+
+/// The outcome of one invocation and the calls it made.
+async fn run(
+    publisher: &Publisher,
+    calls: &Calls,
+    event: serde_json::Value,
+) -> (OutcomeKind, BTreeMap<String, usize>) {
+    calls.take();
+    let response = common::invoke(publisher, event).await.expect("processed");
+    (response.results[0].outcome, calls.take())
+}
+
+#[tokio::test]
+async fn each_outcome_makes_no_more_calls_than_its_floor() {
+    let w = world("call floor").await;
+    let (aws, calls) = counted(&w.sdk);
+    let publisher = Publisher::new(aws, w.config(), common::REGION);
+
+    let mut ignored_event = w.event(&format!("{DIR}/requirements.txt"), None);
+    ignored_event["Records"][0]["eventName"] = "ObjectCreated:Put".into();
+    let (outcome, made) = run(&publisher, &calls, ignored_event).await;
+    assert_eq!(
+        (outcome, Calls::total(&made)),
+        (OutcomeKind::Ignored, 0),
+        "{made:?}"
+    );
+
+    // Published and unchanged, with 1 and with 12 versions already there.
+    for n in 1..=12 {
+        let event = w
+            .upload(DIR, "requirements.txt", &lock(n), &format!("build {n}"))
+            .await;
+        let (outcome, made) = run(&publisher, &calls, event.clone()).await;
+        assert_eq!(outcome, OutcomeKind::Published);
+        assert!(Calls::total(&made) <= 10, "published v{n}: {made:?}");
+        assert_eq!(made.get("PublishLayerVersion"), Some(&1), "{made:?}");
+        assert_eq!(
+            made.get("GetObject"),
+            Some(&1),
+            "only the zip's first bytes: {made:?}"
+        );
+
+        let (outcome, made) = run(&publisher, &calls, event).await;
+        assert_eq!(outcome, OutcomeKind::Unchanged);
+        assert_eq!(
+            made,
+            BTreeMap::from([
+                ("HeadObject".to_owned(), 1),
+                ("ListLayerVersions".to_owned(), 1),
+                ("ListObjectsV2".to_owned(), 1),
+            ]),
+            "unchanged after v{n}"
+        );
+    }
+}
