@@ -18,12 +18,13 @@ RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-gnu/release/layer-autopubli
 # Lambda's provided.al2023 ships glibc 2.34: the binary may need no newer.
 MAX_GLIBC := 2.34
 
-.PHONY: help tools demo test unit fuzz lint build check-glibc watch invoke deploy clean
+.PHONY: help tools demo test unit fuzz bench lint build check-glibc watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
 	@echo "make test         lint, all tests, release build and glibc check (what CI runs)"
 	@echo "make fuzz         the property tests with 20,000 cases each"
+	@echo "make bench        start-up, memory, latency, AWS calls and size vs a boto3 baseline"
 	@echo "make unit         the Rust tests only (unit, moto, in-process)"
 	@echo "make lint         cargo fmt --check, clippy -D warnings, cfn-lint template.yaml"
 	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda)"
@@ -46,6 +47,13 @@ test: lint unit build check-glibc
 
 unit: tools
 	cargo test --all-targets
+
+# This function against the boto3 baseline in bench/, on moto: start-up,
+# peak RSS, latency and AWS calls per outcome, sizes. Figures, not a test.
+bench: build
+	cargo build --quiet --example count_calls
+	$(VENV)/bin/python bench/bench.py $(RELEASE_BINARY) $(BOOTSTRAP_ZIP) \
+		$(TARGET_DIR)/debug/examples/count_calls $${RUNS:-7}
 
 # The property tests, longer than CI runs them.
 fuzz:
