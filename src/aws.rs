@@ -41,7 +41,12 @@ pub fn config_loader() -> ConfigLoader {
 /// apply in Lambda; leaving them out keeps them out of the binary, which is
 /// smaller and starts sooner.
 pub fn lambda_config() -> Result<SdkConfig, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    lambda_config_from(|name| std::env::var(name).ok())
+}
+
+/// [`lambda_config`], reading variables through `get`.
+pub fn lambda_config_from(get: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, String> {
+    let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
     let region = var("AWS_REGION")
         .or_else(|| var("AWS_DEFAULT_REGION"))
         .ok_or(
@@ -841,5 +846,43 @@ where
         target: target.to_owned(),
         code,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lambda_env(pairs: &[(&str, &str)]) -> Result<SdkConfig, String> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        lambda_config_from(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn the_function_takes_credentials_region_and_endpoint_from_lambdas_variables() {
+        let config = lambda_env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(5));
+        assert!(config.http_client().is_some());
+        // Credentials come from the variables Lambda sets, and from nowhere else.
+        let provider = format!("{:?}", config.credentials_provider().unwrap());
+        assert!(
+            provider.contains("EnvironmentVariableCredentialsProvider"),
+            "{provider}"
+        );
+
+        let error = lambda_env(&[]).unwrap_err();
+        assert!(error.starts_with("AWS_REGION is not set"), "{error}");
+        let fallback = lambda_env(&[("AWS_DEFAULT_REGION", "us-west-2")]).unwrap();
+        assert_eq!(fallback.region().map(|r| r.as_ref()), Some("us-west-2"));
     }
 }

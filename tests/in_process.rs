@@ -4,16 +4,20 @@
 //! - moto ignores `S3ObjectVersion`, so what the publish request carries is
 //!   asserted here;
 //! - moto lists layer versions in one page, newest first, so the paths for
-//!   other orders and for several pages need an answer moto never gives.
+//!   other orders and for several pages need an answer moto never gives;
+//! - moto ignores `x-amz-copy-source-if-match`, so the lock file copies'
+//!   condition is asserted here.
 
 use aws_sdk_lambda::operation::list_layer_versions::ListLayerVersionsOutput;
 use aws_sdk_lambda::operation::publish_layer_version::PublishLayerVersionOutput;
 use aws_sdk_lambda::types::{LayerVersionContentOutput, LayerVersionsListItem};
+use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::Object;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use lambda_runtime::{Context, LambdaEvent};
 use layer_autopublish::aws::Aws;
@@ -140,6 +144,80 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
     assert_eq!(deployment.num_calls(), 1);
     assert_eq!((lease.num_calls(), release.num_calls()), (1, 1));
     assert_eq!(zip_start.num_calls(), 1, "the zip was checked to be one");
+}
+
+/// moto ignores `x-amz-copy-source-if-match`: what the copies of the lock
+/// file send is asserted here. The staged file is the one whose ETag (its
+/// MD5) the listing showed and the metadata matched; a copy of anything
+/// else must be refused by S3.
+#[tokio::test]
+async fn the_lock_file_is_copied_only_while_it_is_the_one_checked() {
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .e_tag("\"abc\"")
+            .version_id(VERSION)
+            .metadata("manifest-md5", MD5)
+            .content_length(1024)
+            .build()
+    });
+    let folder = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(
+                Object::builder()
+                    .key("projects/my-app/lambda/layer/requirements.txt")
+                    .e_tag(format!("\"{MD5}\""))
+                    .size(20)
+                    .build(),
+            )
+            .build()
+    });
+    let zip_start = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .e_tag("\"abc\"")
+            .version_id(VERSION)
+            .body(ByteStream::from_static(b"PK\x03\x04"))
+            .build()
+    });
+    let copies = mock!(aws_sdk_s3::Client::copy_object)
+        .match_requests(|r| {
+            r.copy_source() == Some("layer-artifacts/projects/my-app/lambda/layer/requirements.txt")
+                && r.copy_source_if_match() == Some(&format!("\"{MD5}\""))
+                && matches!(
+                    r.key(),
+                    Some(
+                        "projects/my-app/lambda/layer/000001/requirements.txt"
+                            | "projects/my-app/lambda/layer/last-requirements.txt"
+                    )
+                )
+        })
+        .then_output(|| CopyObjectOutput::builder().build());
+    let puts = mock!(aws_sdk_s3::Client::put_object)
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lease\"").build());
+    let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .then_output(|| ListLayerVersionsOutput::builder().build());
+    let publish = mock!(aws_sdk_lambda::Client::publish_layer_version).then_output(|| {
+        PublishLayerVersionOutput::builder()
+            .version(1)
+            .layer_version_arn(format!("{ARN}:1"))
+            .build()
+    });
+    let publisher = publisher(
+        &[&head, &folder, &zip_start, &copies, &puts],
+        &[&no_versions, &publish],
+    );
+
+    let response = handle(&publisher, LambdaEvent::new(event(), Context::default()))
+        .await
+        .expect("published");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(
+        copies.num_calls(),
+        2,
+        "NNNNNN/ and last- copies, conditional"
+    );
+    // The lease, the deployment record, the release: no upload of the lock file.
+    assert_eq!(puts.num_calls(), 3);
 }
 
 /// 300 MB can't be uploaded to moto in a test's time: a HEAD says so.
