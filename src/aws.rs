@@ -257,7 +257,7 @@ impl Aws {
             return Ok(None);
         };
         let size = out.content_length().map_or(0, |n| n.max(0).unsigned_abs());
-        let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        let etag = unquoted(out.e_tag());
         if size > max_bytes {
             return Ok(Some(SmallObject::TooLarge { size, etag }));
         }
@@ -325,7 +325,7 @@ impl Aws {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| failure(AwsService::S3, "PutObject", &s3_target(bucket, key), e))
+            .map_err(s3_failure("PutObject", bucket, key))
     }
 
     /// Uploads an object in one PUT with user `metadata` and a SHA-256
@@ -349,9 +349,9 @@ impl Aws {
             .body(body)
             .send()
             .await
-            .map_err(|e| failure(AwsService::S3, "PutObject", &s3_target(bucket, key), e))?;
+            .map_err(s3_failure("PutObject", bucket, key))?;
         Ok(Uploaded {
-            etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            etag: unquoted(out.e_tag()),
             version_id: out.version_id().map(str::to_owned),
             sha256: out.checksum_sha256().map(str::to_owned),
         })
@@ -375,14 +375,7 @@ impl Aws {
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
             .await
-            .map_err(|e| {
-                failure(
-                    AwsService::S3,
-                    "CreateMultipartUpload",
-                    &s3_target(bucket, key),
-                    e,
-                )
-            })?;
+            .map_err(s3_failure("CreateMultipartUpload", bucket, key))?;
         Ok(out.upload_id().unwrap_or_default().to_owned())
     }
 
@@ -405,7 +398,7 @@ impl Aws {
             .body(body)
             .send()
             .await
-            .map_err(|e| failure(AwsService::S3, "UploadPart", &s3_target(bucket, key), e))?;
+            .map_err(s3_failure("UploadPart", bucket, key))?;
         Ok(UploadedPart {
             number,
             etag: out.e_tag().unwrap_or_default().to_owned(),
@@ -443,16 +436,9 @@ impl Aws {
             )
             .send()
             .await
-            .map_err(|e| {
-                failure(
-                    AwsService::S3,
-                    "CompleteMultipartUpload",
-                    &s3_target(bucket, key),
-                    e,
-                )
-            })?;
+            .map_err(s3_failure("CompleteMultipartUpload", bucket, key))?;
         Ok(Uploaded {
-            etag: out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            etag: unquoted(out.e_tag()),
             version_id: out.version_id().map(str::to_owned),
             sha256: out.checksum_sha256().map(str::to_owned),
         })
@@ -473,14 +459,7 @@ impl Aws {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                failure(
-                    AwsService::S3,
-                    "AbortMultipartUpload",
-                    &s3_target(bucket, key),
-                    e,
-                )
-            })
+            .map_err(s3_failure("AbortMultipartUpload", bucket, key))
     }
 
     /// Every object under `prefix`, in key order.
@@ -563,9 +542,7 @@ impl Aws {
             WriteCondition::ETagIs(etag) => request.if_match(format!("\"{etag}\"")),
         };
         match request.send().await {
-            Ok(out) => Ok(Some(
-                out.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
-            )),
+            Ok(out) => Ok(Some(unquoted(out.e_tag()))),
             Err(e) if is_precondition_failure(&e) => Ok(None),
             Err(e) => Err(failure(
                 AwsService::S3,
@@ -799,6 +776,25 @@ const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
+
+/// An ETag without the quotes S3 puts around it.
+fn unquoted(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_owned()
+}
+
+/// Maps a failed S3 call on `bucket`/`key` to an [`AwsError`].
+fn s3_failure<E, R>(
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+) -> impl FnOnce(SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let target = s3_target(bucket, key);
+    move |error| failure(AwsService::S3, operation, &target, error)
+}
 
 fn s3_target(bucket: &str, key: &str) -> String {
     crate::layout::s3_uri(bucket, key)
