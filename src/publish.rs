@@ -318,16 +318,18 @@ impl Publisher {
                             continue;
                         }
                         (Some(lease), _) => lease,
-                        (None, LeaseState::Held { .. }) => {
+                        // Held by another, or written by another since the
+                        // listing: look again, within the wait.
+                        (None, _) => {
                             if tokio::time::Instant::now() >= give_up {
                                 return Err(self.publish_in_progress(&checked, &state).await);
                             }
-                            tokio::time::sleep(pause).await;
-                            pause = (pause * 2).min(Duration::from_secs(1));
+                            if matches!(state, LeaseState::Held { .. }) {
+                                tokio::time::sleep(pause).await;
+                                pause = (pause * 2).min(Duration::from_secs(1));
+                            }
                             continue;
                         }
-                        // Someone wrote the lease since the listing: look again.
-                        (None, _) => continue,
                     }
                 }
             };

@@ -220,6 +220,60 @@ async fn the_lock_file_is_copied_only_while_it_is_the_one_checked() {
     assert_eq!(puts.num_calls(), 3);
 }
 
+/// A lease write S3 keeps refusing (412) while the listing shows the lease
+/// free must end within the wait, not loop: the loop once had no deadline
+/// on that path.
+#[tokio::test]
+async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .e_tag("\"abc\"")
+            .version_id(VERSION)
+            .metadata("manifest-md5", MD5)
+            .content_length(1024)
+            .build()
+    });
+    let folder = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(
+                Object::builder()
+                    .key("projects/my-app/lambda/layer/publish.lease")
+                    .e_tag("\"released\"")
+                    .size(60)
+                    .build(),
+            )
+            .build()
+    });
+    let zip_start = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .e_tag("\"abc\"")
+            .version_id(VERSION)
+            .body(ByteStream::from_static(b"PK\x03\x04"))
+            .build()
+    });
+    let refused = mock!(aws_sdk_s3::Client::put_object)
+        .sequence()
+        .http_status(
+            412,
+            Some("<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>".into()),
+        )
+        .repeatedly()
+        .build();
+    let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .then_output(|| ListLayerVersionsOutput::builder().build());
+    let publisher = publisher(&[&head, &folder, &zip_start, &refused], &[&no_versions])
+        .with_lease_wait(std::time::Duration::from_millis(300));
+
+    let run = handle(&publisher, LambdaEvent::new(event(), Context::default()));
+    let error = tokio::time::timeout(std::time::Duration::from_secs(10), run)
+        .await
+        .expect("ends within the wait")
+        .expect_err("no lease");
+
+    assert_eq!(error.error_type(), "PublishInProgress");
+    assert!(refused.num_calls() >= 1);
+}
+
 /// 300 MB can't be uploaded to moto in a test's time: a HEAD says so.
 #[tokio::test]
 async fn a_zip_larger_than_lambda_takes_fails_before_any_other_call() {
