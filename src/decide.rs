@@ -35,7 +35,8 @@ pub fn page_is_newest_first(versions: &[LayerVersion]) -> bool {
 ///
 /// A late or reordered event for an overwritten zip must neither publish the
 /// old bytes nor roll the layer back to the old lock file: checked on the
-/// first HEAD, and again under the lease just before publishing. In a
+/// first HEAD, and again (a ranged GET) just before taking the lease to
+/// publish. In a
 /// versioned bucket the event's version must be the current version;
 /// otherwise its ETag the current ETag.
 pub fn is_current(
