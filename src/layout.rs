@@ -126,6 +126,17 @@ impl LayerDir {
     pub fn s3_uri(&self, key: &str) -> String {
         s3_uri(&self.bucket, key)
     }
+
+    /// The version `N` when `key` is `{dir}/{NNNNNN}/{file_name}`: the
+    /// inverse of the per-version keys above.
+    pub fn version_of(&self, key: &str, file_name: &str) -> Option<i64> {
+        let folder = key
+            .strip_prefix(&self.prefix())?
+            .strip_suffix(file_name)?
+            .strip_suffix('/')?;
+        let version: i64 = folder.parse().ok()?;
+        (version > 0 && version_folder(version) == folder).then_some(version)
+    }
 }
 
 /// `{NNNNNN}`: the version number zero-padded to six digits, so folders sort
@@ -166,6 +177,32 @@ pub fn console_url_of_layer_version(region: &str, layer: &str, version: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_read_back_from_their_keys() {
+        let dir = LayerDir::of_zip_key("b", "app/layer.zip").unwrap();
+        for version in [1, 42, 999_999, 1_000_000] {
+            assert_eq!(
+                dir.version_of(&dir.version_manifest_key(version, "uv.lock"), "uv.lock"),
+                Some(version)
+            );
+            assert_eq!(
+                dir.version_of(&dir.deployment_key(version), DEPLOYMENT_FILE_NAME),
+                Some(version)
+            );
+        }
+        for other in [
+            "app/000001/requirements.txt",
+            "app/1/uv.lock",
+            "app/00000a/uv.lock",
+            "app/-00001/uv.lock",
+            "app/000001/x/uv.lock",
+            "other/000001/uv.lock",
+            "app/last-uv.lock",
+        ] {
+            assert_eq!(dir.version_of(other, "uv.lock"), None, "{other}");
+        }
+    }
 
     #[test]
     fn folders_from_s3_uris() {

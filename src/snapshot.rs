@@ -76,16 +76,9 @@ impl FolderSnapshot {
     /// Newer than the latest version Lambda listed means another invocation
     /// published after that list was read.
     pub fn newest_recorded_version(&self) -> Option<i64> {
-        let prefix = self.dir.prefix();
-        let suffix = format!("/{DEPLOYMENT_FILE_NAME}");
         self.objects
             .keys()
-            .filter_map(|key| {
-                let folder = key.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
-                (folder.len() >= 6 && folder.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| folder.parse().ok())
-                    .flatten()
-            })
+            .filter_map(|key| self.dir.version_of(key, DEPLOYMENT_FILE_NAME))
             .max()
     }
 

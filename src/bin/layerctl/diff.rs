@@ -92,18 +92,11 @@ pub async fn run(aws: &Aws, report: &Report, args: DiffArgs) -> Result<(), Failu
 
 /// The versions whose lock file the folder keeps, in ascending order.
 async fn kept_versions(aws: &Aws, folder: &LayerDir, manifest: &str) -> Result<Vec<i64>, Failure> {
-    let prefix = folder.prefix();
-    let suffix = format!("/{manifest}");
     let mut versions: Vec<i64> = aws
-        .list_objects(folder.bucket(), &prefix)
+        .list_objects(folder.bucket(), &folder.prefix())
         .await?
         .iter()
-        .filter_map(|object| {
-            let number = object.key.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
-            (number.len() == 6 && number.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| number.parse().ok())
-                .flatten()
-        })
+        .filter_map(|object| folder.version_of(&object.key, manifest))
         .collect();
     versions.sort_unstable();
     Ok(versions)
