@@ -3,6 +3,7 @@
 //! sees which packages a layer version changed. Reads S3 only.
 
 use crate::args::DiffArgs;
+use crate::defaults;
 use crate::failure::Failure;
 use crate::report::Report;
 use layer_autopublish::aws::{Aws, SmallObject};
@@ -21,14 +22,7 @@ struct Diff {
 
 pub async fn run(aws: &Aws, report: &Report, args: DiffArgs) -> Result<(), Failure> {
     let folder = LayerDir::from_s3_uri(&args.folder.s3_dir).map_err(Failure::Rejected)?;
-    let manifest = args
-        .manifest_name
-        .or_else(|| {
-            std::env::var("MANIFEST_NAME")
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-        })
-        .unwrap_or_else(|| "requirements.txt".into());
+    let manifest = args.manifest_name.unwrap_or_else(defaults::manifest_name);
     let kept = kept_versions(aws, &folder, &manifest).await?;
     let latest = kept.last().copied().ok_or_else(|| {
         Failure::Rejected(format!(

@@ -3,6 +3,7 @@
 //! code. The commands are the modules beside this file.
 
 mod args;
+mod defaults;
 mod diff;
 mod failure;
 mod invoke;

@@ -2,6 +2,7 @@
 //! folder keeps for each, and where the staged zip stands.
 
 use crate::args::StatusArgs;
+use crate::defaults;
 use crate::failure::Failure;
 use crate::report::Report;
 use layer_autopublish::aws::Aws;
@@ -79,11 +80,10 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
         .head_object(folder.bucket(), &folder.zip_key(), None)
         .await?;
     let zip_metadata = zip.as_ref().map(|z| z.metadata.clone()).unwrap_or_default();
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let layer_name = args
         .layer_name
         .or_else(|| metadata::layer_name(&zip_metadata, None).ok().flatten())
-        .or_else(|| env("LAYER_NAME"))
+        .or_else(defaults::layer_name)
         .ok_or_else(|| {
             Failure::Rejected(
                 "which layer? The folder's layer.zip names none: give --layer-name \
@@ -91,7 +91,7 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
                     .to_owned(),
             )
         })?;
-    let default_manifest = env("MANIFEST_NAME").unwrap_or_else(|| "requirements.txt".into());
+    let default_manifest = defaults::manifest_name();
     let manifest_name = args.manifest_name.unwrap_or_else(|| {
         metadata::manifest_name(&zip_metadata, &default_manifest).unwrap_or(default_manifest)
     });

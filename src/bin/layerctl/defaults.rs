@@ -1,0 +1,22 @@
+//! What `layerctl` falls back on when neither the command line nor the zip
+//! names the layer or the lock file: the function's own environment
+//! variables, read as the function reads them (trimmed, empty as unset).
+
+use layer_autopublish::config::Config;
+
+/// `LAYER_NAME`, when set.
+pub fn layer_name() -> Option<String> {
+    var("LAYER_NAME")
+}
+
+/// `MANIFEST_NAME`, else the function's default (`requirements.txt`).
+pub fn manifest_name() -> String {
+    var("MANIFEST_NAME").unwrap_or_else(|| Config::default().manifest_name)
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
