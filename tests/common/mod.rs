@@ -371,17 +371,6 @@ pub fn set_object(record: &mut Value, bucket: &str, key: &str, etag: Option<&str
     }
 }
 
-/// S3's form-style encoding of keys in notifications.
-pub fn encode_key(key: &str) -> String {
-    let mut out = String::new();
-    for byte in key.bytes() {
-        match byte {
-            b' ' => out.push('+'),
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
+/// S3's form-style encoding of keys in notifications (the library's, which
+/// `layerctl invoke` uses to build events).
+pub use layer_autopublish::event::encode_key;
