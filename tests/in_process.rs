@@ -22,6 +22,7 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use lambda_runtime::{Context, LambdaEvent};
 use layer_autopublish::aws::Aws;
 use layer_autopublish::config::Config;
+use layer_autopublish::lease::held_body;
 use layer_autopublish::{handle, OutcomeKind, Publisher};
 use serde_json::Value;
 
@@ -56,17 +57,21 @@ fn publisher(s3_rules: &[&Rule], lambda_rules: &[&Rule]) -> Publisher {
     Publisher::new(Aws::from_clients(s3, lambda), config, "us-east-1")
 }
 
-#[tokio::test]
-async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_version() {
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+/// HEAD of the event's zip: its version, `MD5` under `md5_key`, `size` bytes.
+fn zip_head(md5_key: &'static str, size: i64) -> Rule {
+    mock!(aws_sdk_s3::Client::head_object).then_output(move || {
         HeadObjectOutput::builder()
             .e_tag("\"abc\"")
             .version_id(VERSION)
-            .metadata("manifest_md5", MD5)
-            .content_length(1024)
+            .metadata(md5_key, MD5)
+            .content_length(size)
             .build()
-    });
-    let zip_start = mock!(aws_sdk_s3::Client::get_object)
+    })
+}
+
+/// The ranged GET of the zip's first bytes: a zip's, of the event's object.
+fn zip_start() -> Rule {
+    mock!(aws_sdk_s3::Client::get_object)
         .match_requests(|r| r.range() == Some("bytes=0-3"))
         .then_output(|| {
             GetObjectOutput::builder()
@@ -74,7 +79,19 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
                 .version_id(VERSION)
                 .body(ByteStream::from_static(b"PK\x03\x04"))
                 .build()
-        });
+        })
+}
+
+/// A layer without versions.
+fn no_versions() -> Rule {
+    mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .then_output(|| ListLayerVersionsOutput::builder().build())
+}
+
+#[tokio::test]
+async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_version() {
+    let head = zip_head("manifest_md5", 1024);
+    let zip_start = zip_start();
     let empty_folder = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_output(|| ListObjectsV2Output::builder().build());
     let deployment = mock!(aws_sdk_s3::Client::put_object)
@@ -94,8 +111,7 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
                 && r.if_match() == Some("\"lease\"")
         })
         .then_output(|| PutObjectOutput::builder().e_tag("\"free\"").build());
-    let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
-        .then_output(|| ListLayerVersionsOutput::builder().build());
+    let no_versions = no_versions();
     let publish = mock!(aws_sdk_lambda::Client::publish_layer_version)
         .match_requests(|r| {
             r.description() == Some(&format!("manifest-md5:{MD5}"))
@@ -152,14 +168,7 @@ async fn the_seeds_metadata_key_is_read_and_the_publish_pinned_to_the_events_ver
 /// else must be refused by S3.
 #[tokio::test]
 async fn the_lock_file_is_copied_only_while_it_is_the_one_checked() {
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .e_tag("\"abc\"")
-            .version_id(VERSION)
-            .metadata("manifest-md5", MD5)
-            .content_length(1024)
-            .build()
-    });
+    let head = zip_head("manifest-md5", 1024);
     let folder = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
         ListObjectsV2Output::builder()
             .contents(
@@ -171,13 +180,7 @@ async fn the_lock_file_is_copied_only_while_it_is_the_one_checked() {
             )
             .build()
     });
-    let zip_start = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
-        GetObjectOutput::builder()
-            .e_tag("\"abc\"")
-            .version_id(VERSION)
-            .body(ByteStream::from_static(b"PK\x03\x04"))
-            .build()
-    });
+    let zip_start = zip_start();
     let copies = mock!(aws_sdk_s3::Client::copy_object)
         .match_requests(|r| {
             r.copy_source() == Some("layer-artifacts/projects/my-app/lambda/layer/requirements.txt")
@@ -193,8 +196,7 @@ async fn the_lock_file_is_copied_only_while_it_is_the_one_checked() {
         .then_output(|| CopyObjectOutput::builder().build());
     let puts = mock!(aws_sdk_s3::Client::put_object)
         .then_output(|| PutObjectOutput::builder().e_tag("\"lease\"").build());
-    let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
-        .then_output(|| ListLayerVersionsOutput::builder().build());
+    let no_versions = no_versions();
     let publish = mock!(aws_sdk_lambda::Client::publish_layer_version).then_output(|| {
         PublishLayerVersionOutput::builder()
             .version(1)
@@ -225,14 +227,7 @@ async fn the_lock_file_is_copied_only_while_it_is_the_one_checked() {
 /// on that path.
 #[tokio::test]
 async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .e_tag("\"abc\"")
-            .version_id(VERSION)
-            .metadata("manifest-md5", MD5)
-            .content_length(1024)
-            .build()
-    });
+    let head = zip_head("manifest-md5", 1024);
     let folder = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
         ListObjectsV2Output::builder()
             .contents(
@@ -244,13 +239,7 @@ async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
             )
             .build()
     });
-    let zip_start = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
-        GetObjectOutput::builder()
-            .e_tag("\"abc\"")
-            .version_id(VERSION)
-            .body(ByteStream::from_static(b"PK\x03\x04"))
-            .build()
-    });
+    let zip_start = zip_start();
     let refused = mock!(aws_sdk_s3::Client::put_object)
         .sequence()
         .http_status(
@@ -259,10 +248,20 @@ async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
         )
         .repeatedly()
         .build();
-    let no_versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
-        .then_output(|| ListLayerVersionsOutput::builder().build());
-    let publisher = publisher(&[&head, &folder, &zip_start, &refused], &[&no_versions])
-        .with_lease_wait(std::time::Duration::from_millis(300));
+    let no_versions = no_versions();
+    // Read once, at the give-up, to name the holder in the message.
+    let lease_body = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key().is_some_and(|k| k.ends_with("/publish.lease")))
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .body(ByteStream::from(held_body("another-invocation", 0)))
+                .build()
+        });
+    let publisher = publisher(
+        &[&head, &folder, &zip_start, &lease_body, &refused],
+        &[&no_versions],
+    )
+    .with_lease_wait(std::time::Duration::from_millis(300));
 
     let run = handle(&publisher, LambdaEvent::new(event(), Context::default()));
     let error = tokio::time::timeout(std::time::Duration::from_secs(10), run)
@@ -271,20 +270,14 @@ async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
         .expect_err("no lease");
 
     assert_eq!(error.error_type(), "PublishInProgress");
+    assert!(error.to_string().contains("another-invocation"), "{error}");
     assert!(refused.num_calls() >= 1);
 }
 
 /// 300 MB can't be uploaded to moto in a test's time: a HEAD says so.
 #[tokio::test]
 async fn a_zip_larger_than_lambda_takes_fails_before_any_other_call() {
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .e_tag("\"abc\"")
-            .version_id(VERSION)
-            .metadata("manifest-md5", MD5)
-            .content_length(300 * 1024 * 1024)
-            .build()
-    });
+    let head = zip_head("manifest-md5", 300 * 1024 * 1024);
     let publisher = publisher(&[&head], &[]);
 
     let error = handle(&publisher, LambdaEvent::new(event(), Context::default()))
