@@ -265,14 +265,13 @@ impl Aws {
         Ok(Some(SmallObject::Read { bytes, etag }))
     }
 
-    /// The first `n` bytes of an object (one version of it, or the current
-    /// one), or fewer when it is shorter, with the ETag and version of what
-    /// was read; `None` when it does not exist.
+    /// The first `n` bytes of the current object, or fewer when it is
+    /// shorter, with the ETag and version of what was read; `None` when it
+    /// does not exist.
     pub async fn read_start(
         &self,
         bucket: &str,
         key: &str,
-        version_id: Option<&str>,
         n: u64,
     ) -> Result<Option<ObjectStart>, AwsError> {
         let target = s3_target(bucket, key);
@@ -281,7 +280,6 @@ impl Aws {
             .get_object()
             .bucket(bucket)
             .key(key)
-            .set_version_id(version_id.map(str::to_owned))
             .range(format!("bytes=0-{}", n.saturating_sub(1)));
         match get(request, &target).await {
             Ok(Some(out)) => {

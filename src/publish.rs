@@ -4,7 +4,7 @@
 //! Decisions come from `decide`, AWS calls from `aws`; this module sequences
 //! them, builds the outcome, and logs one line per decision.
 
-use crate::aws::{Aws, ObjectHead, ObjectStart, PublishRequest, SmallObject};
+use crate::aws::{Aws, ObjectHead, PublishRequest, SmallObject};
 use crate::config::Config;
 use crate::decide::{self, Decision, LayerVersion, PublishReason};
 use crate::error::RecordError;
@@ -283,18 +283,19 @@ impl Publisher {
                     Next::Repair(latest, records)
                 }
             };
-            if self.config.dry_run {
-                return self.dry_run(&checked, &view, next).await;
-            }
             if matches!(next, Next::Publish(_)) {
                 // The zip is still the event's, and is a zip: checked before
-                // the lease, so that refusing it writes nothing at all.
+                // the lease (and in a dry run), so that refusing it writes
+                // nothing at all.
                 if let Some(refused) = self.check_current_zip(&checked).await? {
                     if let Some(lease) = held.take() {
                         lease.release(&self.aws).await;
                     }
                     return Ok(refused);
                 }
+            }
+            if self.config.dry_run {
+                return Ok(self.dry_run(&checked, &view, next));
             }
             let lease = match held.take() {
                 Some(lease) => lease,
@@ -499,19 +500,9 @@ impl Publisher {
     }
 
     /// `DRY_RUN`: the decision, reported; nothing written.
-    async fn dry_run(
-        &self,
-        checked: &CheckedUpload<'_>,
-        view: &View,
-        next: Next<'_>,
-    ) -> Result<Outcome, RecordError> {
+    fn dry_run(&self, checked: &CheckedUpload<'_>, view: &View, next: Next<'_>) -> Outcome {
         match next {
             Next::Publish(reason) => {
-                let start = self
-                    .read_zip_start(checked, checked.object_version())
-                    .await?;
-                layer_zip::check_start(&start.bytes)
-                    .map_err(|problem| RecordError::of_zip(&checked.zip_uri(), problem))?;
                 let mut outcome = Outcome::skipped(
                     OutcomeKind::WouldPublish,
                     checked.upload,
@@ -520,12 +511,12 @@ impl Publisher {
                 outcome.layer_name = Some(checked.layer.clone());
                 outcome.manifest_md5 = Some(checked.md5.to_string());
                 info!(outcome = outcome.outcome.as_str(), zip = %checked.zip_uri(), layer = %checked.layer, reason = %reason, "dry run: would publish");
-                Ok(outcome)
+                outcome
             }
             Next::Repair(latest, records) => {
                 let mut outcome = self.unchanged_outcome(checked, view, latest, &records);
                 outcome.reason = Some("dry run: would repair the version's records".into());
-                Ok(outcome)
+                outcome
             }
         }
     }
@@ -671,27 +662,6 @@ impl Publisher {
         }
     }
 
-    /// The zip's first bytes (one ranged GET), of `version` or of the
-    /// current object.
-    async fn read_zip_start(
-        &self,
-        checked: &CheckedUpload<'_>,
-        version: Option<&str>,
-    ) -> Result<ObjectStart, RecordError> {
-        let zip = checked.zip_uri();
-        let upload = checked.upload;
-        self.aws
-            .read_start(
-                &upload.bucket,
-                &upload.key,
-                version,
-                LOCAL_FILE_HEADER.len() as u64,
-            )
-            .await
-            .map_err(RecordError::aws(&zip))?
-            .ok_or(RecordError::LayerZipNotFound { zip })
-    }
-
     /// When the upload carried a SHA-256, the version's content must be
     /// exactly those bytes: anything else (an overwrite racing the publish,
     /// a corrupted read) must not be recorded as this lock file's version.
@@ -722,7 +692,13 @@ impl Publisher {
         checked: &CheckedUpload<'_>,
     ) -> Result<Option<Outcome>, RecordError> {
         let upload = checked.upload;
-        let start = self.read_zip_start(checked, None).await?;
+        let zip = checked.zip_uri();
+        let start = self
+            .aws
+            .read_start(&upload.bucket, &upload.key, LOCAL_FILE_HEADER.len() as u64)
+            .await
+            .map_err(RecordError::aws(&zip))?
+            .ok_or_else(|| RecordError::LayerZipNotFound { zip: zip.clone() })?;
         let current = ObjectHead {
             etag: start.etag.clone(),
             version_id: start.version_id.clone(),
@@ -733,7 +709,7 @@ impl Publisher {
             return Ok(Some(superseded));
         }
         layer_zip::check_start(&start.bytes)
-            .map_err(|problem| RecordError::of_zip(&checked.zip_uri(), problem))?;
+            .map_err(|problem| RecordError::of_zip(&zip, problem))?;
         Ok(None)
     }
 
