@@ -278,7 +278,7 @@ impl Publisher {
                         if let Some(lease) = held.take() {
                             lease.release(&self.aws).await;
                         }
-                        return Ok(self.unchanged_outcome(&checked, &view, latest, &records));
+                        return Ok(self.unchanged_outcome(&checked, latest, &records));
                     }
                     Next::Repair(latest, records)
                 }
@@ -295,7 +295,7 @@ impl Publisher {
                 }
             }
             if self.config.dry_run {
-                return Ok(self.dry_run(&checked, &view, next));
+                return Ok(self.dry_run(&checked, next));
             }
             let lease = match held.take() {
                 Some(lease) => lease,
@@ -500,7 +500,7 @@ impl Publisher {
     }
 
     /// `DRY_RUN`: the decision, reported; nothing written.
-    fn dry_run(&self, checked: &CheckedUpload<'_>, view: &View, next: Next<'_>) -> Outcome {
+    fn dry_run(&self, checked: &CheckedUpload<'_>, next: Next<'_>) -> Outcome {
         match next {
             Next::Publish(reason) => {
                 let mut outcome = Outcome::skipped(
@@ -514,7 +514,7 @@ impl Publisher {
                 outcome
             }
             Next::Repair(latest, records) => {
-                let mut outcome = self.unchanged_outcome(checked, view, latest, &records);
+                let mut outcome = self.unchanged_outcome(checked, latest, &records);
                 outcome.reason = Some("dry run: would repair the version's records".into());
                 outcome
             }
@@ -737,8 +737,8 @@ impl Publisher {
             let outcome = self.outcome(
                 OutcomeKind::Published,
                 checked,
-                view,
                 &new.version,
+                view.staged.is_some(),
                 new.code_sha256.clone(),
             );
             self.record(checked, view, &new.version, &outcome).await?;
@@ -871,7 +871,7 @@ impl Publisher {
                 repaired.push("last- lock file");
             }
         }
-        let outcome = self.unchanged_outcome(checked, view, latest, &records);
+        let outcome = self.unchanged_outcome(checked, latest, &records);
         if !records.deployment {
             let record = Outcome {
                 code_sha256,
@@ -890,27 +890,29 @@ impl Publisher {
     fn unchanged_outcome(
         &self,
         checked: &CheckedUpload<'_>,
-        view: &View,
         latest: &LayerVersion,
         records: &Records,
     ) -> Outcome {
-        let mut outcome = self.outcome(OutcomeKind::Unchanged, checked, view, latest, None);
         // Where the version's lock file is kept, whether staged now or not.
-        outcome.manifest_key = records.version_copy.then(|| {
-            checked
-                .dir
-                .version_manifest_key(latest.version, &checked.manifest)
-        });
+        let outcome = self.outcome(
+            OutcomeKind::Unchanged,
+            checked,
+            latest,
+            records.version_copy,
+            None,
+        );
         self.log_decision(&outcome, checked);
         outcome
     }
 
+    /// The outcome for `version`; `lock_file_kept` when the folder holds
+    /// (or will, once recorded) its `{NNNNNN}/{manifest}`.
     fn outcome(
         &self,
         kind: OutcomeKind,
         checked: &CheckedUpload<'_>,
-        view: &View,
         version: &LayerVersion,
+        lock_file_kept: bool,
         code_sha256: Option<String>,
     ) -> Outcome {
         Outcome {
@@ -921,7 +923,7 @@ impl Publisher {
             layer_version: Some(version.version),
             layer_version_arn: Some(version.arn.clone()),
             manifest_md5: Some(checked.md5.to_string()),
-            manifest_key: view.staged.as_ref().map(|_| {
+            manifest_key: lock_file_kept.then(|| {
                 checked
                     .dir
                     .version_manifest_key(version.version, &checked.manifest)
