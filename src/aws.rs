@@ -116,8 +116,8 @@ pub struct ObjectStart {
 /// An object read whole when it is no larger than asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SmallObject {
-    Read { bytes: Vec<u8>, etag: String },
-    TooLarge { size: u64, etag: String },
+    Read { bytes: Vec<u8> },
+    TooLarge { size: u64 },
 }
 
 /// An object a listing shows.
@@ -242,7 +242,7 @@ impl Aws {
         }
     }
 
-    /// The bytes and ETag of an object of at most `max_bytes`; `None` when
+    /// The bytes of an object of at most `max_bytes`; `None` when
     /// it does not exist. A larger object is not read: the function reads
     /// only lock files and leases, and a huge one must not exhaust memory.
     pub async fn get_small_object(
@@ -257,12 +257,11 @@ impl Aws {
             return Ok(None);
         };
         let size = out.content_length().map_or(0, |n| n.max(0).unsigned_abs());
-        let etag = unquoted(out.e_tag());
         if size > max_bytes {
-            return Ok(Some(SmallObject::TooLarge { size, etag }));
+            return Ok(Some(SmallObject::TooLarge { size }));
         }
         let bytes = read_body(out, target).await?;
-        Ok(Some(SmallObject::Read { bytes, etag }))
+        Ok(Some(SmallObject::Read { bytes }))
     }
 
     /// The first `n` bytes of the current object, or fewer when it is

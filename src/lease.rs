@@ -156,7 +156,7 @@ pub async fn take(
 /// give-up, so worth one read).
 pub async fn holder_of(aws: &Aws, bucket: &str, key: &str) -> Option<LeaseBody> {
     match aws.get_small_object(bucket, key, HELD_LEASE_BYTES).await {
-        Ok(Some(SmallObject::Read { bytes, .. })) => serde_json::from_slice(&bytes).ok(),
+        Ok(Some(SmallObject::Read { bytes })) => serde_json::from_slice(&bytes).ok(),
         _ => None,
     }
 }

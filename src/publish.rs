@@ -651,8 +651,8 @@ impl Publisher {
             .await
             .map_err(RecordError::aws(zip))?
         {
-            Some(SmallObject::Read { bytes, .. }) => Ok(Some(bytes)),
-            Some(SmallObject::TooLarge { size, .. }) => Err(RecordError::ManifestTooLarge {
+            Some(SmallObject::Read { bytes }) => Ok(Some(bytes)),
+            Some(SmallObject::TooLarge { size }) => Err(RecordError::ManifestTooLarge {
                 zip: zip.to_owned(),
                 manifest: dir.s3_uri(key),
                 size,

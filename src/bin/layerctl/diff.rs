@@ -108,8 +108,8 @@ async fn read_version(
         .get_small_object(folder.bucket(), &key, MAX_MANIFEST_BYTES)
         .await?
     {
-        Some(SmallObject::Read { bytes, .. }) => Ok((uri, bytes)),
-        Some(SmallObject::TooLarge { size, .. }) => Err(Failure::Rejected(format!(
+        Some(SmallObject::Read { bytes }) => Ok((uri, bytes)),
+        Some(SmallObject::TooLarge { size }) => Err(Failure::Rejected(format!(
             "{uri} is {size} bytes, too large to be a lock file"
         ))),
         None => Err(Failure::Rejected(format!(
