@@ -166,17 +166,23 @@ fn comma_list(text: &str) -> Vec<String> {
     items
 }
 
+/// A lookup of variables in `pairs`, for the tests of what reads the
+/// environment (the configuration, the SDK's).
+#[cfg(test)]
+pub(crate) fn lookup_in(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let env: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| env.get(name).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| env.get(name).cloned())
+        Config::from_lookup(lookup_in(pairs))
     }
 
     #[test]

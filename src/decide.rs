@@ -1,59 +1,55 @@
-//! Change detection: pure decisions from facts the AWS calls gathered.
+//! Every decision of one record, pure: nothing here calls AWS or waits, so
+//! each rule is tested directly.
 //!
-//! Nothing here calls AWS, so every rule of the contract's steps 2 to 4 is
-//! tested directly: which version is the latest, whether an upload is still
-//! the current object, whether the lock file changed.
+//! - [`superseded`]: is the object the event reported still the current one?
+//! - [`decide`]: change detection, the upload's lock file MD5 against the
+//!   latest version's.
+//! - [`plan`]: from what one look at the layer and the folder found
+//!   ([`Facts`]) and how far this record got ([`Progress`]), the next
+//!   [`Step`]: unchanged, check the zip, take the lease, wait, give up,
+//!   publish or repair.
+//! - [`check_published_bytes`]: did Lambda take the bytes that were uploaded?
 
+use crate::error::Problem;
+use crate::lease::LeaseState;
 use crate::manifest::ManifestMd5;
+use crate::ports::{LayerVersion, ObjectId};
 
-/// A published layer version as `ListLayerVersions` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerVersion {
-    pub version: i64,
-    pub arn: String,
-    pub description: String,
-    /// ISO 8601, as Lambda reports it.
-    pub created: String,
-}
-
-/// The newest of `versions`, whatever order they came in.
-pub fn newest(versions: &[LayerVersion]) -> Option<&LayerVersion> {
-    versions.iter().max_by_key(|v| v.version)
-}
-
-/// Whether one page of `ListLayerVersions` already proves which version is
-/// the newest. Lambda documents newest-first order; we do not take it on
-/// trust: a page that is in strictly descending order, and so is consistent
-/// with it, ends the search at its first item; any other page (an emulator
-/// listing oldest first, say) makes the caller read every page.
-pub fn page_is_newest_first(versions: &[LayerVersion]) -> bool {
-    versions.windows(2).all(|w| w[0].version > w[1].version)
-}
-
-/// Whether the object the event reported is still the current one, given
-/// the current object's (version id, ETag), or `None` when it is gone.
+/// Why the event's object is no longer the current one, or `None` when it
+/// is. `event` is what the event reported (its ETag completed from the first
+/// HEAD where the event had none); `current` what S3 answers now (`None`:
+/// deleted).
 ///
 /// A late or reordered event for an overwritten zip must neither publish the
 /// old bytes nor roll the layer back to the old lock file: checked on the
 /// first HEAD, and again (a ranged GET) just before taking the lease to
-/// publish. In a
-/// versioned bucket the event's version must be the current version;
-/// otherwise its ETag the current ETag.
-pub fn is_current(
-    event_version_id: Option<&str>,
-    event_etag: Option<&str>,
-    current: Option<(Option<&str>, Option<&str>)>,
-) -> bool {
-    let Some((current_version, current_etag)) = current else {
-        return false;
-    };
-    match (event_version_id, event_etag) {
-        (Some(version), _) => current_version == Some(version),
-        (None, Some(etag)) => {
-            current_etag.map(|e| e.trim_matches('"')) == Some(etag.trim_matches('"'))
-        }
+/// publish. In a versioned bucket the event's version must be the current
+/// version; otherwise its ETag the current ETag.
+pub fn superseded(event: &ObjectId, current: Option<&ObjectId>) -> Option<String> {
+    let still_current = current.is_some_and(|now| match (&event.version_id, &event.etag) {
+        (Some(version), _) => now.version_id.as_ref() == Some(version),
+        (None, Some(etag)) => now.etag.as_deref().map(|e| e.trim_matches('"')) == Some(etag),
         (None, None) => true,
+    });
+    if still_current {
+        return None;
     }
+    let seen = |id: &ObjectId| {
+        format!(
+            "version {}, ETag {}",
+            id.version_id.as_deref().unwrap_or("-"),
+            id.etag.as_deref().unwrap_or("-")
+        )
+    };
+    let now = current.map_or_else(
+        || "deleted now".to_owned(),
+        |id| format!("{} now", seen(id)),
+    );
+    Some(format!(
+        "the object was overwritten or deleted since this event ({now}, {} in the event); a \
+         newer upload has its own event",
+        seen(event)
+    ))
 }
 
 /// Why a new version is to be published.
@@ -102,63 +98,210 @@ impl std::fmt::Display for PublishReason {
                 f,
                 "version {latest} records no lock file MD5 (no marker, no stored lock file)"
             ),
-            Self::Changed { latest, previous } => {
-                write!(
-                    f,
-                    "the lock file differs from version {latest}'s ({previous})"
-                )
-            }
+            Self::Changed { latest, previous } => write!(
+                f,
+                "the lock file differs from version {latest}'s ({previous})"
+            ),
         }
+    }
+}
+
+/// Which records of the latest version exist, for this upload's lock file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    /// `{NNNNNN}/{manifest}`.
+    pub version_copy: bool,
+    /// `last-{manifest}` holds this lock file.
+    pub last_is_latest: bool,
+    /// `{NNNNNN}/deployment.json`.
+    pub deployment: bool,
+}
+
+impl Records {
+    /// Nothing to repair: every record that can be written exists. Without
+    /// a staged lock file only the deployment record can be written.
+    pub fn complete(&self, lock_file_staged: bool) -> bool {
+        self.deployment && (!lock_file_staged || (self.version_copy && self.last_is_latest))
+    }
+}
+
+/// What one look at the layer and then the folder found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub latest: Option<LayerVersion>,
+    /// The lock file MD5 recorded for the latest version.
+    pub recorded: Option<ManifestMd5>,
+    /// The latest version's records; read only when its lock file is the
+    /// upload's (otherwise there is nothing to repair).
+    pub records: Records,
+    /// The newest version whose deployment record the folder holds.
+    pub newest_recorded: Option<i64>,
+    /// A lock file with the upload's MD5 is staged beside the zip.
+    pub lock_file_staged: bool,
+    pub lease: LeaseState,
+}
+
+/// How far one record got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The versions were read again (once is enough: a version deleted by
+    /// hand would leave its records behind forever).
+    pub versions_read_again: bool,
+    /// The current object is still the event's, and a zip.
+    pub zip_checked: bool,
+    /// This invocation holds the folder's lease.
+    pub holding_lease: bool,
+    /// S3 refused the last take of the lease: another invocation wrote it
+    /// since the listing.
+    pub lease_refused: bool,
+    /// The wait for another invocation's lease is over.
+    pub wait_over: bool,
+    /// `DRY_RUN`: report what would be written.
+    pub dry_run: bool,
+}
+
+/// What to write under the lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write<'f> {
+    Publish(PublishReason),
+    /// The latest version has this lock file; some of its records are missing.
+    Repair {
+        latest: &'f LayerVersion,
+        records: Records,
+    },
+}
+
+/// The next step of one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step<'f> {
+    /// Records of a version newer than the listed latest: another invocation
+    /// published after the versions were read. Read them again.
+    ReadVersionsAgain,
+    /// The latest version has this lock file and every record: done.
+    Unchanged {
+        latest: &'f LayerVersion,
+        records: Records,
+    },
+    /// Before publishing: is the current object still the event's, and a zip?
+    CheckZip,
+    /// A dry run: report what would be written, write nothing.
+    Report(Write<'f>),
+    /// Take the lease as the listing showed it.
+    TakeLease,
+    /// Another invocation holds the lease: pause, then look again.
+    Wait,
+    /// The wait is over and the lease is still not ours.
+    GiveUp,
+    /// Under the lease: write.
+    Write(Write<'f>),
+}
+
+/// The next step, from what was found and how far the record got.
+pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> Step<'f> {
+    let listed = facts.latest.as_ref().map(|v| v.version);
+    if facts.newest_recorded > listed && !progress.versions_read_again {
+        return Step::ReadVersionsAgain;
+    }
+    let latest = facts.latest.as_ref();
+    let write = match decide(zip_md5, latest.map(|v| (v, facts.recorded.as_ref()))) {
+        Decision::Publish(reason) => Write::Publish(reason),
+        Decision::Unchanged(latest) if facts.records.complete(facts.lock_file_staged) => {
+            return Step::Unchanged {
+                latest,
+                records: facts.records,
+            };
+        }
+        Decision::Unchanged(latest) => Write::Repair {
+            latest,
+            records: facts.records,
+        },
+    };
+    // Refusing the zip writes nothing at all, so it comes before the lease
+    // (and before a dry run's report).
+    if matches!(write, Write::Publish(_)) && !progress.zip_checked {
+        return Step::CheckZip;
+    }
+    if progress.dry_run {
+        return Step::Report(write);
+    }
+    if progress.holding_lease {
+        return Step::Write(write);
+    }
+    let contended = progress.lease_refused || matches!(facts.lease, LeaseState::Held { .. });
+    match (contended, progress.wait_over) {
+        (false, _) => Step::TakeLease,
+        (true, false) => Step::Wait,
+        (true, true) => Step::GiveUp,
+    }
+}
+
+/// When the upload carried a SHA-256, a version's content must be exactly
+/// those bytes: anything else (an overwrite racing the publish, a corrupted
+/// read) must not be recorded as this lock file's version.
+pub fn check_published_bytes(
+    uploaded: Option<&str>,
+    version: &LayerVersion,
+    published: Option<&str>,
+) -> Result<(), Problem> {
+    match (uploaded, published) {
+        (Some(uploaded), Some(published)) if uploaded != published => {
+            Err(Problem::ChecksumMismatch {
+                version_arn: version.arn.clone(),
+                published: published.to_owned(),
+                uploaded: uploaded.to_owned(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
-    fn v(version: i64) -> LayerVersion {
+    fn v(version: i64, description: &str) -> LayerVersion {
         LayerVersion {
             version,
             arn: format!("arn:aws:lambda:us-east-1:123456789012:layer:deps:{version}"),
-            description: String::new(),
+            description: description.into(),
             created: String::new(),
         }
     }
 
-    #[test]
-    fn newest_ignores_the_listing_order() {
-        assert_eq!(newest(&[]), None);
-        assert_eq!(newest(&[v(1), v(3), v(2)]).map(|x| x.version), Some(3));
-        assert_eq!(newest(&[v(7), v(5)]).map(|x| x.version), Some(7));
-    }
-
-    #[test]
-    fn only_a_descending_page_is_trusted() {
-        assert!(page_is_newest_first(&[]));
-        assert!(page_is_newest_first(&[v(4)]));
-        assert!(page_is_newest_first(&[v(9), v(4), v(1)]));
-        assert!(!page_is_newest_first(&[v(1), v(2)]));
-        assert!(!page_is_newest_first(&[v(3), v(1), v(2)]));
-        assert!(!page_is_newest_first(&[v(2), v(2)]));
+    fn id(version: Option<&str>, etag: Option<&str>) -> ObjectId {
+        ObjectId {
+            version_id: version.map(str::to_owned),
+            etag: etag.map(str::to_owned),
+        }
     }
 
     #[test]
     fn current_means_same_version_or_same_etag() {
-        let now = Some((Some("v2"), Some("e2")));
-        assert!(is_current(Some("v2"), Some("e1"), now));
-        assert!(!is_current(Some("v1"), Some("e2"), now), "an older version");
-        assert!(is_current(None, Some("e2"), Some((None, Some("\"e2\"")))));
-        assert!(!is_current(None, Some("e1"), Some((None, Some("e2")))));
-        assert!(is_current(None, None, Some((None, None))));
-        assert!(!is_current(Some("v2"), Some("e2"), None), "deleted since");
-        assert!(!is_current(None, None, None));
+        let now = id(Some("v2"), Some("e2"));
+        assert_eq!(superseded(&id(Some("v2"), Some("e1")), Some(&now)), None);
+        let older = superseded(&id(Some("v1"), Some("e2")), Some(&now)).unwrap();
+        assert_eq!(
+            older,
+            "the object was overwritten or deleted since this event (version v2, ETag e2 now, \
+             version v1, ETag e2 in the event); a newer upload has its own event"
+        );
+        let quoted = id(None, Some("\"e2\""));
+        assert_eq!(superseded(&id(None, Some("e2")), Some(&quoted)), None);
+        assert!(superseded(&id(None, Some("e1")), Some(&id(None, Some("e2")))).is_some());
+        assert_eq!(superseded(&id(None, None), Some(&id(None, None))), None);
+        let gone = superseded(&id(Some("v2"), Some("e2")), None).unwrap();
+        assert!(
+            gone.contains("(deleted now, version v2, ETag e2 in the event)"),
+            "{gone}"
+        );
     }
 
     #[test]
     fn change_detection() {
         let a = ManifestMd5::of(b"a");
         let b = ManifestMd5::of(b"b");
-        let four = v(4);
+        let four = v(4, "");
         assert_eq!(
             decide(&a, None),
             Decision::Publish(PublishReason::FirstVersion)
@@ -178,5 +321,203 @@ mod tests {
                 previous: b.clone()
             })
         );
+    }
+
+    const ALL: Records = Records {
+        version_copy: true,
+        last_is_latest: true,
+        deployment: true,
+    };
+
+    #[test]
+    fn records_are_complete_when_every_one_that_can_be_written_exists() {
+        assert!(ALL.complete(true));
+        assert!(!Records {
+            last_is_latest: false,
+            ..ALL
+        }
+        .complete(true));
+        assert!(!Records {
+            version_copy: false,
+            ..ALL
+        }
+        .complete(true));
+        let only_deployment = Records {
+            deployment: true,
+            ..Records::default()
+        };
+        assert!(
+            only_deployment.complete(false),
+            "nothing else can be written"
+        );
+        assert!(!Records::default().complete(false));
+    }
+
+    /// The lock file of the tests' uploads, and facts in which the latest
+    /// version `latest` has `recorded` with `records`.
+    fn md5() -> ManifestMd5 {
+        ManifestMd5::of(b"requests==2.32.3\n")
+    }
+
+    fn facts(
+        latest: Option<LayerVersion>,
+        recorded: Option<ManifestMd5>,
+        records: Records,
+    ) -> Facts {
+        Facts {
+            latest,
+            recorded,
+            records,
+            newest_recorded: None,
+            lock_file_staged: true,
+            lease: LeaseState::Absent,
+        }
+    }
+
+    fn held() -> LeaseState {
+        LeaseState::Held {
+            etag: "e".into(),
+            expiry: UNIX_EPOCH + Duration::from_secs(90),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_upload_with_every_record_is_done_without_a_write() {
+        let f = facts(Some(v(3, "")), Some(md5()), ALL);
+        let step = plan(&md5(), &f, Progress::default());
+        assert_eq!(
+            step,
+            Step::Unchanged {
+                latest: &v(3, ""),
+                records: ALL
+            }
+        );
+        // Whatever the lease: deciding needs none.
+        let f = Facts { lease: held(), ..f };
+        assert!(matches!(
+            plan(&md5(), &f, Progress::default()),
+            Step::Unchanged { .. }
+        ));
+    }
+
+    #[test]
+    fn a_new_lock_file_checks_the_zip_then_takes_the_lease_then_publishes() {
+        let f = facts(None, None, Records::default());
+        let mut progress = Progress::default();
+        assert_eq!(plan(&md5(), &f, progress), Step::CheckZip);
+        progress.zip_checked = true;
+        assert_eq!(plan(&md5(), &f, progress), Step::TakeLease);
+        progress.holding_lease = true;
+        assert_eq!(
+            plan(&md5(), &f, progress),
+            Step::Write(Write::Publish(PublishReason::FirstVersion))
+        );
+    }
+
+    #[test]
+    fn missing_records_are_repaired_under_the_lease_and_need_no_zip_check() {
+        let records = Records {
+            last_is_latest: false,
+            ..ALL
+        };
+        let f = facts(Some(v(3, "")), Some(md5()), records);
+        assert_eq!(plan(&md5(), &f, Progress::default()), Step::TakeLease);
+        let holding = Progress {
+            holding_lease: true,
+            ..Progress::default()
+        };
+        assert_eq!(
+            plan(&md5(), &f, holding),
+            Step::Write(Write::Repair {
+                latest: &v(3, ""),
+                records
+            })
+        );
+    }
+
+    #[test]
+    fn a_dry_run_reports_after_the_zip_check_and_takes_no_lease() {
+        let f = facts(Some(v(3, "")), Some(ManifestMd5::of(b"old")), ALL);
+        let dry = Progress {
+            dry_run: true,
+            ..Progress::default()
+        };
+        assert_eq!(plan(&md5(), &f, dry), Step::CheckZip);
+        let checked = Progress {
+            zip_checked: true,
+            ..dry
+        };
+        assert!(matches!(
+            plan(&md5(), &f, checked),
+            Step::Report(Write::Publish(PublishReason::Changed { latest: 3, .. }))
+        ));
+    }
+
+    #[test]
+    fn records_newer_than_the_listed_latest_make_it_read_the_versions_once_more() {
+        let f = Facts {
+            newest_recorded: Some(4),
+            ..facts(Some(v(3, "")), Some(ManifestMd5::of(b"old")), ALL)
+        };
+        assert_eq!(
+            plan(&md5(), &f, Progress::default()),
+            Step::ReadVersionsAgain
+        );
+        let again = Progress {
+            versions_read_again: true,
+            ..Progress::default()
+        };
+        assert_eq!(plan(&md5(), &f, again), Step::CheckZip, "only once");
+    }
+
+    #[test]
+    fn a_held_or_refused_lease_is_waited_for_until_the_wait_is_over() {
+        let checked = Progress {
+            zip_checked: true,
+            ..Progress::default()
+        };
+        let f = Facts {
+            lease: held(),
+            ..facts(None, None, Records::default())
+        };
+        assert_eq!(plan(&md5(), &f, checked), Step::Wait);
+        let over = Progress {
+            wait_over: true,
+            ..checked
+        };
+        assert_eq!(plan(&md5(), &f, over), Step::GiveUp);
+
+        let free = Facts {
+            lease: LeaseState::Free { etag: "e".into() },
+            ..f
+        };
+        let refused = Progress {
+            lease_refused: true,
+            ..checked
+        };
+        assert_eq!(plan(&md5(), &free, refused), Step::Wait);
+        assert_eq!(
+            plan(
+                &md5(),
+                &free,
+                Progress {
+                    wait_over: true,
+                    ..refused
+                }
+            ),
+            Step::GiveUp
+        );
+        // A free lease is taken even once the wait is over, if never refused.
+        assert_eq!(plan(&md5(), &free, over), Step::TakeLease);
+    }
+
+    #[test]
+    fn bytes_lambda_took_must_be_the_uploaded_ones_when_known() {
+        let version = v(1, "");
+        assert!(check_published_bytes(None, &version, Some("a")).is_ok());
+        assert!(check_published_bytes(Some("a"), &version, None).is_ok());
+        assert!(check_published_bytes(Some("a"), &version, Some("a")).is_ok());
+        let mismatch = check_published_bytes(Some("a"), &version, Some("b")).unwrap_err();
+        assert_eq!(mismatch.error_type(), "ChecksumMismatch");
     }
 }

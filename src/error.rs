@@ -22,98 +22,107 @@ pub enum AwsService {
     Lambda,
 }
 
-/// Why one record of an event could not be processed.
+/// Why one record of an event could not be processed: the upload it was
+/// about, and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+#[error("{zip}: {}", problem.explain(zip))]
+pub struct RecordError {
+    /// The upload's S3 URI.
+    pub zip: String,
+    pub problem: Problem,
+}
+
+/// What is wrong with one upload, and how to fix it. Each message follows
+/// the upload's S3 URI (see [`RecordError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
     #[error(
-        "{zip}: the object does not exist. It was deleted or overwritten after the event; \
+        "the object does not exist. It was deleted or overwritten after the event; \
          upload it again to publish it"
     )]
-    LayerZipNotFound { zip: String },
+    LayerZipNotFound,
+
+    /// Its message names the upload twice: see [`Problem::explain`].
+    #[error("{problem}")]
+    MissingManifestMd5 { problem: String },
 
     #[error(
-        "{zip}: {problem}. Upload the zip with user metadata manifest-md5=<lowercase hex MD5 \
-         of the lock file>, e.g. `aws s3 cp layer.zip {zip} --metadata \
-         manifest-md5=$(md5sum requirements.txt | cut -d' ' -f1)`"
-    )]
-    MissingManifestMd5 { zip: String, problem: String },
-
-    #[error(
-        "{zip}: its manifest-md5 metadata is {expected} but the staged lock file {manifest} \
+        "its manifest-md5 metadata is {expected} but the staged lock file {manifest} \
          has MD5 {actual}. The zip and the lock file come from different builds: upload the \
          lock file the zip was built from, then the zip"
     )]
     InconsistentManifest {
-        zip: String,
         manifest: String,
         expected: String,
         actual: String,
     },
 
     #[error(
-        "{zip}: no layer to publish to. Set the function's LAYER_NAME, or upload the zip \
+        "no layer to publish to. Set the function's LAYER_NAME, or upload the zip \
          with user metadata layer-name=<name>"
     )]
-    MissingLayerName { zip: String },
+    MissingLayerName,
 
     #[error(
-        "{zip}: {why}. Upload the layer's zip archive (python/... or nodejs/... inside) \
-         under this key"
+        "{why}. Upload the layer's zip archive (python/... or nodejs/... inside) under this key"
     )]
-    NotALayerZip { zip: String, why: String },
+    NotALayerZip { why: String },
 
     #[error(
-        "{zip}: it is {size} bytes, more than the {limit} bytes Lambda allows a layer \
+        "it is {size} bytes, more than the {limit} bytes Lambda allows a layer \
          unzipped; split the dependencies into several layers"
     )]
-    LayerZipTooLarge { zip: String, size: u64, limit: u64 },
+    LayerZipTooLarge { size: u64, limit: u64 },
 
     #[error(
-        "{zip}: the staged lock file {manifest} is {size} bytes, more than the {limit} bytes \
+        "the staged lock file {manifest} is {size} bytes, more than the {limit} bytes \
          a lock file may be here. Stage the lock file itself, not an archive or a build log"
     )]
     ManifestTooLarge {
-        zip: String,
         manifest: String,
         size: u64,
         limit: u64,
     },
 
     #[error(
-        "{zip}: layer version {version_arn} has CodeSha256 {published}, but the uploaded \
+        "layer version {version_arn} has CodeSha256 {published}, but the uploaded \
          object's SHA-256 is {uploaded}: Lambda did not take the bytes that were uploaded. \
          Nothing else was published or recorded. Delete that version (`aws lambda \
          delete-layer-version`), then upload the zip again"
     )]
     ChecksumMismatch {
-        zip: String,
         version_arn: String,
         published: String,
         uploaded: String,
     },
 
-    #[error("{zip}: user metadata {key}={} is not valid: {problem}", excerpt(.value))]
+    #[error("user metadata {key}={} is not valid: {problem}", excerpt(.value))]
     InvalidMetadata {
-        zip: String,
         key: &'static str,
         value: String,
         problem: String,
     },
 
     #[error(
-        "{zip}: another invocation ({holder}) is publishing from this folder and holds \
+        "another invocation ({holder}) is publishing from this folder and holds \
          {lease} for {seconds_left} s more. Nothing was changed; Lambda retries this event, \
          or replay it once the lease is gone"
     )]
     PublishInProgress {
-        zip: String,
         lease: String,
         holder: String,
         seconds_left: u64,
     },
 
-    #[error("{zip}: {source}{}", hint(source))]
-    Aws { zip: String, source: AwsError },
+    #[error("{}{}", .0, hint(.0))]
+    Aws(#[from] AwsError),
+
+    /// A state the code rules out was reached: a bug, said as such.
+    #[error(
+        "{0}. This is a bug in layer-autopublish: nothing more was written; please report \
+         it, then replay the event"
+    )]
+    Internal(String),
 }
 
 /// A value quoted in a message, cut short: metadata may hold up to 2 KB,
@@ -142,48 +151,58 @@ fn hint(error: &AwsError) -> &'static str {
     }
 }
 
-impl RecordError {
-    /// The upload `zip` is not a publishable layer zip.
-    pub fn of_zip(zip: &str, problem: ZipProblem) -> RecordError {
-        match problem {
-            ZipProblem::TooLarge { size } => RecordError::LayerZipTooLarge {
-                zip: zip.to_owned(),
-                size,
-                limit: MAX_ZIPPED_BYTES,
-            },
-            ZipProblem::NotAZip { why } => RecordError::NotALayerZip {
-                zip: zip.to_owned(),
-                why,
-            },
+impl Problem {
+    /// What the user reads after the upload's URI. Only the missing
+    /// metadata's fix names the upload again, in the command that fixes it.
+    fn explain(&self, zip: &str) -> String {
+        match self {
+            Self::MissingManifestMd5 { problem } => format!(
+                "{problem}. Upload the zip with user metadata manifest-md5=<lowercase hex MD5 \
+                 of the lock file>, e.g. `aws s3 cp layer.zip {zip} --metadata \
+                 manifest-md5=$(md5sum requirements.txt | cut -d' ' -f1)`"
+            ),
+            other => other.to_string(),
         }
     }
 
-    /// Wraps an AWS call that failed while processing the upload `zip`.
-    pub fn aws(zip: &str) -> impl Fn(AwsError) -> RecordError + Copy + '_ {
-        move |source| RecordError::Aws {
-            zip: zip.to_owned(),
-            source,
-        }
-    }
-
-    /// The stable `errorType` of this error.
+    /// The stable `errorType` of this problem.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::LayerZipNotFound { .. } => "LayerZipNotFound",
+            Self::LayerZipNotFound => "LayerZipNotFound",
             Self::MissingManifestMd5 { .. } => "MissingManifestMd5",
             Self::InconsistentManifest { .. } => "InconsistentManifest",
-            Self::MissingLayerName { .. } => "MissingLayerName",
+            Self::MissingLayerName => "MissingLayerName",
             Self::InvalidMetadata { .. } => "InvalidMetadata",
             Self::NotALayerZip { .. } => "NotALayerZip",
             Self::LayerZipTooLarge { .. } => "LayerZipTooLarge",
             Self::ManifestTooLarge { .. } => "ManifestTooLarge",
             Self::ChecksumMismatch { .. } => "ChecksumMismatch",
             Self::PublishInProgress { .. } => "PublishInProgress",
-            Self::Aws { source, .. } => match source.service {
+            Self::Internal(_) => "InternalError",
+            Self::Aws(source) => match source.service {
                 AwsService::S3 => "S3Error",
                 AwsService::Lambda => "LambdaError",
             },
         }
+    }
+}
+
+impl From<ZipProblem> for Problem {
+    fn from(problem: ZipProblem) -> Self {
+        match problem {
+            ZipProblem::TooLarge { size } => Self::LayerZipTooLarge {
+                size,
+                limit: MAX_ZIPPED_BYTES,
+            },
+            ZipProblem::NotAZip { why } => Self::NotALayerZip { why },
+        }
+    }
+}
+
+impl RecordError {
+    /// The stable `errorType` of this error.
+    pub fn error_type(&self) -> &'static str {
+        self.problem.error_type()
     }
 }
 
@@ -223,16 +242,6 @@ fn records_failed_message(failed: &[(usize, RecordError)], total: usize) -> Stri
 }
 
 impl Error {
-    /// The `errorType` of each failure (one for an invalid event).
-    pub fn error_types(&self) -> Vec<&'static str> {
-        match self {
-            Self::InvalidEvent(_) => vec!["InvalidEvent"],
-            Self::RecordsFailed { failed, .. } => {
-                failed.iter().map(|(_, e)| e.error_type()).collect()
-            }
-        }
-    }
-
     /// The stable `errorType`: a failure's own type when all failures share
     /// it, else `MultipleErrors`.
     pub fn error_type(&self) -> &'static str {
@@ -263,8 +272,9 @@ mod tests {
     use super::*;
 
     fn not_found(n: u8) -> RecordError {
-        RecordError::LayerZipNotFound {
+        RecordError {
             zip: format!("s3://b/{n}/layer.zip"),
+            problem: Problem::LayerZipNotFound,
         }
     }
 
@@ -288,8 +298,9 @@ mod tests {
                 (0, not_found(1)),
                 (
                     2,
-                    RecordError::MissingLayerName {
+                    RecordError {
                         zip: "s3://b/2/layer.zip".into(),
+                        problem: Problem::MissingLayerName,
                     },
                 ),
             ],
@@ -310,15 +321,15 @@ mod tests {
 
     #[test]
     fn aws_errors_say_what_to_do() {
-        let e = RecordError::Aws {
+        let e = RecordError {
             zip: "s3://b/layer.zip".into(),
-            source: AwsError {
+            problem: Problem::Aws(AwsError {
                 service: AwsService::Lambda,
                 operation: "PublishLayerVersion",
                 target: "deps".into(),
                 code: Some("AccessDeniedException".into()),
                 message: "not allowed".into(),
-            },
+            }),
         };
         assert_eq!(e.error_type(), "LambdaError");
         assert_eq!(
@@ -330,11 +341,13 @@ mod tests {
 
     #[test]
     fn long_metadata_values_are_cut_short_in_messages() {
-        let e = |value: String| RecordError::InvalidMetadata {
+        let e = |value: String| RecordError {
             zip: "s3://b/layer.zip".into(),
-            key: "manifest-name",
-            value,
-            problem: "it is too long".into(),
+            problem: Problem::InvalidMetadata {
+                key: "manifest-name",
+                value,
+                problem: "it is too long".into(),
+            },
         };
         assert_eq!(
             e("a/b".into()).to_string(),
@@ -343,6 +356,23 @@ mod tests {
         let long = e("é".repeat(1000)).to_string();
         assert!(long.len() < 300, "{long}");
         assert!(long.contains("… (2000 bytes)"), "{long}");
+    }
+
+    #[test]
+    fn the_missing_metadata_fix_names_the_upload() {
+        let e = RecordError {
+            zip: "s3://b/app/layer.zip".into(),
+            problem: Problem::MissingManifestMd5 {
+                problem: "it has no manifest-md5 user metadata".into(),
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "s3://b/app/layer.zip: it has no manifest-md5 user metadata. Upload the zip with \
+             user metadata manifest-md5=<lowercase hex MD5 of the lock file>, e.g. `aws s3 cp \
+             layer.zip s3://b/app/layer.zip --metadata manifest-md5=$(md5sum requirements.txt \
+             | cut -d' ' -f1)`"
+        );
     }
 
     #[test]

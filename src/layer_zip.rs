@@ -2,6 +2,8 @@
 //! Lambda's size limit. Checked before `PublishLayerVersion` so that a wrong
 //! upload gets our own error, naming the object, instead of Lambda's.
 
+use crate::manifest::hex;
+
 /// Lambda's limit on a function's unzipped code with its layers (250 MB).
 /// What a zip unzips to is never smaller than the zip (but for its headers),
 /// so a larger zip can never fit; a smaller one that unzips to more is
@@ -50,10 +52,6 @@ pub fn check_start(first_bytes: &[u8]) -> Result<(), ZipProblem> {
         )
     };
     Err(ZipProblem::NotAZip { why })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -12,12 +12,17 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-/// What a console link's query must encode (RFC 3986's unreserved pass).
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+/// Everything but RFC 3986's unreserved characters: what a console link's
+/// query value must encode.
+pub const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+
+/// [`UNRESERVED`] but `/` too: how S3 encodes a key in a notification and
+/// in `x-amz-copy-source`.
+pub const UNRESERVED_AND_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
 
 /// The file name whose creation triggers the function.
 pub const ZIP_FILE_NAME: &str = "layer.zip";
@@ -153,7 +158,7 @@ pub fn s3_uri(bucket: &str, key: &str) -> String {
 pub fn console_url_of_object(region: &str, bucket: &str, key: &str) -> String {
     format!(
         "https://console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={}",
-        utf8_percent_encode(key, QUERY_VALUE)
+        utf8_percent_encode(key, UNRESERVED)
     )
 }
 
@@ -161,7 +166,7 @@ pub fn console_url_of_object(region: &str, bucket: &str, key: &str) -> String {
 pub fn console_url_of_folder(region: &str, bucket: &str, prefix: &str) -> String {
     format!(
         "https://{region}.console.aws.amazon.com/s3/buckets/{bucket}?region={region}&prefix={}",
-        utf8_percent_encode(prefix, QUERY_VALUE)
+        utf8_percent_encode(prefix, UNRESERVED)
     )
 }
 

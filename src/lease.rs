@@ -21,9 +21,11 @@
 //! - A holder that published but could not write the records keeps the
 //!   lease (it expires): whoever takes it over reads the versions again.
 
-use crate::aws::{Aws, SmallObject, WriteCondition};
-use crate::error::AwsError;
+use crate::error::{AwsError, Problem};
+use crate::layout::{s3_uri, LayerDir};
+use crate::ports::{Folder, ListedObject, SmallObject, WriteCondition};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
@@ -39,6 +41,10 @@ pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(20);
 /// The size of a held lease's body (JSON padded with spaces); a released
 /// lease's body is shorter.
 pub const HELD_LEASE_BYTES: u64 = 512;
+
+/// The first and the longest pause between two looks at a held lease.
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
 /// What a held lease says, for people reading it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +67,65 @@ pub enum LeaseState {
     Expired { etag: String },
 }
 
+impl LeaseState {
+    /// The lease as `listed` (its object in the folder's listing, if any)
+    /// shows it at `now`: a held lease is exactly [`HELD_LEASE_BYTES`] long
+    /// and lasts `ttl` from when S3 last wrote it; any other size, an empty
+    /// object among them, is a released one, taken only with `If-Match`.
+    pub fn of(listed: Option<&ListedObject>, now: SystemTime, ttl: Duration) -> Self {
+        let Some(object) = listed else {
+            return Self::Absent;
+        };
+        let etag = object.etag.clone();
+        if object.size != HELD_LEASE_BYTES {
+            return Self::Free { etag };
+        }
+        match object.last_modified.map(|written| written + ttl) {
+            Some(expiry) if expiry > now => Self::Held { etag, expiry },
+            _ => Self::Expired { etag },
+        }
+    }
+
+    /// The condition that takes the lease as it is now; `None` while
+    /// another invocation holds it.
+    fn take_condition(&self) -> Option<WriteCondition<'_>> {
+        match self {
+            Self::Absent => Some(WriteCondition::Absent),
+            Self::Free { etag } | Self::Expired { etag } => Some(WriteCondition::ETagIs(etag)),
+            Self::Held { .. } => None,
+        }
+    }
+}
+
+/// The wait for another invocation's lease: until a deadline, looking again
+/// after pauses that double up to a second.
+#[derive(Clone, Debug)]
+pub struct Wait {
+    deadline: SystemTime,
+    pause: Duration,
+}
+
+impl Wait {
+    /// A wait of `wait` from `now`.
+    pub fn new(now: SystemTime, wait: Duration) -> Self {
+        Self {
+            deadline: now + wait,
+            pause: FIRST_PAUSE,
+        }
+    }
+
+    pub fn is_over(&self, now: SystemTime) -> bool {
+        now >= self.deadline
+    }
+
+    /// How long to pause before the next look.
+    pub fn next_pause(&mut self) -> Duration {
+        let pause = self.pause;
+        self.pause = (self.pause * 2).min(LONGEST_PAUSE);
+        pause
+    }
+}
+
 /// A lease this invocation holds.
 #[derive(Debug)]
 pub struct Lease {
@@ -70,21 +135,14 @@ pub struct Lease {
     holder: String,
 }
 
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
 /// A stamp no other body of this process (nor, with the pid, of another)
-/// repeats: the time to the nanosecond and a counter.
+/// repeats: the time to the nanosecond and a counter. It is for uniqueness
+/// only, so the process's own clock is the right one.
 fn unique_stamp() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+        .map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{}:{nanos}:{n}", std::process::id())
 }
@@ -94,86 +152,112 @@ pub fn holder_name(what: &str) -> String {
     format!("{}:{what}", unique_stamp())
 }
 
-/// The body of a held lease: exactly [`HELD_LEASE_BYTES`] long.
+/// The body of a held lease: exactly [`HELD_LEASE_BYTES`] long, however long
+/// the holder's name (its start is kept).
 pub fn held_body(holder: &str, expires_at: u64) -> Vec<u8> {
-    let limit = usize::try_from(HELD_LEASE_BYTES).unwrap_or(512);
+    const LIMIT: usize = HELD_LEASE_BYTES as usize;
     let mut holder = holder.to_owned();
     loop {
-        let body = LeaseBody {
-            holder: holder.clone(),
-            expires_at,
-        };
-        let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
-        if bytes.len() <= limit {
-            bytes.resize(limit, b' ');
+        // `Value`'s Display writes a string as JSON, escaped; it cannot fail.
+        let json = format!(
+            "{{\"holder\":{},\"expires_at\":{expires_at}}}",
+            Value::from(holder.as_str())
+        );
+        let mut bytes = json.into_bytes();
+        if bytes.len() <= LIMIT {
+            bytes.resize(LIMIT, b' ');
             return bytes;
         }
-        // Too long a name (a very long key): keep its start.
-        let keep = holder.chars().count().saturating_sub(bytes.len() - limit);
+        let keep = holder.chars().count().saturating_sub(bytes.len() - LIMIT);
         holder = holder.chars().take(keep).collect();
     }
 }
 
-/// The body of a released lease: shorter than a held one.
+/// The body of a released lease: shorter than a held one, and new each time.
 fn released_body(holder: &str) -> Vec<u8> {
     let by: String = holder.chars().take(200).collect();
-    serde_json::to_vec(&serde_json::json!({ "released_by": by, "released": unique_stamp() }))
-        .unwrap_or_default()
+    format!(
+        "{{\"released_by\":{},\"released\":{}}}",
+        Value::from(by),
+        Value::from(unique_stamp())
+    )
+    .into_bytes()
 }
 
-/// Takes the lease as `state` showed it: `Ok(Some)` when taken, `Ok(None)`
-/// when another invocation wrote it since (look again), and `Ok(None)`
-/// without a call for a lease another invocation holds.
-pub async fn take(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
+/// Takes the lease of `dir` as `state` showed it, at `now`: `Some` when
+/// taken, `None` when another invocation wrote it since (look again) or
+/// holds it (no call is made).
+pub async fn take<F: Folder>(
+    folder: &F,
+    dir: &LayerDir,
     holder: &str,
     state: &LeaseState,
+    now: SystemTime,
     ttl: Duration,
 ) -> Result<Option<Lease>, AwsError> {
-    let condition = match state {
-        LeaseState::Absent => WriteCondition::Absent,
-        LeaseState::Free { etag } | LeaseState::Expired { etag } => WriteCondition::ETagIs(etag),
-        LeaseState::Held { .. } => return Ok(None),
+    let Some(condition) = state.take_condition() else {
+        return Ok(None);
     };
-    let body = held_body(holder, now_secs() + ttl.as_secs());
-    let Some(etag) = aws.put_object_if(bucket, key, body, condition).await? else {
+    let key = dir.lease_key();
+    let expires_at = (now + ttl)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let body = held_body(holder, expires_at);
+    let Some(etag) = folder
+        .put(dir.bucket(), &key, body, "application/json", condition)
+        .await?
+    else {
         return Ok(None);
     };
     if matches!(state, LeaseState::Expired { .. }) {
-        warn!(lease = %crate::layout::s3_uri(bucket, key), "took over an expired lease (its holder crashed or timed out)");
+        warn!(lease = %dir.s3_uri(&key), "took over an expired lease (its holder crashed or timed out)");
     }
     Ok(Some(Lease {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
+        bucket: dir.bucket().to_owned(),
+        key,
         etag,
         holder: holder.to_owned(),
     }))
 }
 
-/// Who holds the lease at `key`, when it can be read (for the message of a
-/// give-up, so worth one read).
-pub async fn holder_of(aws: &Aws, bucket: &str, key: &str) -> Option<LeaseBody> {
-    match aws.get_small_object(bucket, key, HELD_LEASE_BYTES).await {
-        Ok(Some(SmallObject::Read { bytes })) => serde_json::from_slice(&bytes).ok(),
+/// Why an invocation gives up at `now`: another holds the lease of `dir`.
+/// The holder is read from the lease for the message (worth one read).
+pub async fn in_progress<F: Folder>(
+    folder: &F,
+    dir: &LayerDir,
+    state: &LeaseState,
+    now: SystemTime,
+) -> Problem {
+    let key = dir.lease_key();
+    let holder = match folder
+        .read_small(dir.bucket(), &key, HELD_LEASE_BYTES)
+        .await
+    {
+        Ok(Some(SmallObject::Read(bytes))) => serde_json::from_slice::<LeaseBody>(&bytes)
+            .map(|body| body.holder)
+            .ok(),
         _ => None,
+    };
+    let seconds_left = match state {
+        LeaseState::Held { expiry, .. } => expiry.duration_since(now).map_or(0, |d| d.as_secs()),
+        _ => 0,
+    };
+    Problem::PublishInProgress {
+        lease: dir.s3_uri(&key),
+        holder: holder.unwrap_or_else(|| "unknown".into()),
+        seconds_left,
     }
 }
 
 impl Lease {
     /// Gives the lease back, only if it is still ours (`If-Match`). A lease
     /// that cannot be released expires by itself: this is logged, not failed.
-    pub async fn release(self, aws: &Aws) {
-        let uri = crate::layout::s3_uri(&self.bucket, &self.key);
+    pub async fn release<F: Folder>(self, folder: &F) {
+        let uri = s3_uri(&self.bucket, &self.key);
         let body = released_body(&self.holder);
-        match aws
-            .put_object_if(
-                &self.bucket,
-                &self.key,
-                body,
-                WriteCondition::ETagIs(&self.etag),
-            )
+        let condition = WriteCondition::ETagIs(&self.etag);
+        match folder
+            .put(&self.bucket, &self.key, body, "application/json", condition)
             .await
         {
             Ok(Some(_)) => info!(lease = %uri, "lease released"),
@@ -185,7 +269,7 @@ impl Lease {
     /// Leaves the lease to expire: the folder's records are not complete,
     /// and the next holder must find that out by reading the versions again.
     pub fn keep_until_expiry(self) {
-        warn!(lease = %crate::layout::s3_uri(&self.bucket, &self.key), "lease kept until it expires: a version was published but its records are not complete");
+        warn!(lease = %s3_uri(&self.bucket, &self.key), "lease kept until it expires: a version was published but its records are not complete");
     }
 }
 
@@ -212,6 +296,67 @@ mod tests {
         let b = holder_name("x");
         assert_ne!(a, b);
         assert_ne!(released_body(&a), released_body(&a));
+    }
+
+    #[test]
+    fn the_lease_state_comes_from_its_size_and_age() {
+        let written = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let lease = |size| ListedObject {
+            key: "app/layer/publish.lease".into(),
+            etag: "e".into(),
+            size,
+            last_modified: Some(written),
+        };
+        let ttl = Duration::from_secs(90);
+        assert_eq!(LeaseState::of(None, written, ttl), LeaseState::Absent);
+        let free = LeaseState::Free { etag: "e".into() };
+        assert_eq!(LeaseState::of(Some(&lease(60)), written, ttl), free);
+        assert_eq!(LeaseState::of(Some(&lease(0)), written, ttl), free);
+        assert_eq!(
+            LeaseState::of(
+                Some(&lease(HELD_LEASE_BYTES)),
+                written + Duration::from_secs(89),
+                ttl
+            ),
+            LeaseState::Held {
+                etag: "e".into(),
+                expiry: written + ttl
+            }
+        );
+        assert_eq!(
+            LeaseState::of(Some(&lease(HELD_LEASE_BYTES)), written + ttl, ttl),
+            LeaseState::Expired { etag: "e".into() }
+        );
+    }
+
+    #[test]
+    fn only_a_held_lease_cannot_be_taken() {
+        let etag = || "e".to_owned();
+        assert_eq!(
+            LeaseState::Absent.take_condition(),
+            Some(WriteCondition::Absent)
+        );
+        for state in [
+            LeaseState::Free { etag: etag() },
+            LeaseState::Expired { etag: etag() },
+        ] {
+            assert_eq!(state.take_condition(), Some(WriteCondition::ETagIs("e")));
+        }
+        let held = LeaseState::Held {
+            etag: etag(),
+            expiry: UNIX_EPOCH,
+        };
+        assert_eq!(held.take_condition(), None);
+    }
+
+    #[test]
+    fn the_wait_doubles_its_pauses_up_to_a_second_and_ends_at_its_deadline() {
+        let start = UNIX_EPOCH + Duration::from_secs(1000);
+        let mut wait = Wait::new(start, Duration::from_secs(20));
+        let pauses: Vec<u128> = (0..7).map(|_| wait.next_pause().as_millis()).collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 800, 1000, 1000]);
+        assert!(!wait.is_over(start + Duration::from_millis(19_999)));
+        assert!(wait.is_over(start + Duration::from_secs(20)));
     }
 
     #[test]

@@ -9,19 +9,27 @@
 //! - [`handle`] (here): event in, one [`Outcome`] per record out;
 //! - [`event`]: S3 notification → uploads; [`config`]: environment;
 //! - [`layout`]: the S3 keys; [`metadata`] and [`manifest`]: what the upload
-//!   carries; [`layer_zip`]: what is publishable; [`decide`]: change
-//!   detection, pure;
-//! - [`publish`]: the steps in order; [`lease`]: one writer per folder;
-//!   [`aws`]: every AWS call;
-//!   [`error`]: what the user sees when something is wrong;
+//!   carries; [`checked`]: what the user sees when it is wrong;
+//!   [`layer_zip`]: what is publishable;
+//! - [`publish`]: one record top to bottom: look ([`facts`], [`snapshot`]) →
+//!   plan ([`decide`], pure: change detection and every other decision) →
+//!   act; [`lease`]: one writer per folder;
+//! - [`ports`]: what the publisher needs from AWS and time, as traits;
+//!   [`aws`]: the SDK behind them (every AWS call); [`fake`]: an in-memory
+//!   AWS behind them, with injected faults and a manual clock;
+//! - [`outcome`]: what each record answers; [`error`]: what the user sees
+//!   when something is wrong;
 //! - [`lockfile`]: whether a requirements file pins every package
 //!   (`layerctl upload`, the command line in `src/bin/layerctl/`).
 
 pub mod aws;
+pub mod checked;
 pub mod config;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod facts;
+pub mod fake;
 pub mod layer_zip;
 pub mod layout;
 pub mod lease;
@@ -29,13 +37,17 @@ pub mod lockfile;
 pub mod logging;
 pub mod manifest;
 pub mod metadata;
+pub mod outcome;
+pub mod ports;
 pub mod publish;
 pub mod snapshot;
 
-pub use error::Error;
-pub use publish::{Outcome, OutcomeKind, Publisher};
+pub use error::{Error, Problem, RecordError};
+pub use outcome::{Outcome, OutcomeKind};
+pub use publish::Publisher;
 
 use lambda_runtime::LambdaEvent;
+use ports::{Clock, Folder, Layer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::error;
@@ -48,7 +60,10 @@ pub struct Response {
 
 /// The Lambda handler. Every record is processed; when any failed, the
 /// invocation fails after the others are done, listing each failure.
-pub async fn handle(publisher: &Publisher, event: LambdaEvent<Value>) -> Result<Response, Error> {
+pub async fn handle<A: Folder + Layer, C: Clock>(
+    publisher: &Publisher<A, C>,
+    event: LambdaEvent<Value>,
+) -> Result<Response, Error> {
     let uploads = event::parse(event.payload).map_err(|problem| {
         let error = Error::from(problem);
         error!(error_type = error.error_type(), error = %error, "invalid event");
@@ -60,7 +75,11 @@ pub async fn handle(publisher: &Publisher, event: LambdaEvent<Value>) -> Result<
     for (index, upload) in uploads.iter().enumerate() {
         match publisher.process(upload).await {
             Ok(outcome) => results.push(outcome),
-            Err(e) => {
+            Err(problem) => {
+                let e = RecordError {
+                    zip: upload.s3_uri(),
+                    problem,
+                };
                 error!(error_type = e.error_type(), error = %e, record = index, "record failed");
                 failed.push((index, e));
             }

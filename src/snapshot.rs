@@ -1,18 +1,17 @@
 //! What one listing of a zip's folder shows: the staged lock file, the
-//! latest version's records, the `last-` copy and the lease, each with its
-//! ETag and size. One `ListObjectsV2` call, started just before the latest
-//! version's folder, so its cost does not grow with the number of versions.
+//! latest version's records, the `last-` copy and the lease (read by
+//! `lease.rs`), each with its ETag and size. One `ListObjectsV2` call,
+//! started just before the latest version's folder, so its cost does not
+//! grow with the number of versions.
 //!
 //! An ETag is the object's MD5 only for a single-part upload without KMS
 //! encryption; [`FolderSnapshot::md5_of`] says so only then, and the caller
 //! reads the object otherwise.
 
-use crate::aws::ListedObject;
 use crate::layout::{version_folder, LayerDir, DEPLOYMENT_FILE_NAME};
-use crate::lease::{LeaseState, HELD_LEASE_BYTES};
 use crate::manifest::ManifestMd5;
+use crate::ports::ListedObject;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
 
 /// The listing of one folder, from just before the latest version's records.
 #[derive(Clone, Debug)]
@@ -81,24 +80,6 @@ impl FolderSnapshot {
             .filter_map(|key| self.dir.version_of(key, DEPLOYMENT_FILE_NAME))
             .max()
     }
-
-    /// The folder's lease as the listing shows it, at `now`: a held lease is
-    /// exactly [`HELD_LEASE_BYTES`] long and lasts `ttl` from when S3 last
-    /// wrote it; any other size is a released one.
-    pub fn lease(&self, now: SystemTime, ttl: Duration) -> LeaseState {
-        let Some(object) = self.objects.get(&self.dir.lease_key()) else {
-            return LeaseState::Absent;
-        };
-        let etag = object.etag.clone();
-        if object.size != HELD_LEASE_BYTES {
-            return LeaseState::Free { etag };
-        }
-        let expires_at = object.last_modified.map(|written| written + ttl);
-        match expires_at {
-            Some(expiry) if expiry > now => LeaseState::Held { etag, expiry },
-            _ => LeaseState::Expired { etag },
-        }
-    }
 }
 
 #[cfg(test)]
@@ -114,7 +95,7 @@ mod tests {
             key: key.into(),
             etag: etag.into(),
             size,
-            last_modified: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1000)),
+            last_modified: None,
         }
     }
 
@@ -179,38 +160,5 @@ mod tests {
             true,
         );
         assert_eq!(snapshot.newest_recorded_version(), Some(8));
-    }
-
-    #[test]
-    fn the_lease_state_comes_from_its_size_and_age() {
-        let lease = |size| {
-            FolderSnapshot::new(
-                dir(),
-                None,
-                vec![object("app/layer/publish.lease", "e", size)],
-                true,
-            )
-        };
-        let written = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
-        let ttl = Duration::from_secs(90);
-        assert_eq!(
-            FolderSnapshot::new(dir(), None, vec![], true).lease(written, ttl),
-            LeaseState::Absent
-        );
-        assert_eq!(
-            lease(60).lease(written, ttl),
-            LeaseState::Free { etag: "e".into() }
-        );
-        assert_eq!(
-            lease(HELD_LEASE_BYTES).lease(written + Duration::from_secs(89), ttl),
-            LeaseState::Held {
-                etag: "e".into(),
-                expiry: written + ttl
-            }
-        );
-        assert_eq!(
-            lease(HELD_LEASE_BYTES).lease(written + ttl, ttl),
-            LeaseState::Expired { etag: "e".into() }
-        );
     }
 }

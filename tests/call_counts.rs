@@ -17,7 +17,7 @@ fn lock(n: usize) -> String {
 
 /// The outcome of one invocation and the calls it made.
 async fn run(
-    publisher: &Publisher,
+    publisher: &Publisher<layer_autopublish::aws::Aws>,
     calls: &Calls,
     event: serde_json::Value,
 ) -> (OutcomeKind, BTreeMap<String, usize>) {

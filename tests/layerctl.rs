@@ -3,6 +3,8 @@
 
 mod common;
 
+use layer_autopublish::ports::Folder;
+
 use common::{md5_hex, world, zip_bytes, World};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -129,7 +131,7 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
         .await;
     let head = w
         .aws
-        .head_object(&w.bucket, &format!("{DIR}/layer.zip"), None)
+        .head(&w.bucket, &format!("{DIR}/layer.zip"))
         .await
         .unwrap()
         .expect("the zip is uploaded");

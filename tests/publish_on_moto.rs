@@ -6,7 +6,7 @@ mod common;
 
 use common::{md5_hex, sample, set_object, world, zip_bytes};
 use layer_autopublish::config::Config;
-use layer_autopublish::publish::Deployment;
+use layer_autopublish::outcome::Deployment;
 use layer_autopublish::OutcomeKind;
 
 const DIR: &str = "projects/my-app/lambda/layer";

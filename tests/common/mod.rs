@@ -12,6 +12,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use layer_autopublish::aws::Aws;
 use layer_autopublish::config::Config;
+use layer_autopublish::ports::{Clock, Folder, Layer};
 use layer_autopublish::{handle, Publisher, Response};
 use serde_json::Value;
 use std::net::{TcpListener, TcpStream};
@@ -31,8 +32,24 @@ struct Moto {
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 
+/// The project's pinned moto server: `MOTO_SERVER` when set, else the one
+/// `make tools` installs in `.venv` (never whichever is first on `PATH`: an
+/// older moto answers some calls differently).
+fn moto_server() -> String {
+    if let Ok(server) = std::env::var("MOTO_SERVER") {
+        return server;
+    }
+    let pinned = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/moto_server");
+    assert!(
+        std::path::Path::new(pinned).exists(),
+        "{pinned} is missing: run `make tools` once (it installs the pinned moto server \
+         of scripts/python-tools.txt), or set MOTO_SERVER to a moto_server of that version"
+    );
+    pinned.to_owned()
+}
+
 fn start_moto() -> Moto {
-    let server = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let server = moto_server();
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
@@ -333,7 +350,7 @@ impl World {
         }
     }
 
-    pub fn publisher(&self, config: Config) -> Publisher {
+    pub fn publisher(&self, config: Config) -> Publisher<Aws> {
         Publisher::new(self.aws.clone(), config, REGION)
     }
 
@@ -343,7 +360,10 @@ impl World {
     }
 }
 
-pub async fn invoke(publisher: &Publisher, event: Value) -> Result<Response, Diagnostic> {
+pub async fn invoke<A: Folder + Layer, C: Clock>(
+    publisher: &Publisher<A, C>,
+    event: Value,
+) -> Result<Response, Diagnostic> {
     handle(publisher, LambdaEvent::new(event, Context::default()))
         .await
         .map_err(Diagnostic::from)

@@ -6,9 +6,10 @@ use crate::args::DiffArgs;
 use crate::defaults;
 use crate::failure::Failure;
 use crate::report::Report;
-use layer_autopublish::aws::{Aws, SmallObject};
+use layer_autopublish::aws::Aws;
 use layer_autopublish::layout::LayerDir;
 use layer_autopublish::manifest::MAX_MANIFEST_BYTES;
+use layer_autopublish::ports::{Folder, SmallObject};
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -87,7 +88,7 @@ pub async fn run(aws: &Aws, report: &Report, args: DiffArgs) -> Result<(), Failu
 /// The versions whose lock file the folder keeps, in ascending order.
 async fn kept_versions(aws: &Aws, folder: &LayerDir, manifest: &str) -> Result<Vec<i64>, Failure> {
     let mut versions: Vec<i64> = aws
-        .list_objects(folder.bucket(), &folder.prefix())
+        .list_after(folder.bucket(), &folder.prefix(), None)
         .await?
         .iter()
         .filter_map(|object| folder.version_of(&object.key, manifest))
@@ -105,10 +106,10 @@ async fn read_version(
     let key = folder.version_manifest_key(version, manifest);
     let uri = folder.s3_uri(&key);
     match aws
-        .get_small_object(folder.bucket(), &key, MAX_MANIFEST_BYTES)
+        .read_small(folder.bucket(), &key, MAX_MANIFEST_BYTES)
         .await?
     {
-        Some(SmallObject::Read { bytes }) => Ok((uri, bytes)),
+        Some(SmallObject::Read(bytes)) => Ok((uri, bytes)),
         Some(SmallObject::TooLarge { size }) => Err(Failure::Rejected(format!(
             "{uri} is {size} bytes, too large to be a lock file"
         ))),

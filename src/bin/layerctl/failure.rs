@@ -1,6 +1,6 @@
 //! Why a command failed, and the exit code CI acts on.
 
-use layer_autopublish::error::{AwsError, Error as FunctionError};
+use layer_autopublish::error::{AwsError, Error as FunctionError, Problem};
 
 /// A failed command. The message says what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -29,13 +29,18 @@ impl Failure {
     /// busy folder over rejected input, when records failed differently.
     pub fn of_function(error: &FunctionError) -> Self {
         let message = format!("{}: {error}", error.error_type());
-        let types = error.error_types();
-        if types
-            .iter()
-            .any(|t| matches!(*t, "S3Error" | "LambdaError"))
-        {
+        let problems: Vec<&Problem> = match error {
+            FunctionError::InvalidEvent(_) => Vec::new(),
+            FunctionError::RecordsFailed { failed, .. } => {
+                failed.iter().map(|(_, e)| &e.problem).collect()
+            }
+        };
+        if problems.iter().any(|p| matches!(p, Problem::Aws(_))) {
             Self::Aws(message)
-        } else if types.contains(&"PublishInProgress") {
+        } else if problems
+            .iter()
+            .any(|p| matches!(p, Problem::PublishInProgress { .. }))
+        {
             Self::Busy(message)
         } else {
             Self::Rejected(message)
@@ -62,32 +67,33 @@ mod tests {
         }
     }
 
-    fn busy() -> RecordError {
-        RecordError::PublishInProgress {
+    fn record(problem: Problem) -> RecordError {
+        RecordError {
             zip: "s3://b/layer.zip".into(),
+            problem,
+        }
+    }
+
+    fn busy() -> RecordError {
+        record(Problem::PublishInProgress {
             lease: "s3://b/publish.lease".into(),
             holder: "h".into(),
             seconds_left: 30,
-        }
+        })
     }
 
     fn rejected() -> RecordError {
-        RecordError::MissingLayerName {
-            zip: "s3://b/layer.zip".into(),
-        }
+        record(Problem::MissingLayerName)
     }
 
     fn aws() -> RecordError {
-        RecordError::Aws {
-            zip: "s3://b/layer.zip".into(),
-            source: AwsError {
-                service: layer_autopublish::error::AwsService::S3,
-                operation: "HeadObject",
-                target: "s3://b/layer.zip".into(),
-                code: Some("AccessDenied".into()),
-                message: "AccessDenied".into(),
-            },
-        }
+        record(Problem::Aws(AwsError {
+            service: layer_autopublish::error::AwsService::S3,
+            operation: "HeadObject",
+            target: "s3://b/layer.zip".into(),
+            code: Some("AccessDenied".into()),
+            message: "AccessDenied".into(),
+        }))
     }
 
     #[test]

@@ -12,6 +12,7 @@ use layer_autopublish::config::Config;
 use layer_autopublish::event;
 use layer_autopublish::layout::LayerDir;
 use layer_autopublish::metadata::validate_layer_name;
+use layer_autopublish::ports::Folder;
 use layer_autopublish::{handle, Publisher};
 use serde_json::Value;
 
@@ -71,21 +72,20 @@ fn read_event(path: &std::path::Path) -> Result<Value, Failure> {
 async fn event_for_current_zip(aws: &Aws, region: &str, s3_dir: &str) -> Result<Value, Failure> {
     let folder = LayerDir::from_s3_uri(s3_dir).map_err(Failure::Rejected)?;
     let key = folder.zip_key();
-    let head = aws
-        .head_object(folder.bucket(), &key, None)
-        .await?
-        .ok_or_else(|| {
-            Failure::Rejected(format!(
-                "{} does not exist; upload it first (layerctl upload)",
-                folder.s3_uri(&key)
-            ))
-        })?;
-    Ok(event::object_created(
+    let head = aws.head(folder.bucket(), &key).await?.ok_or_else(|| {
+        Failure::Rejected(format!(
+            "{} does not exist; upload it first (layerctl upload)",
+            folder.s3_uri(&key)
+        ))
+    })?;
+    let event = event::object_created(
         region,
         folder.bucket(),
         &key,
-        head.etag.as_deref(),
-        head.version_id.as_deref(),
+        head.id.etag.as_deref(),
+        head.id.version_id.as_deref(),
         head.size,
-    ))
+    );
+    serde_json::to_value(event)
+        .map_err(|e| Failure::Rejected(format!("the event for {}: {e}", folder.s3_uri(&key))))
 }

@@ -3,6 +3,7 @@
 //! code. The commands are the modules beside this file.
 
 mod args;
+mod calls;
 mod defaults;
 mod diff;
 mod failure;

@@ -2,16 +2,17 @@
 //! folder keeps for each, and where the staged zip stands.
 
 use crate::args::StatusArgs;
+use crate::calls;
 use crate::defaults;
 use crate::failure::Failure;
 use crate::report::Report;
 use layer_autopublish::aws::Aws;
-use layer_autopublish::decide::LayerVersion;
 use layer_autopublish::layout::LayerDir;
-use layer_autopublish::manifest::{self, ManifestMd5};
+use layer_autopublish::manifest;
 use layer_autopublish::metadata;
+use layer_autopublish::ports::{Folder, LayerVersion};
+use layer_autopublish::snapshot::FolderSnapshot;
 use serde::Serialize;
-use std::collections::HashMap;
 
 #[derive(Debug, Serialize)]
 struct Status {
@@ -76,9 +77,7 @@ pub fn staged_state(md5: &str, versions: &[(i64, Option<String>)]) -> Staged {
 
 pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Failure> {
     let folder = LayerDir::from_s3_uri(&args.folder.s3_dir).map_err(Failure::Rejected)?;
-    let zip = aws
-        .head_object(folder.bucket(), &folder.zip_key(), None)
-        .await?;
+    let zip = aws.head(folder.bucket(), &folder.zip_key()).await?;
     let zip_metadata = zip.as_ref().map(|z| z.metadata.clone()).unwrap_or_default();
     let layer_name = args
         .layer_name
@@ -96,16 +95,17 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
         metadata::manifest_name(&zip_metadata, &default_manifest).unwrap_or(default_manifest)
     });
 
-    let versions = aws.all_layer_versions(&layer_name).await?;
-    let etags: HashMap<String, String> = aws
-        .list_objects(folder.bucket(), &folder.prefix())
-        .await?
-        .into_iter()
-        .map(|object| (object.key, object.etag))
-        .collect();
+    let versions = calls::all_layer_versions(aws, &layer_name).await?;
+    let objects = aws
+        .list_after(folder.bucket(), &folder.prefix(), None)
+        .await?;
+    // The whole folder, read with the function's rule for ETags: an MD5
+    // only where the bucket is not KMS-encrypted and the upload was one PUT.
+    let kms = zip.as_ref().is_some_and(|head| head.kms);
+    let listing = FolderSnapshot::new(folder.clone(), None, objects, !kms);
     let versions: Vec<VersionStatus> = versions
         .iter()
-        .map(|version| version_status(&folder, &manifest_name, &etags, version))
+        .map(|version| version_status(&folder, &manifest_name, &listing, version))
         .collect();
     let staged = match &zip {
         None => Staged::Absent,
@@ -135,24 +135,21 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
 fn version_status(
     folder: &LayerDir,
     manifest_name: &str,
-    etags: &HashMap<String, String>,
+    listing: &FolderSnapshot,
     version: &LayerVersion,
 ) -> VersionStatus {
     let lock_key = folder.version_manifest_key(version.version, manifest_name);
-    // A single-part upload's ETag is its MD5: versions published by other
-    // tools are matched by their kept lock file without reading it.
-    let kept_md5 = etags
-        .get(&lock_key)
-        .and_then(|etag| ManifestMd5::parse(etag))
-        .map(|md5| md5.to_string());
+    // Versions published by other tools are matched by their kept lock
+    // file's ETag, where it is its MD5, without reading it.
+    let kept_md5 = listing.md5_of(&lock_key).map(|md5| md5.to_string());
     VersionStatus {
         version: version.version,
         created: version.created.clone(),
         manifest_md5: manifest::md5_from_description(&version.description)
             .map(|md5| md5.to_string())
             .or(kept_md5),
-        lock_file_kept: etags.contains_key(&lock_key),
-        deployment_record: etags.contains_key(&folder.deployment_key(version.version)),
+        lock_file_kept: listing.exists(&lock_key),
+        deployment_record: listing.exists(&folder.deployment_key(version.version)),
         arn: version.arn.clone(),
     }
 }

@@ -4,11 +4,12 @@
 //! before the first byte goes up.
 
 use crate::args::UploadArgs;
+use crate::calls::{self, Uploaded, UploadedPart};
 use crate::failure::Failure;
 use crate::report::Report;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use indicatif::{ProgressBar, ProgressStyle};
-use layer_autopublish::aws::{Aws, Uploaded, UploadedPart};
+use layer_autopublish::aws::Aws;
 use layer_autopublish::layer_zip::{self, ZipProblem, LOCAL_FILE_HEADER};
 use layer_autopublish::layout::{console_url_of_folder, LayerDir};
 use layer_autopublish::lockfile;
@@ -67,7 +68,8 @@ pub async fn run(
     let md5 = ManifestMd5::of(&lock);
 
     let manifest_key = folder.staged_manifest_key(&manifest_name);
-    aws.put_object_with_sha256(
+    calls::put_object_with_sha256(
+        aws,
         folder.bucket(),
         &manifest_key,
         ByteStream::from(lock),
@@ -89,7 +91,8 @@ pub async fn run(
         let body = ByteStream::from_path(&args.zip).await.map_err(|e| {
             Failure::Rejected(format!("{}: cannot read it: {e}", args.zip.display()))
         })?;
-        aws.put_object_with_sha256(
+        calls::put_object_with_sha256(
+            aws,
             folder.bucket(),
             &zip_key,
             body,
@@ -217,18 +220,20 @@ async fn upload_in_parts(
     metadata: &HashMap<String, String>,
 ) -> Result<Uploaded, Failure> {
     let key = folder.zip_key();
-    let upload_id = aws
-        .start_multipart_upload(folder.bucket(), &key, "application/zip", metadata)
-        .await?;
+    let upload_id =
+        calls::start_multipart_upload(aws, folder.bucket(), &key, "application/zip", metadata)
+            .await?;
     let result = upload_parts(aws, report, folder, path, size, &upload_id).await;
     match result {
-        Ok(parts) => Ok(aws
-            .complete_multipart_upload(folder.bucket(), &key, &upload_id, &parts)
-            .await?),
+        Ok(parts) => {
+            Ok(
+                calls::complete_multipart_upload(aws, folder.bucket(), &key, &upload_id, &parts)
+                    .await?,
+            )
+        }
         Err(failure) => {
-            if let Err(e) = aws
-                .abort_multipart_upload(folder.bucket(), &key, &upload_id)
-                .await
+            if let Err(e) =
+                calls::abort_multipart_upload(aws, folder.bucket(), &key, &upload_id).await
             {
                 eprintln!("layerctl: the unfinished upload could not be abandoned: {e}");
             }
@@ -270,10 +275,7 @@ async fn upload_parts(
             .await
             .map_err(|e| Failure::Rejected(format!("{}: cannot read it: {e}", path.display())))?;
         let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
-        parts.push(
-            aws.upload_part(folder.bucket(), &key, upload_id, number, body)
-                .await?,
-        );
+        parts.push(calls::upload_part(aws, folder.bucket(), &key, upload_id, number, body).await?);
         match &bar {
             Some(bar) => bar.inc(length),
             None => report.line(format!("uploaded part {number}/{count} of layer.zip")),

@@ -1,0 +1,105 @@
+//! The SDK side of the ports: every S3 and Lambda call the function makes,
+//! and nothing else. [`config`] builds the SDK configuration; [`s3`] and
+//! [`lambda`] implement [`Folder`](crate::ports::Folder) and
+//! [`Layer`](crate::ports::Layer) on the SDK's clients.
+//!
+//! SDK failures become [`AwsError`]s naming the call, its target, and the
+//! service's error code, so nothing past this module sees an SDK type.
+
+pub mod config;
+pub mod lambda;
+mod s3;
+
+pub use config::{config_loader, lambda_config, lambda_config_from, retry_config};
+pub use s3::copy_source;
+
+use crate::error::{AwsError, AwsService};
+use aws_config::SdkConfig;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// The S3 and Lambda clients, built once per process.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    s3: aws_sdk_s3::Client,
+    lambda: aws_sdk_lambda::Client,
+}
+
+impl Aws {
+    /// Clients from a loaded SDK configuration. With a custom endpoint (a
+    /// local emulator), S3 is addressed path-style, since virtual-host
+    /// addressing needs DNS for `bucket.host`.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        Self::from_clients(
+            aws_sdk_s3::Client::from_conf(s3),
+            aws_sdk_lambda::Client::new(sdk),
+        )
+    }
+
+    pub fn from_clients(s3: aws_sdk_s3::Client, lambda: aws_sdk_lambda::Client) -> Self {
+        Self { s3, lambda }
+    }
+
+    /// The S3 client, for the calls only `layerctl` makes (uploads, listings).
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
+    /// The Lambda client, for the calls only `layerctl` makes.
+    pub fn lambda(&self) -> &aws_sdk_lambda::Client {
+        &self.lambda
+    }
+}
+
+/// An ETag without the quotes S3 puts around it.
+pub fn unquoted(etag: Option<&str>) -> Option<String> {
+    etag.map(|e| e.trim_matches('"').to_owned())
+}
+
+/// A byte count from the SDK's signed length (never negative in practice).
+pub fn byte_count(length: Option<i64>) -> u64 {
+    length.map_or(0, |n| n.max(0).unsigned_abs())
+}
+
+/// Maps a failed call to an [`AwsError`]: the operation, its target, and the
+/// service's code and message when it sent them.
+pub fn failure<E, R>(
+    service: AwsService,
+    operation: &'static str,
+    target: &str,
+    error: SdkError<E, R>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let code = error.code().map(str::to_owned);
+    let message = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(&error).to_string(),
+    };
+    AwsError {
+        service,
+        operation,
+        target: target.to_owned(),
+        code,
+        message,
+    }
+}
+
+/// Maps a failed S3 call on `bucket`/`key` to an [`AwsError`].
+pub fn s3_failure<E, R>(
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+) -> impl FnOnce(SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let target = crate::layout::s3_uri(bucket, key);
+    move |error| failure(AwsService::S3, operation, &target, error)
+}

@@ -1,0 +1,190 @@
+//! The AWS calls only `layerctl` makes: uploads with a SHA-256 checksum (in
+//! one PUT or in parts), and every version of a layer. The function's own
+//! calls are the ports' (`layer_autopublish::ports`), which `layerctl` uses
+//! for everything else.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use layer_autopublish::aws::lambda::layer_version;
+use layer_autopublish::aws::{failure, s3_failure, Aws};
+use layer_autopublish::error::{AwsError, AwsService};
+use layer_autopublish::ports::LayerVersion;
+use std::collections::HashMap;
+
+/// What an upload left in S3.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+    /// Full-object (single PUT) or composite (`…-N`, multipart) SHA-256.
+    pub sha256: Option<String>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub number: i32,
+    pub etag: String,
+    pub sha256: Option<String>,
+}
+
+/// Uploads an object in one PUT with user `metadata` and a SHA-256
+/// checksum the SDK computes, which S3 verifies and keeps.
+pub async fn put_object_with_sha256(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    body: ByteStream,
+    content_type: &str,
+    metadata: &HashMap<String, String>,
+) -> Result<Uploaded, AwsError> {
+    let out = aws
+        .s3()
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .set_metadata(Some(metadata.clone()))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(body)
+        .send()
+        .await
+        .map_err(s3_failure("PutObject", bucket, key))?;
+    Ok(Uploaded {
+        sha256: out.checksum_sha256().map(str::to_owned),
+    })
+}
+
+/// Starts a multipart upload with SHA-256 part checksums; returns its id.
+pub async fn start_multipart_upload(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    metadata: &HashMap<String, String>,
+) -> Result<String, AwsError> {
+    let out = aws
+        .s3()
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .set_metadata(Some(metadata.clone()))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .map_err(s3_failure("CreateMultipartUpload", bucket, key))?;
+    out.upload_id().map(str::to_owned).ok_or_else(|| AwsError {
+        service: AwsService::S3,
+        operation: "CreateMultipartUpload",
+        target: layer_autopublish::layout::s3_uri(bucket, key),
+        code: None,
+        message: "S3 answered without an upload id".into(),
+    })
+}
+
+pub async fn upload_part(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    body: ByteStream,
+) -> Result<UploadedPart, AwsError> {
+    let out = aws
+        .s3()
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(body)
+        .send()
+        .await
+        .map_err(s3_failure("UploadPart", bucket, key))?;
+    Ok(UploadedPart {
+        number,
+        etag: out.e_tag().unwrap_or_default().to_owned(),
+        sha256: out.checksum_sha256().map(str::to_owned),
+    })
+}
+
+pub async fn complete_multipart_upload(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: &[UploadedPart],
+) -> Result<Uploaded, AwsError> {
+    let parts = parts
+        .iter()
+        .map(|part| {
+            CompletedPart::builder()
+                .part_number(part.number)
+                .e_tag(&part.etag)
+                .set_checksum_sha256(part.sha256.clone())
+                .build()
+        })
+        .collect();
+    let out = aws
+        .s3()
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(s3_failure("CompleteMultipartUpload", bucket, key))?;
+    Ok(Uploaded {
+        sha256: out.checksum_sha256().map(str::to_owned),
+    })
+}
+
+/// Abandons a multipart upload, so its parts are not kept (and billed).
+pub async fn abort_multipart_upload(
+    aws: &Aws,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), AwsError> {
+    aws.s3()
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(s3_failure("AbortMultipartUpload", bucket, key))
+}
+
+/// Every version of `layer`, newest first (empty when it has none), across
+/// every page.
+pub async fn all_layer_versions(aws: &Aws, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
+    let mut pages = aws
+        .lambda()
+        .list_layer_versions()
+        .layer_name(layer)
+        .into_paginator()
+        .send();
+    let mut all: Vec<LayerVersion> = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => all.extend(page.layer_versions().iter().map(layer_version)),
+            Err(e)
+                if aws_sdk_lambda::error::ProvideErrorMetadata::code(&e)
+                    == Some("ResourceNotFoundException") =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e)),
+        }
+    }
+    all.sort_by_key(|v| std::cmp::Reverse(v.version));
+    all.dedup_by_key(|v| v.version);
+    Ok(all)
+}

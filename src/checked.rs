@@ -1,0 +1,84 @@
+//! Step 3: what an upload says about itself, from its HEAD alone: the lock
+//! file's MD5, the lock file's name, the layer, and a size Lambda can take.
+//! This is where "what does the user see when the metadata is missing?"
+//! is answered.
+
+use crate::config::Config;
+use crate::error::Problem;
+use crate::event::Upload;
+use crate::layer_zip;
+use crate::layout::LayerDir;
+use crate::manifest::ManifestMd5;
+use crate::metadata::{self, Md5Problem};
+use crate::ports::{ObjectHead, ObjectId};
+
+/// An upload whose metadata and size passed the checks.
+#[derive(Clone, Debug)]
+pub struct CheckedUpload<'a> {
+    pub upload: &'a Upload,
+    pub dir: LayerDir,
+    pub head: ObjectHead,
+    pub md5: ManifestMd5,
+    /// The lock file's name: `manifest-name`, else `MANIFEST_NAME`.
+    pub manifest: String,
+    /// The layer: `layer-name`, else `LAYER_NAME`.
+    pub layer: String,
+}
+
+impl<'a> CheckedUpload<'a> {
+    /// Checks the upload's `head` against the rules and the configuration.
+    pub fn new(
+        upload: &'a Upload,
+        dir: LayerDir,
+        head: ObjectHead,
+        config: &Config,
+    ) -> Result<Self, Problem> {
+        let md5 = metadata::manifest_md5(&head.metadata).map_err(|problem| {
+            Problem::MissingManifestMd5 {
+                problem: match problem {
+                    Md5Problem::Missing => "it has no manifest-md5 user metadata".into(),
+                    Md5Problem::NotAnMd5(value) => {
+                        format!("its manifest-md5 metadata {value:?} is not an MD5 (32 hex digits)")
+                    }
+                },
+            }
+        })?;
+        let invalid = |key: &'static str| {
+            move |(value, problem): (String, String)| Problem::InvalidMetadata {
+                key,
+                value,
+                problem,
+            }
+        };
+        let manifest = metadata::manifest_name(&head.metadata, &config.manifest_name)
+            .map_err(invalid(metadata::MANIFEST_NAME_KEY))?;
+        let layer = metadata::layer_name(&head.metadata, config.layer_name.as_deref())
+            .map_err(invalid(metadata::LAYER_NAME_KEY))?
+            .ok_or(Problem::MissingLayerName)?;
+        layer_zip::check_size(head.size)?;
+        Ok(Self {
+            upload,
+            dir,
+            head,
+            md5,
+            manifest,
+            layer,
+        })
+    }
+
+    /// The object the event reported, its ETag completed from the HEAD.
+    pub fn event_object(&self) -> ObjectId {
+        ObjectId {
+            version_id: self.upload.version_id.clone(),
+            etag: self.upload.etag.clone().or(self.head.id.etag.clone()),
+        }
+    }
+
+    /// The object version to publish from: the event's, else the one HEAD saw.
+    pub fn object_version(&self) -> Option<&str> {
+        self.upload
+            .version_id
+            .as_deref()
+            .or(self.head.id.version_id.as_deref())
+    }
+}

@@ -1,0 +1,206 @@
+//! One look at the layer and its folder, in this order: the layer's latest
+//! version, then one listing of the folder (see `lease.rs` for why the order
+//! matters), then only the reads the listing cannot answer (a lock file
+//! whose ETag is not its MD5, a staged lock file sorting before the listing).
+//! What it finds are the [`Facts`] that `decide::plan` decides from.
+
+use crate::checked::CheckedUpload;
+use crate::decide::{Facts, Records};
+use crate::error::Problem;
+use crate::layout::LayerDir;
+use crate::lease::LeaseState;
+use crate::manifest::{self, ManifestMd5};
+use crate::ports::{Folder, Layer, SmallObject};
+use crate::snapshot::FolderSnapshot;
+use std::time::{Duration, SystemTime};
+use tracing::warn;
+
+/// The staged lock file, known to have the upload's MD5, with the ETag its
+/// copies are made conditional on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedLock {
+    pub key: String,
+    pub etag: String,
+}
+
+/// What one look found: the facts, and the staged lock file to copy.
+#[derive(Clone, Debug)]
+pub struct Look {
+    pub facts: Facts,
+    pub staged: Option<StagedLock>,
+}
+
+/// Reads the layer's latest version, then the folder; the lease's state is
+/// judged at `now` with leases lasting `ttl`.
+pub async fn look<A: Folder + Layer>(
+    aws: &A,
+    checked: &CheckedUpload<'_>,
+    now: SystemTime,
+    ttl: Duration,
+) -> Result<Look, Problem> {
+    let dir = &checked.dir;
+    let latest = aws.latest_version(&checked.layer).await?;
+    let latest_number = latest.as_ref().map(|v| v.version);
+    let start_after = FolderSnapshot::start_after(dir, latest_number);
+    let objects = aws
+        .list_after(dir.bucket(), &dir.prefix(), start_after.as_deref())
+        .await?;
+    let snapshot = FolderSnapshot::new(dir.clone(), latest_number, objects, !checked.head.kms);
+    let staged = staged_lock(aws, checked, &snapshot).await?;
+    let recorded = match &latest {
+        Some(version) => {
+            recorded_md5(
+                aws,
+                checked,
+                &snapshot,
+                version.version,
+                &version.description,
+            )
+            .await?
+        }
+        None => None,
+    };
+    let records = match &latest {
+        Some(version) if recorded.as_ref() == Some(&checked.md5) => {
+            records_of(aws, checked, &snapshot, version.version).await?
+        }
+        _ => Records::default(),
+    };
+    let facts = Facts {
+        newest_recorded: snapshot.newest_recorded_version(),
+        lease: LeaseState::of(snapshot.get(&dir.lease_key()), now, ttl),
+        lock_file_staged: staged.is_some(),
+        latest,
+        recorded,
+        records,
+    };
+    Ok(Look { facts, staged })
+}
+
+/// Step 3's second half: the staged lock file must have the upload's MD5
+/// (from its ETag when that is one; read otherwise). `None` when none is
+/// staged: the version is still published and recorded, without its lock file.
+async fn staged_lock<F: Folder>(
+    folder: &F,
+    checked: &CheckedUpload<'_>,
+    snapshot: &FolderSnapshot,
+) -> Result<Option<StagedLock>, Problem> {
+    let dir = &checked.dir;
+    let key = dir.staged_manifest_key(&checked.manifest);
+    let listed = if snapshot.covers(&key) {
+        snapshot.get(&key).map(|o| (o.etag.clone(), o.size))
+    } else {
+        // A name sorting before the version folders: not in the listing.
+        folder
+            .head(dir.bucket(), &key)
+            .await?
+            .map(|head| (head.id.etag.unwrap_or_default(), head.size))
+    };
+    let Some((etag, size)) = listed else {
+        warn!(
+            zip = %checked.upload.s3_uri(),
+            manifest = %dir.s3_uri(&key),
+            "no staged lock file: the version is still published and recorded, \
+             but its lock file cannot be kept; upload the lock file before the zip to keep it"
+        );
+        return Ok(None);
+    };
+    let limit = manifest::MAX_MANIFEST_BYTES;
+    if size > limit {
+        return Err(Problem::ManifestTooLarge {
+            manifest: dir.s3_uri(&key),
+            size,
+            limit,
+        });
+    }
+    let from_etag = snapshot.md5_of(&key).or_else(|| {
+        (!checked.head.kms)
+            .then(|| ManifestMd5::parse(&etag))
+            .flatten()
+    });
+    let actual = match from_etag {
+        Some(md5) => md5,
+        None => match read_lock_file(folder, dir, &key).await? {
+            Some(bytes) => ManifestMd5::of(&bytes),
+            None => return Ok(None),
+        },
+    };
+    if actual != checked.md5 {
+        return Err(Problem::InconsistentManifest {
+            manifest: dir.s3_uri(&key),
+            expected: checked.md5.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(Some(StagedLock { key, etag }))
+}
+
+/// The lock file MD5 of a published version: from its description's
+/// marker, else (versions published by other tools) from its kept lock file.
+async fn recorded_md5<F: Folder>(
+    folder: &F,
+    checked: &CheckedUpload<'_>,
+    snapshot: &FolderSnapshot,
+    version: i64,
+    description: &str,
+) -> Result<Option<ManifestMd5>, Problem> {
+    if let Some(md5) = manifest::md5_from_description(description) {
+        return Ok(Some(md5));
+    }
+    let key = checked.dir.version_manifest_key(version, &checked.manifest);
+    md5_of_listed(folder, &checked.dir, snapshot, &key).await
+}
+
+/// Which records of version `version` exist, for this upload's lock file.
+async fn records_of<F: Folder>(
+    folder: &F,
+    checked: &CheckedUpload<'_>,
+    snapshot: &FolderSnapshot,
+    version: i64,
+) -> Result<Records, Problem> {
+    let dir = &checked.dir;
+    let last = dir.last_manifest_key(&checked.manifest);
+    let last_md5 = md5_of_listed(folder, dir, snapshot, &last).await?;
+    Ok(Records {
+        version_copy: snapshot.exists(&dir.version_manifest_key(version, &checked.manifest)),
+        last_is_latest: last_md5.as_ref() == Some(&checked.md5),
+        deployment: snapshot.exists(&dir.deployment_key(version)),
+    })
+}
+
+/// The MD5 of a lock file the listing shows: its ETag when that is one, its
+/// bytes otherwise; `None` when it is not there.
+async fn md5_of_listed<F: Folder>(
+    folder: &F,
+    dir: &LayerDir,
+    snapshot: &FolderSnapshot,
+    key: &str,
+) -> Result<Option<ManifestMd5>, Problem> {
+    if !snapshot.exists(key) {
+        return Ok(None);
+    }
+    if let Some(md5) = snapshot.md5_of(key) {
+        return Ok(Some(md5));
+    }
+    let bytes = read_lock_file(folder, dir, key).await?;
+    Ok(bytes.map(|bytes| ManifestMd5::of(&bytes)))
+}
+
+/// A lock file's bytes (`None` when absent), refusing one too large to be a
+/// lock file. Only where an ETag is not an MD5.
+async fn read_lock_file<F: Folder>(
+    folder: &F,
+    dir: &LayerDir,
+    key: &str,
+) -> Result<Option<Vec<u8>>, Problem> {
+    let limit = manifest::MAX_MANIFEST_BYTES;
+    match folder.read_small(dir.bucket(), key, limit).await? {
+        Some(SmallObject::Read(bytes)) => Ok(Some(bytes)),
+        Some(SmallObject::TooLarge { size }) => Err(Problem::ManifestTooLarge {
+            manifest: dir.s3_uri(key),
+            size,
+            limit,
+        }),
+        None => Ok(None),
+    }
+}

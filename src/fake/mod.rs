@@ -1,0 +1,311 @@
+//! An in-memory AWS behind the ports, for what a real server cannot be made
+//! to do: a call that applies and loses its answer, a call that never
+//! answers, a crash between two calls, time passing.
+//!
+//! It keeps the services' semantics the publisher relies on: S3's MD5 ETags,
+//! object versions in a versioned bucket, `If-None-Match: *`, `If-Match` and
+//! `x-amz-copy-source-if-match` answering 412, listings in key order after
+//! `StartAfter` with `LastModified` to the second; Lambda's numbered versions
+//! (never reused), descriptions, and the `CodeSha256` of the bytes it took.
+//! Time is a [`ManualClock`] that moves only when something sleeps on it or
+//! a test advances it. `tests/contract.rs` holds it to the real services by
+//! running the same assertions against it and against moto.
+//!
+//! Faults are injected per call ([`FakeAws::inject`]): fail before the call
+//! applies, apply it and lose the answer, answer late, or never answer.
+
+mod lambda;
+mod s3;
+
+pub use lambda::code_sha256;
+
+use crate::error::{AwsError, AwsService};
+use crate::ports::Clock;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A clock that moves only when told to, or when something sleeps on it
+/// (which then returns at once, the time having passed).
+#[derive(Clone, Debug)]
+pub struct ManualClock(Arc<Mutex<SystemTime>>);
+
+impl Default for ManualClock {
+    /// 2026-11-23T12:00:00Z, on a whole second.
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(
+            UNIX_EPOCH + Duration::from_secs(1_795_435_200),
+        )))
+    }
+}
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        let mut now = lock(&self.0);
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *lock(&self.0)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.advance(duration);
+        // Let the other tasks of a concurrency test run meanwhile.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// One kind of call, as AWS names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    HeadObject,
+    GetObject,
+    ListObjectsV2,
+    PutObject,
+    CopyObject,
+    ListLayerVersions,
+    GetLayerVersion,
+    PublishLayerVersion,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HeadObject => "HeadObject",
+            Self::GetObject => "GetObject",
+            Self::ListObjectsV2 => "ListObjectsV2",
+            Self::PutObject => "PutObject",
+            Self::CopyObject => "CopyObject",
+            Self::ListLayerVersions => "ListLayerVersions",
+            Self::GetLayerVersion => "GetLayerVersion",
+            Self::PublishLayerVersion => "PublishLayerVersion",
+        }
+    }
+
+    fn service(self) -> AwsService {
+        match self {
+            Self::ListLayerVersions | Self::GetLayerVersion | Self::PublishLayerVersion => {
+                AwsService::Lambda
+            }
+            _ => AwsService::S3,
+        }
+    }
+}
+
+/// What goes wrong with a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A 503 before the call applied: nothing changed.
+    FailBefore,
+    /// The call applied, then its answer was lost (a 503 after applying, a
+    /// reset connection): the caller sees a failure, the change stands.
+    LoseAnswer,
+    /// The answer comes after this long on the clock.
+    Slow(Duration),
+    /// The call never answers.
+    Hang,
+    /// A conditional write refused with 409 `ConditionalRequestConflict`
+    /// (another conditional write to the key was in flight): nothing applied.
+    Conflict,
+}
+
+/// Something another party does while a call is in flight: it happens
+/// before the call applies.
+pub type Meanwhile = Arc<dyn Fn(&FakeAws) + Send + Sync>;
+
+/// A fault waiting for the calls it matches.
+#[derive(Clone, Debug)]
+struct Injected {
+    op: Op,
+    /// Only calls whose target (an S3 URI, a layer name) contains this.
+    target_contains: String,
+    fault: Fault,
+    /// How many more calls it hits; `None`: every one.
+    times: Option<usize>,
+}
+
+/// One call the fake answered (or failed), in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub op: Op,
+    pub target: String,
+}
+
+/// The in-memory S3 and Lambda, shared by its clones.
+#[derive(Clone, Debug, Default)]
+pub struct FakeAws {
+    state: Arc<Mutex<State>>,
+    clock: ManualClock,
+}
+
+#[derive(Default)]
+struct State {
+    s3: s3::Buckets,
+    lambda: lambda::Layers,
+    faults: Vec<Injected>,
+    meanwhile: Vec<(Op, String, Meanwhile)>,
+    calls: Vec<Call>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("s3", &self.s3)
+            .field("lambda", &self.lambda)
+            .field("faults", &self.faults)
+            .field("calls", &self.calls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Poisoning is no concern here: a panicking test ends anyway.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl FakeAws {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The clock the fake stamps objects with; give it to the publisher.
+    pub fn clock(&self) -> ManualClock {
+        self.clock.clone()
+    }
+
+    /// `fault` hits the next `times` calls of `op` whose target contains
+    /// `target_contains` (`""`: any).
+    pub fn inject(&self, op: Op, target_contains: &str, fault: Fault, times: usize) {
+        self.add_fault(op, target_contains, fault, Some(times));
+    }
+
+    /// `fault` hits every matching call from now on.
+    pub fn inject_always(&self, op: Op, target_contains: &str, fault: Fault) {
+        self.add_fault(op, target_contains, fault, None);
+    }
+
+    fn add_fault(&self, op: Op, target_contains: &str, fault: Fault, times: Option<usize>) {
+        lock(&self.state).faults.push(Injected {
+            op,
+            target_contains: target_contains.to_owned(),
+            fault,
+            times,
+        });
+    }
+
+    /// `then` happens once, during the next call of `op` whose target
+    /// contains `target_contains`, before that call applies: an overwrite
+    /// racing a publish, another process's write.
+    pub fn meanwhile(
+        &self,
+        op: Op,
+        target_contains: &str,
+        then: impl Fn(&FakeAws) + Send + Sync + 'static,
+    ) {
+        lock(&self.state)
+            .meanwhile
+            .push((op, target_contains.to_owned(), Arc::new(then)));
+    }
+
+    /// Every call since the last `take_calls`, in order.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut lock(&self.state).calls)
+    }
+
+    /// Logs the call and runs `apply` on the state, with the fault injected
+    /// for it, if any.
+    async fn call<T>(
+        &self,
+        op: Op,
+        target: &str,
+        apply: impl FnOnce(&mut State, SystemTime) -> Result<T, AwsError> + Send,
+    ) -> Result<T, AwsError> {
+        let (fault, meanwhile) = {
+            let mut state = lock(&self.state);
+            state.calls.push(Call {
+                op,
+                target: target.to_owned(),
+            });
+            let meanwhile = state
+                .meanwhile
+                .iter()
+                .position(|(o, t, _)| *o == op && target.contains(t.as_str()))
+                .map(|index| state.meanwhile.remove(index).2);
+            (state.take_fault(op, target), meanwhile)
+        };
+        if let Some(then) = meanwhile {
+            then(self);
+        }
+        let run = |this: &Self| {
+            let now = this.clock.now();
+            apply(&mut lock(&this.state), now)
+        };
+        match fault {
+            None => run(self),
+            Some(Fault::FailBefore) => Err(aws_error(
+                op,
+                target,
+                "ServiceUnavailable",
+                "injected: failed before applying",
+            )),
+            Some(Fault::LoseAnswer) => {
+                // The change stands whatever it answered.
+                let _applied = run(self);
+                Err(AwsError {
+                    service: op.service(),
+                    operation: op.name(),
+                    target: target.to_owned(),
+                    code: None,
+                    message: "injected: connection reset after the call applied".into(),
+                })
+            }
+            Some(Fault::Slow(delay)) => {
+                self.clock.sleep(delay).await;
+                run(self)
+            }
+            Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::Conflict) => {
+                let message = "A conflicting conditional operation is currently in progress";
+                Err(aws_error(op, target, CONFLICT, message))
+            }
+        }
+    }
+}
+
+impl State {
+    fn take_fault(&mut self, op: Op, target: &str) -> Option<Fault> {
+        let index = self
+            .faults
+            .iter()
+            .position(|f| f.op == op && target.contains(&f.target_contains))?;
+        let injected = &mut self.faults[index];
+        let fault = injected.fault;
+        match &mut injected.times {
+            Some(1) => {
+                self.faults.remove(index);
+            }
+            Some(n) => *n -= 1,
+            None => {}
+        }
+        Some(fault)
+    }
+}
+
+/// The code of a 409 to a conditional write, which the ports report as a
+/// refusal, as the SDK adapter does.
+const CONFLICT: &str = "ConditionalRequestConflict";
+
+/// An error as the SDK adapter reports a service's answer.
+fn aws_error(op: Op, target: &str, code: &str, message: &str) -> AwsError {
+    AwsError {
+        service: op.service(),
+        operation: op.name(),
+        target: target.to_owned(),
+        code: Some(code.to_owned()),
+        message: format!("{code}: {message}"),
+    }
+}

@@ -1,0 +1,320 @@
+//! The in-memory S3: buckets of objects with MD5 ETags, versions when the
+//! bucket is versioned, conditional writes and copies, ordered listings.
+
+use super::{aws_error, lock, FakeAws, Op};
+use crate::error::AwsError;
+use crate::layout::s3_uri;
+use crate::manifest::ManifestMd5;
+use crate::ports::Clock as _;
+use crate::ports::{
+    Folder, ListedObject, ObjectHead, ObjectId, ObjectStart, SmallObject, WriteCondition,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Default)]
+pub(super) struct Buckets(BTreeMap<String, Bucket>);
+
+#[derive(Debug, Default)]
+struct Bucket {
+    versioned: bool,
+    /// Each key's versions, oldest first; the last is the current one.
+    objects: BTreeMap<String, Vec<Stored>>,
+    next_version: u64,
+}
+
+/// One version of an object.
+#[derive(Clone, Debug)]
+pub(super) struct Stored {
+    pub(super) bytes: Arc<Vec<u8>>,
+    etag: String,
+    version_id: Option<String>,
+    metadata: HashMap<String, String>,
+    sha256: Option<String>,
+    last_modified: SystemTime,
+}
+
+impl Stored {
+    fn id(&self) -> ObjectId {
+        ObjectId {
+            version_id: self.version_id.clone(),
+            etag: Some(self.etag.clone()),
+        }
+    }
+}
+
+impl Buckets {
+    fn bucket(&mut self, op: Op, bucket: &str, key: &str) -> Result<&mut Bucket, AwsError> {
+        self.0.get_mut(bucket).ok_or_else(|| {
+            aws_error(
+                op,
+                &s3_uri(bucket, key),
+                "NoSuchBucket",
+                "The specified bucket does not exist",
+            )
+        })
+    }
+
+    /// The current object at `key`, or the version `version_id` of it.
+    pub(super) fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Option<&Stored> {
+        let versions = self.0.get(bucket)?.objects.get(key)?;
+        match version_id {
+            None => versions.last(),
+            Some(id) => versions
+                .iter()
+                .find(|v| v.version_id.as_deref() == Some(id)),
+        }
+    }
+
+    fn write(
+        &mut self,
+        op: Op,
+        bucket: &str,
+        key: &str,
+        object: Stored,
+    ) -> Result<ObjectId, AwsError> {
+        let b = self.bucket(op, bucket, key)?;
+        let mut object = object;
+        let versions = b.objects.entry(key.to_owned()).or_default();
+        if b.versioned {
+            b.next_version += 1;
+            object.version_id = Some(format!("v{:08}", b.next_version));
+        } else {
+            versions.clear();
+        }
+        let id = object.id();
+        versions.push(object);
+        Ok(id)
+    }
+}
+
+/// S3 lists `LastModified` to the second.
+fn to_the_second(time: SystemTime) -> SystemTime {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn new_object(
+    bytes: Vec<u8>,
+    metadata: HashMap<String, String>,
+    sha256: Option<String>,
+    now: SystemTime,
+) -> Stored {
+    Stored {
+        etag: ManifestMd5::of(&bytes).to_string(),
+        bytes: Arc::new(bytes),
+        version_id: None,
+        metadata,
+        sha256,
+        last_modified: now,
+    }
+}
+
+impl Folder for FakeAws {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, AwsError> {
+        // HEAD has no body: a missing bucket is a bare 404, as for a missing key.
+        self.call(Op::HeadObject, &s3_uri(bucket, key), |state, _| {
+            Ok(state.s3.get(bucket, key, None).map(|o| ObjectHead {
+                id: o.id(),
+                metadata: o.metadata.clone(),
+                size: o.bytes.len() as u64,
+                sha256: o.sha256.clone(),
+                kms: false,
+            }))
+        })
+        .await
+    }
+
+    async fn read_start(
+        &self,
+        bucket: &str,
+        key: &str,
+        n: u64,
+    ) -> Result<Option<ObjectStart>, AwsError> {
+        self.call(Op::GetObject, &s3_uri(bucket, key), |state, _| {
+            state.s3.bucket(Op::GetObject, bucket, key)?;
+            Ok(state.s3.get(bucket, key, None).map(|o| {
+                let end = o.bytes.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+                // An empty object has no byte 0: S3 answers 416, without an ETag.
+                let id = if o.bytes.is_empty() {
+                    ObjectId::default()
+                } else {
+                    o.id()
+                };
+                ObjectStart {
+                    id,
+                    bytes: o.bytes[..end].to_vec(),
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn read_small(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> Result<Option<SmallObject>, AwsError> {
+        self.call(Op::GetObject, &s3_uri(bucket, key), |state, _| {
+            state.s3.bucket(Op::GetObject, bucket, key)?;
+            Ok(state.s3.get(bucket, key, None).map(|o| {
+                let size = o.bytes.len() as u64;
+                if size > max_bytes {
+                    SmallObject::TooLarge { size }
+                } else {
+                    SmallObject::Read(o.bytes.to_vec())
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn list_after(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ListedObject>, AwsError> {
+        self.call(Op::ListObjectsV2, &s3_uri(bucket, prefix), |state, _| {
+            let b = state.s3.bucket(Op::ListObjectsV2, bucket, prefix)?;
+            Ok(b.objects
+                .iter()
+                .filter(|(key, _)| key.starts_with(prefix))
+                .filter(|(key, _)| start_after.is_none_or(|after| key.as_str() > after))
+                .filter_map(|(key, versions)| {
+                    let o = versions.last()?;
+                    Some(ListedObject {
+                        key: key.clone(),
+                        etag: o.etag.clone(),
+                        size: o.bytes.len() as u64,
+                        last_modified: Some(to_the_second(o.last_modified)),
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+        condition: WriteCondition<'_>,
+    ) -> Result<Option<String>, AwsError> {
+        let target = s3_uri(bucket, key);
+        let put = self.call(Op::PutObject, &target, |state, now| {
+            state.s3.bucket(Op::PutObject, bucket, key)?;
+            let current = state.s3.get(bucket, key, None).map(|o| o.etag.clone());
+            let holds = match condition {
+                WriteCondition::Always => true,
+                WriteCondition::Absent => current.is_none(),
+                WriteCondition::ETagIs(etag) => current.as_deref() == Some(etag),
+            };
+            if !holds {
+                return Ok(None);
+            }
+            let object = new_object(body, HashMap::new(), None, now);
+            Ok(state.s3.write(Op::PutObject, bucket, key, object)?.etag)
+        });
+        match put.await {
+            Err(e) if e.code.as_deref() == Some(super::CONFLICT) => Ok(None),
+            other => other,
+        }
+    }
+
+    async fn copy_if(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        etag: &str,
+    ) -> Result<bool, AwsError> {
+        self.call(Op::CopyObject, &s3_uri(bucket, to), |state, now| {
+            state.s3.bucket(Op::CopyObject, bucket, to)?;
+            let Some(source) = state.s3.get(bucket, from, None) else {
+                return Ok(false);
+            };
+            if source.etag != etag {
+                return Ok(false);
+            }
+            let copy = Stored {
+                last_modified: now,
+                ..source.clone()
+            };
+            state.s3.write(Op::CopyObject, bucket, to, copy)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+/// Setting the scene and reading it back, as a test does with its own
+/// clients: none of these is a call of the publisher's, none is logged or
+/// faulted.
+impl FakeAws {
+    pub fn create_bucket(&self, bucket: &str) {
+        lock(&self.state).s3.0.entry(bucket.to_owned()).or_default();
+    }
+
+    pub fn enable_versioning(&self, bucket: &str) {
+        lock(&self.state)
+            .s3
+            .0
+            .entry(bucket.to_owned())
+            .or_default()
+            .versioned = true;
+    }
+
+    /// Uploads an object with user `metadata` and, when given, the SHA-256
+    /// the uploader sent (stored unchecked, as moto does).
+    pub fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: &[u8],
+        metadata: &[(&str, &str)],
+        sha256: Option<&str>,
+    ) -> ObjectId {
+        let metadata = metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let now = self.clock.now();
+        let object = new_object(bytes.to_vec(), metadata, sha256.map(str::to_owned), now);
+        let mut state = lock(&self.state);
+        state.s3.0.entry(bucket.to_owned()).or_default();
+        match state.s3.write(Op::PutObject, bucket, key, object) {
+            Ok(id) => id,
+            Err(_) => ObjectId::default(),
+        }
+    }
+
+    /// Deletes every version of an object.
+    pub fn delete_object(&self, bucket: &str, key: &str) {
+        if let Some(b) = lock(&self.state).s3.0.get_mut(bucket) {
+            b.objects.remove(key);
+        }
+    }
+
+    /// The current bytes at `key`.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        lock(&self.state)
+            .s3
+            .get(bucket, key, None)
+            .map(|o| o.bytes.to_vec())
+    }
+
+    /// Every key in the bucket, sorted.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        lock(&self.state)
+            .s3
+            .0
+            .get(bucket)
+            .map(|b| b.objects.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,115 @@
+//! What the function answers for each record, and what it keeps in a
+//! version's `deployment.json`.
+
+use crate::event::Upload;
+use serde::{Deserialize, Serialize};
+
+/// What happened to one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    Published,
+    Unchanged,
+    Ignored,
+    Superseded,
+    /// A dry run (`DRY_RUN=true`) found that this upload would publish.
+    #[serde(rename = "would_publish")]
+    WouldPublish,
+}
+
+impl OutcomeKind {
+    /// The name used in the JSON result and the logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Unchanged => "unchanged",
+            Self::Ignored => "ignored",
+            Self::Superseded => "superseded",
+            Self::WouldPublish => "would_publish",
+        }
+    }
+}
+
+/// The result of one record, as returned and logged (and, for a published
+/// version, kept in its `deployment.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub outcome: OutcomeKind,
+    pub bucket: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_version_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_md5: Option<String>,
+    /// Where the version's lock file is kept; absent when it could not be
+    /// kept (no staged lock file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    /// Why a record was ignored or superseded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    /// A record that publishes nothing, for `reason`.
+    pub fn skipped(kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Self {
+        Self {
+            outcome: kind,
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            layer_name: None,
+            layer_version: None,
+            layer_version_arn: None,
+            manifest_md5: None,
+            manifest_key: None,
+            code_sha256: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// `{NNNNNN}/deployment.json`: the outcome of the publish, plus when and
+/// from which object version it was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The version's creation time, as Lambda reports it.
+    pub published_at: String,
+    pub source_version_id: Option<String>,
+    pub source_etag: Option<String>,
+}
+
+impl Deployment {
+    /// The record's bytes: pretty JSON. Its fields are strings, numbers and
+    /// options, which always serialise; a failure would be a bug, and is
+    /// returned as such rather than writing an empty record.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_outcome_names_are_the_json_ones() {
+        for kind in [
+            OutcomeKind::Published,
+            OutcomeKind::Unchanged,
+            OutcomeKind::Ignored,
+            OutcomeKind::Superseded,
+            OutcomeKind::WouldPublish,
+        ] {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::from(kind.as_str()));
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! What the publisher needs from the world, as three small traits: the
+//! [`Folder`] in S3, the [`Layer`] in Lambda, and a [`Clock`].
+//!
+//! The publisher (`publish.rs`) is generic over them. The SDK implements them
+//! in `aws/`; the in-memory AWS of `fake.rs` implements them too, for what a
+//! real server cannot be made to do (lost answers, hung calls, a crash between
+//! two calls, time passing). `tests/contract.rs` runs the same assertions
+//! against both, so the fake cannot drift from the real services.
+//!
+//! Every method returns plain values, `None` for "not there", and an
+//! [`AwsError`] that names the call; no SDK type crosses this line.
+
+use crate::error::AwsError;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+/// Which object an answer is about: its version (in a versioned bucket) and
+/// ETag. What "is this still the current object?" compares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectId {
+    pub version_id: Option<String>,
+    /// Without the quotes S3 puts around it.
+    pub etag: Option<String>,
+}
+
+/// What a HEAD of an object tells.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub id: ObjectId,
+    pub metadata: HashMap<String, String>,
+    pub size: u64,
+    /// The SHA-256 of the whole object (base64, as Lambda's `CodeSha256`),
+    /// when the uploader sent `x-amz-checksum-sha256`. A multipart upload's
+    /// checksum is a hash of part hashes: not comparable, so `None`.
+    pub sha256: Option<String>,
+    /// Encrypted with KMS: then no ETag in the bucket is an MD5.
+    pub kms: bool,
+}
+
+/// The first bytes of an object, and which object they are from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectStart {
+    pub id: ObjectId,
+    pub bytes: Vec<u8>,
+}
+
+/// An object read whole when it is no larger than asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmallObject {
+    Read(Vec<u8>),
+    TooLarge { size: u64 },
+}
+
+/// An object a listing shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+    /// When S3 last wrote it, by S3's clock (to the second).
+    pub last_modified: Option<SystemTime>,
+}
+
+/// The condition of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteCondition<'a> {
+    /// Whatever is there.
+    Always,
+    /// Only if no object has the key (`If-None-Match: *`).
+    Absent,
+    /// Only if the object's ETag is still this one (`If-Match`).
+    ETagIs(&'a str),
+}
+
+/// A published layer version as `ListLayerVersions` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerVersion {
+    pub version: i64,
+    pub arn: String,
+    pub description: String,
+    /// ISO 8601, as Lambda reports it.
+    pub created: String,
+}
+
+/// What a new layer version request carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRequest<'a> {
+    pub layer_name: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub object_version: Option<&'a str>,
+    pub description: &'a str,
+    pub compatible_runtimes: &'a [String],
+    pub compatible_architectures: &'a [String],
+    pub license_info: Option<&'a str>,
+}
+
+/// A version Lambda just created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewVersion {
+    pub version: LayerVersion,
+    pub code_sha256: Option<String>,
+}
+
+/// The zip's folder in S3: the reads and conditional writes the publisher makes.
+pub trait Folder: Send + Sync {
+    /// HEAD of the current object; `None` when it does not exist.
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, AwsError>> + Send;
+
+    /// The first `n` bytes of the current object (fewer when it is shorter),
+    /// with which object they are from; `None` when it does not exist.
+    fn read_start(
+        &self,
+        bucket: &str,
+        key: &str,
+        n: u64,
+    ) -> impl Future<Output = Result<Option<ObjectStart>, AwsError>> + Send;
+
+    /// The whole object when it is at most `max_bytes` long (a larger one is
+    /// not read); `None` when it does not exist.
+    fn read_small(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Option<SmallObject>, AwsError>> + Send;
+
+    /// Every object under `prefix` whose key sorts after `start_after`, in
+    /// key order, across every page.
+    fn list_after(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ListedObject>, AwsError>> + Send;
+
+    /// Writes an object if `condition` holds: its new ETag, or `None` when S3
+    /// refused for the condition (412, or 409 for a concurrent conditional
+    /// write to the key).
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        condition: WriteCondition<'_>,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Copies `from` to `to` in the bucket only if `from`'s ETag is still
+    /// `etag` (`x-amz-copy-source-if-match`); `false` when it changed or is gone.
+    fn copy_if(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        etag: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// The layer in Lambda: its versions, and publishing one.
+pub trait Layer: Send + Sync {
+    /// The newest version of `layer`, or `None` when it has none.
+    fn latest_version(
+        &self,
+        layer: &str,
+    ) -> impl Future<Output = Result<Option<LayerVersion>, AwsError>> + Send;
+
+    /// The SHA-256 of a version's content, as Lambda computed it.
+    fn version_sha256(
+        &self,
+        layer: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Creates a new version (not idempotent: every call that applies makes one).
+    fn publish(
+        &self,
+        request: &PublishRequest<'_>,
+    ) -> impl Future<Output = Result<NewVersion, AwsError>> + Send;
+}
+
+/// Time: what the lease's expiry and the wait for another's lease are
+/// measured with. Tests use a manual one, so no test waits on the wall clock.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> SystemTime;
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// The process's own clock, and tokio's timer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}

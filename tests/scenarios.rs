@@ -1,0 +1,535 @@
+//! Exactly once under at-least-once delivery, on the in-memory AWS
+//! (`layer_autopublish::fake`) with its manual clock: concurrent deliveries,
+//! leases held, expired, refused; a crash or a failed write between the
+//! publish and its records; objects changed while a record is processed.
+//! No test here waits on the wall clock.
+
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use layer_autopublish::fake::{code_sha256, Call, FakeAws, Fault, ManualClock, Op};
+use layer_autopublish::lease::{held_body, LEASE_TTL};
+use layer_autopublish::manifest::ManifestMd5;
+use layer_autopublish::ports::{Clock, ObjectId};
+use layer_autopublish::{config::Config, event, handle, OutcomeKind, Publisher, Response};
+use serde_json::Value;
+use std::time::{Duration, UNIX_EPOCH};
+
+const BUCKET: &str = "artifacts";
+const DIR: &str = "projects/app/lambda/layer";
+const LAYER: &str = "deps";
+const LOCK_V1: &str = "boto3==1.35.0\n";
+const LOCK_V2: &str = "boto3==1.35.1\n";
+
+fn key(name: &str) -> String {
+    format!("{DIR}/{name}")
+}
+
+/// Bytes that start as a zip archive does, different per `content`.
+fn zip(content: &str) -> Vec<u8> {
+    format!("PK\x03\x04 a layer zip built from {content}").into_bytes()
+}
+
+fn md5(text: &str) -> String {
+    ManifestMd5::of(text.as_bytes()).to_string()
+}
+
+/// One bucket, one layer, and what is done to them.
+struct Scene {
+    aws: FakeAws,
+}
+
+impl Scene {
+    fn new() -> Self {
+        let aws = FakeAws::new();
+        aws.create_bucket(BUCKET);
+        Self { aws }
+    }
+
+    fn clock(&self) -> ManualClock {
+        self.aws.clock()
+    }
+
+    /// Stages `lock`, uploads the zip built from it, and returns S3's event.
+    fn upload(&self, lock: &str, build: &str) -> Value {
+        self.upload_with(lock, build, "manifest-md5", None)
+    }
+
+    /// [`Scene::upload`] with the lock file's MD5 under `md5_key` and the
+    /// SHA-256 the uploader sent, if any.
+    fn upload_with(&self, lock: &str, build: &str, md5_key: &str, sha256: Option<&str>) -> Value {
+        let md5 = md5(lock);
+        let metadata = [(md5_key, md5.as_str())];
+        self.aws
+            .put_object(BUCKET, &key("requirements.txt"), lock.as_bytes(), &[], None);
+        let bytes = zip(build);
+        let id = self
+            .aws
+            .put_object(BUCKET, &key("layer.zip"), &bytes, &metadata, sha256);
+        self.event_for(&id, bytes.len())
+    }
+
+    fn event_for(&self, id: &ObjectId, size: usize) -> Value {
+        let event = event::object_created(
+            "us-east-1",
+            BUCKET,
+            &key("layer.zip"),
+            id.etag.as_deref(),
+            id.version_id.as_deref(),
+            size as u64,
+        );
+        serde_json::to_value(event).expect("an S3 event")
+    }
+
+    fn publisher(&self) -> Publisher<FakeAws, ManualClock> {
+        let config = Config {
+            layer_name: Some(LAYER.into()),
+            ..Config::default()
+        };
+        Publisher::with_clock(self.aws.clone(), self.clock(), config, "us-east-1")
+    }
+
+    async fn invoke(&self, event: Value) -> Result<Response, Diagnostic> {
+        invoke(&self.publisher(), event).await
+    }
+
+    fn versions(&self) -> Vec<(i64, String)> {
+        self.aws.versions(LAYER)
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        let bytes = self.aws.object(BUCKET, &key(name))?;
+        Some(String::from_utf8(bytes).expect("utf-8"))
+    }
+
+    fn lease_held(&self) -> bool {
+        let lease = self.aws.object(BUCKET, &key("publish.lease"));
+        lease.is_some_and(|body| body.len() == 512)
+    }
+
+    /// A lease another invocation holds (or held, when it crashed).
+    fn put_held_lease(&self, holder: &str) {
+        let expires = self.clock().now() + LEASE_TTL;
+        let secs = expires
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let body = held_body(holder, secs);
+        self.aws
+            .put_object(BUCKET, &key("publish.lease"), &body, &[], None);
+    }
+
+    /// The calls made since the last look, of `op` on a target ending in `suffix`.
+    fn count(calls: &[Call], op: Op, suffix: &str) -> usize {
+        calls
+            .iter()
+            .filter(|c| c.op == op && c.target.ends_with(suffix))
+            .count()
+    }
+}
+
+async fn invoke(
+    publisher: &Publisher<FakeAws, ManualClock>,
+    event: Value,
+) -> Result<Response, Diagnostic> {
+    handle(publisher, LambdaEvent::new(event, Context::default()))
+        .await
+        .map_err(Diagnostic::from)
+}
+
+fn outcome(response: &Response) -> OutcomeKind {
+    response.results[0].outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deliveries_of_one_upload_publish_one_version() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+
+    let deliveries: Vec<_> = (0..8)
+        .map(|_| {
+            let publisher = scene.publisher();
+            let event = event.clone();
+            tokio::spawn(async move { invoke(&publisher, event).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for delivery in deliveries {
+        let response = delivery.await.unwrap().expect("every delivery succeeds");
+        outcomes.push(outcome(&response));
+    }
+
+    let published = outcomes
+        .iter()
+        .filter(|o| **o == OutcomeKind::Published)
+        .count();
+    assert_eq!(published, 1, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, OutcomeKind::Published | OutcomeKind::Unchanged)));
+    assert_eq!(scene.versions().len(), 1);
+    assert!(!scene.lease_held(), "lease released");
+}
+
+#[tokio::test]
+async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
+    let scene = Scene::new();
+    scene.put_held_lease("crashed");
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.clock().advance(LEASE_TTL);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+    assert!(!scene.lease_held());
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::ListLayerVersions, LAYER),
+        2,
+        "the versions are read again under the taken-over lease: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
+    let scene = Scene::new();
+    scene.put_held_lease("another-invocation");
+    let event = scene.upload(LOCK_V1, "build 1");
+    let before = scene.aws.keys(BUCKET);
+    let started = scene.clock().now();
+
+    let error = scene.invoke(event).await.expect_err("lease held");
+
+    assert_eq!(error.error_type, "PublishInProgress");
+    assert!(error.error_message.contains("another-invocation"));
+    assert!(error.error_message.contains("publish.lease"));
+    let waited = scene.clock().now().duration_since(started).unwrap();
+    assert!(
+        waited >= Duration::from_secs(20) && waited < Duration::from_secs(22),
+        "waited {waited:?} on the clock, looking again between pauses"
+    );
+    let calls = scene.aws.take_calls();
+    assert!(
+        Scene::count(&calls, Op::ListObjectsV2, "layer/") > 5,
+        "{calls:?}"
+    );
+    assert_eq!(
+        Scene::count(&calls, Op::PutObject, ""),
+        0,
+        "no write at all"
+    );
+    assert!(scene.versions().is_empty());
+    assert_eq!(scene.aws.keys(BUCKET), before);
+}
+
+#[tokio::test]
+async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
+    let scene = Scene::new();
+    scene.put_held_lease("another-invocation");
+    let event = scene.upload(LOCK_V1, "build 1");
+    // The other holder releases its lease while this invocation waits:
+    // after its first look, before its second.
+    scene.aws.meanwhile(Op::ListObjectsV2, "", |aws| {
+        aws.meanwhile(Op::ListObjectsV2, "", |aws| {
+            let released = br#"{"released_by":"another-invocation"}"#;
+            aws.put_object(BUCKET, &key("publish.lease"), released, &[], None);
+        });
+    });
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::ListObjectsV2, "layer/"),
+        2,
+        "looked again after the pause: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_lease_write_is_retried_and_the_upload_published() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutObject, "publish.lease", Fault::Conflict, 1);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    let calls = scene.aws.take_calls();
+    // Refused, taken, released.
+    assert_eq!(
+        Scene::count(&calls, Op::PutObject, "publish.lease"),
+        3,
+        "{calls:?}"
+    );
+    assert_eq!(scene.versions().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject_always(Op::PutObject, "publish.lease", Fault::Conflict);
+
+    let error = scene.invoke(event).await.expect_err("no lease");
+
+    assert_eq!(error.error_type, "PublishInProgress");
+    let calls = scene.aws.take_calls();
+    assert!(
+        Scene::count(&calls, Op::PutObject, "publish.lease") > 5,
+        "{calls:?}"
+    );
+    assert!(scene.versions().is_empty());
+}
+
+/// The process dies while writing `deployment.json` after the publish: the
+/// call never answers and the invocation is dropped, as Lambda's timeout does.
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_the_publish_keeps_the_lease_and_a_later_retry_repairs() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutObject, "deployment.json", Fault::Hang, 1);
+
+    let run = scene.invoke(event.clone());
+    let crashed = tokio::time::timeout(Duration::from_secs(60), run).await;
+
+    assert!(crashed.is_err(), "the invocation never ended by itself");
+    assert_eq!(scene.versions().len(), 1, "the publish itself happened");
+    assert!(scene.text("000001/deployment.json").is_none());
+    assert!(scene.lease_held(), "nobody released it");
+    let early = scene.invoke(event.clone()).await.expect_err("held");
+    assert_eq!(early.error_type, "PublishInProgress");
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = scene.invoke(event).await.expect("retried");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1, "no second version");
+    assert!(scene.text("000001/deployment.json").is_some(), "repaired");
+    assert_eq!(
+        scene.text("000001/requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
+    assert_eq!(
+        scene.text("last-requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
+    assert!(!scene.lease_held());
+}
+
+#[tokio::test]
+async fn a_failed_record_write_after_the_publish_keeps_the_lease_and_a_later_retry_repairs() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutObject, "deployment.json", Fault::FailBefore, 1);
+
+    let error = scene.invoke(event.clone()).await.expect_err("failed");
+
+    assert_eq!(error.error_type, "S3Error");
+    assert!(
+        error.error_message.contains("deployment.json"),
+        "{}",
+        error.error_message
+    );
+    assert_eq!(scene.versions().len(), 1);
+    assert!(scene.lease_held(), "kept until it expires");
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = scene.invoke(event).await.expect("retried");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1);
+    assert!(scene.text("000001/deployment.json").is_some(), "repaired");
+}
+
+#[tokio::test]
+async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    // The next build stages its lock file while this one is being published.
+    scene.aws.meanwhile(Op::PublishLayerVersion, "", |aws| {
+        let staged = key("requirements.txt");
+        aws.put_object(BUCKET, &staged, LOCK_V2.as_bytes(), &[], None);
+    });
+
+    let error = scene.invoke(event).await.expect_err("refused");
+
+    assert_eq!(error.error_type, "InconsistentManifest");
+    assert!(
+        error
+            .error_message
+            .contains("it was replaced while this upload was being recorded"),
+        "{}",
+        error.error_message
+    );
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::CopyObject, ""),
+        1,
+        "refused by S3: {calls:?}"
+    );
+    assert!(
+        scene.text("000001/requirements.txt").is_none(),
+        "nothing copied"
+    );
+    assert!(scene.text("last-requirements.txt").is_none());
+    assert!(scene.lease_held(), "a version exists without its records");
+}
+
+#[tokio::test]
+async fn a_late_event_for_an_older_version_neither_publishes_nor_rolls_back() {
+    let scene = Scene::new();
+    scene.aws.enable_versioning(BUCKET);
+    let older = scene.upload(LOCK_V1, "build 1");
+    let newer = scene.upload(LOCK_V2, "build 2");
+
+    let response = scene.invoke(newer).await.expect("published");
+    assert_eq!(response.results[0].layer_version, Some(1));
+    let response = scene.invoke(older).await.expect("superseded");
+
+    assert_eq!(outcome(&response), OutcomeKind::Superseded);
+    let versions = scene.versions();
+    assert_eq!(versions.len(), 1, "the old content is not published");
+    assert!(versions[0].1.ends_with(&md5(LOCK_V2)));
+    assert_eq!(
+        scene.text("last-requirements.txt").as_deref(),
+        Some(LOCK_V2)
+    );
+}
+
+#[tokio::test]
+async fn a_zip_overwritten_after_its_event_was_checked_is_superseded_before_any_write() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    // Overwritten after the first HEAD, before the zip's first bytes are read.
+    scene.aws.meanwhile(Op::ListObjectsV2, "", |aws| {
+        let newer = md5(LOCK_V2);
+        let metadata = [("manifest-md5", newer.as_str())];
+        aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &metadata, None);
+    });
+
+    let response = scene.invoke(event).await.expect("superseded");
+
+    assert_eq!(outcome(&response), OutcomeKind::Superseded);
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::PutObject, ""),
+        0,
+        "no lease, no write"
+    );
+    assert!(scene.versions().is_empty());
+}
+
+#[tokio::test]
+async fn the_publish_takes_the_events_object_version_even_if_overwritten_meanwhile() {
+    let scene = Scene::new();
+    scene.aws.enable_versioning(BUCKET);
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.aws.meanwhile(Op::PublishLayerVersion, "", |aws| {
+        aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &[], None);
+    });
+
+    let response = scene.invoke(event).await.expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(
+        result.code_sha256.as_deref(),
+        Some(code_sha256(&zip("build 1")).as_str()),
+        "Lambda took the checked version's bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_version_published_after_the_versions_were_read_is_found_by_reading_again() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    // Another invocation publishes this lock file and records it between
+    // this one's read of the versions and its listing of the folder.
+    scene.aws.meanwhile(Op::ListObjectsV2, "", |aws| {
+        let description = format!("manifest-md5:{}", md5(LOCK_V1));
+        aws.publish_by_hand(LAYER, &description, &zip("build 1"));
+        for name in ["000001/requirements.txt", "last-requirements.txt"] {
+            aws.put_object(BUCKET, &key(name), LOCK_V1.as_bytes(), &[], None);
+        }
+        aws.put_object(BUCKET, &key("000001/deployment.json"), b"{}", &[], None);
+    });
+
+    let response = scene.invoke(event).await.expect("unchanged");
+
+    assert_eq!(outcome(&response), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1, "no duplicate");
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::ListLayerVersions, LAYER),
+        2,
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_zip_uploaded_with_its_sha256_is_published_when_lambda_took_those_bytes() {
+    let scene = Scene::new();
+    let sha256 = code_sha256(&zip("build 1"));
+    let event = scene.upload_with(LOCK_V1, "build 1", "manifest-md5", Some(&sha256));
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(
+        response.results[0].code_sha256.as_deref(),
+        Some(sha256.as_str())
+    );
+    assert!(scene.text("000001/deployment.json").is_some());
+}
+
+/// The uploaded SHA-256 stands for bytes other than those Lambda took (an
+/// overwrite racing the publish in an unversioned bucket).
+#[tokio::test]
+async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded() {
+    let scene = Scene::new();
+    let claimed = code_sha256(b"other bytes");
+    let event = scene.upload_with(LOCK_V1, "build 1", "manifest-md5", Some(&claimed));
+    let mut keys_before = scene.aws.keys(BUCKET);
+    keys_before.push(key("publish.lease"));
+    keys_before.sort();
+
+    for delivery in ["first", "retry"] {
+        let error = scene.invoke(event.clone()).await.expect_err(delivery);
+
+        assert_eq!(error.error_type, "ChecksumMismatch", "{delivery}");
+        let expected = format!("the uploaded object's SHA-256 is {claimed}");
+        assert!(
+            error.error_message.contains(&expected),
+            "{}",
+            error.error_message
+        );
+        assert_eq!(scene.versions().len(), 1, "{delivery}: nothing further");
+        assert_eq!(
+            scene.aws.keys(BUCKET),
+            keys_before,
+            "{delivery}: nothing recorded"
+        );
+        // The first delivery keeps the lease (a version exists that is not
+        // recorded); the retry comes once it has expired.
+        scene.clock().advance(LEASE_TTL);
+    }
+}
+
+#[tokio::test]
+async fn the_seeds_metadata_key_is_read() {
+    let scene = Scene::new();
+    let event = scene.upload_with(LOCK_V1, "build 1", "manifest_md5", None);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(response.results[0].manifest_md5, Some(md5(LOCK_V1)));
+    assert!(scene.versions()[0].1.ends_with(&md5(LOCK_V1)));
+}
