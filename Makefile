@@ -45,8 +45,10 @@ demo: tools
 
 test: lint unit build check-glibc
 
+# One moto server for every test binary (scripts/with-moto.sh); `cargo test`
+# run directly starts one per binary instead.
 unit: tools
-	cargo test --all-targets
+	scripts/with-moto.sh cargo test --all-targets
 
 # This function against the boto3 baseline in bench/, on moto: start-up,
 # peak RSS, latency and AWS calls per outcome, sizes. Figures, not a test.

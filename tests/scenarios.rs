@@ -2,7 +2,8 @@
 //! (`layer_autopublish::fake`) with its manual clock: concurrent deliveries,
 //! leases held, expired, refused; a crash or a failed write between the
 //! publish and its records; objects changed while a record is processed.
-//! No test here waits on the wall clock.
+//! No test here waits on the wall clock: tokio's runs paused, and moves on
+//! when every task is waiting.
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use layer_autopublish::fake::{code_sha256, Call, FakeAws, Fault, ManualClock, Op};
@@ -138,7 +139,7 @@ fn outcome(response: &Response) -> OutcomeKind {
     response.results[0].outcome
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn concurrent_deliveries_of_one_upload_publish_one_version() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -166,9 +167,15 @@ async fn concurrent_deliveries_of_one_upload_publish_one_version() {
         .all(|o| matches!(o, OutcomeKind::Published | OutcomeKind::Unchanged)));
     assert_eq!(scene.versions().len(), 1);
     assert!(!scene.lease_held(), "lease released");
+    let calls = scene.aws.take_calls();
+    let lease_writes = Scene::count(&calls, Op::PutObject, "publish.lease");
+    assert!(
+        lease_writes > 2,
+        "the deliveries raced for the lease (one take, one release, refusals): {lease_writes}"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
     let scene = Scene::new();
     scene.put_held_lease("crashed");
@@ -188,7 +195,7 @@ async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
     let scene = Scene::new();
     scene.put_held_lease("another-invocation");
@@ -220,7 +227,7 @@ async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
     assert_eq!(scene.aws.keys(BUCKET), before);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
     let scene = Scene::new();
     scene.put_held_lease("another-invocation");
@@ -245,7 +252,7 @@ async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_lease_write_is_retried_and_the_upload_published() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -266,7 +273,7 @@ async fn a_refused_lease_write_is_retried_and_the_upload_published() {
     assert_eq!(scene.versions().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -322,7 +329,7 @@ async fn a_crash_after_the_publish_keeps_the_lease_and_a_later_retry_repairs() {
     assert!(!scene.lease_held());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_record_write_after_the_publish_keeps_the_lease_and_a_later_retry_repairs() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -349,7 +356,7 @@ async fn a_failed_record_write_after_the_publish_keeps_the_lease_and_a_later_ret
     assert!(scene.text("000001/deployment.json").is_some(), "repaired");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -383,7 +390,7 @@ async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
     assert!(scene.lease_held(), "a version exists without its records");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_late_event_for_an_older_version_neither_publishes_nor_rolls_back() {
     let scene = Scene::new();
     scene.aws.enable_versioning(BUCKET);
@@ -404,7 +411,7 @@ async fn a_late_event_for_an_older_version_neither_publishes_nor_rolls_back() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_zip_overwritten_after_its_event_was_checked_is_superseded_before_any_write() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -427,7 +434,7 @@ async fn a_zip_overwritten_after_its_event_was_checked_is_superseded_before_any_
     assert!(scene.versions().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_publish_takes_the_events_object_version_even_if_overwritten_meanwhile() {
     let scene = Scene::new();
     scene.aws.enable_versioning(BUCKET);
@@ -447,7 +454,7 @@ async fn the_publish_takes_the_events_object_version_even_if_overwritten_meanwhi
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_version_published_after_the_versions_were_read_is_found_by_reading_again() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
@@ -474,7 +481,7 @@ async fn a_version_published_after_the_versions_were_read_is_found_by_reading_ag
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_zip_uploaded_with_its_sha256_is_published_when_lambda_took_those_bytes() {
     let scene = Scene::new();
     let sha256 = code_sha256(&zip("build 1"));
@@ -492,7 +499,7 @@ async fn a_zip_uploaded_with_its_sha256_is_published_when_lambda_took_those_byte
 
 /// The uploaded SHA-256 stands for bytes other than those Lambda took (an
 /// overwrite racing the publish in an unversioned bucket).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded() {
     let scene = Scene::new();
     let claimed = code_sha256(b"other bytes");
@@ -523,7 +530,7 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_seeds_metadata_key_is_read() {
     let scene = Scene::new();
     let event = scene.upload_with(LOCK_V1, "build 1", "manifest_md5", None);

@@ -7,8 +7,8 @@
 //! `x-amz-copy-source-if-match` answering 412, listings in key order after
 //! `StartAfter` with `LastModified` to the second; Lambda's numbered versions
 //! (never reused), descriptions, and the `CodeSha256` of the bytes it took.
-//! Time is a [`ManualClock`] that moves only when something sleeps on it or
-//! a test advances it. `tests/contract.rs` holds it to the real services by
+//! Time is a [`ManualClock`]: tokio's, paused in the tests, plus what a test
+//! advances by hand. `tests/contract.rs` holds it to the real services by
 //! running the same assertions against it and against moto.
 //!
 //! Faults are injected per call ([`FakeAws::inject`]): fail before the call
@@ -24,36 +24,45 @@ use crate::ports::Clock;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A clock that moves only when told to, or when something sleeps on it
-/// (which then returns at once, the time having passed).
+/// The fake's clock: tokio's, which a test runs paused
+/// (`#[tokio::test(start_paused = true)]`) so that sleeping takes no wall
+/// time and every sleeper shares one timeline (it moves on when all tasks
+/// are idle), plus what a test [`advance`](ManualClock::advance)s by hand.
 #[derive(Clone, Debug)]
-pub struct ManualClock(Arc<Mutex<SystemTime>>);
+pub struct ManualClock(Arc<ClockState>);
+
+#[derive(Debug)]
+struct ClockState {
+    /// 2026-11-23T12:00:00Z, on a whole second, when the clock was made.
+    base: SystemTime,
+    started: tokio::time::Instant,
+    advanced: Mutex<Duration>,
+}
 
 impl Default for ManualClock {
-    /// 2026-11-23T12:00:00Z, on a whole second.
     fn default() -> Self {
-        Self(Arc::new(Mutex::new(
-            UNIX_EPOCH + Duration::from_secs(1_795_435_200),
-        )))
+        Self(Arc::new(ClockState {
+            base: UNIX_EPOCH + Duration::from_secs(1_795_435_200),
+            started: tokio::time::Instant::now(),
+            advanced: Mutex::new(Duration::ZERO),
+        }))
     }
 }
 
 impl ManualClock {
+    /// Moves the clock on at once, as if `by` had passed.
     pub fn advance(&self, by: Duration) {
-        let mut now = lock(&self.0);
-        *now += by;
+        *lock(&self.0.advanced) += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        *lock(&self.0)
+        self.0.base + *lock(&self.0.advanced) + self.0.started.elapsed()
     }
 
     async fn sleep(&self, duration: Duration) {
-        self.advance(duration);
-        // Let the other tasks of a concurrency test run meanwhile.
-        tokio::task::yield_now().await;
+        tokio::time::sleep(duration).await;
     }
 }
 
@@ -224,6 +233,9 @@ impl FakeAws {
         target: &str,
         apply: impl FnOnce(&mut State, SystemTime) -> Result<T, AwsError> + Send,
     ) -> Result<T, AwsError> {
+        // A call crosses the network: other tasks run meanwhile, so that
+        // concurrent deliveries interleave call by call.
+        tokio::task::yield_now().await;
         let (fault, meanwhile) = {
             let mut state = lock(&self.state);
             state.calls.push(Call {

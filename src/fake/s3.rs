@@ -24,6 +24,23 @@ struct Bucket {
     next_version: u64,
 }
 
+impl Bucket {
+    /// Writes a new current object at `key`: another version in a versioned
+    /// bucket, a replacement otherwise.
+    fn write(&mut self, key: &str, mut object: Stored) -> ObjectId {
+        let versions = self.objects.entry(key.to_owned()).or_default();
+        if self.versioned {
+            self.next_version += 1;
+            object.version_id = Some(format!("v{:08}", self.next_version));
+        } else {
+            versions.clear();
+        }
+        let id = object.id();
+        versions.push(object);
+        id
+    }
+}
+
 /// One version of an object.
 #[derive(Clone, Debug)]
 pub(super) struct Stored {
@@ -65,27 +82,6 @@ impl Buckets {
                 .iter()
                 .find(|v| v.version_id.as_deref() == Some(id)),
         }
-    }
-
-    fn write(
-        &mut self,
-        op: Op,
-        bucket: &str,
-        key: &str,
-        object: Stored,
-    ) -> Result<ObjectId, AwsError> {
-        let b = self.bucket(op, bucket, key)?;
-        let mut object = object;
-        let versions = b.objects.entry(key.to_owned()).or_default();
-        if b.versioned {
-            b.next_version += 1;
-            object.version_id = Some(format!("v{:08}", b.next_version));
-        } else {
-            versions.clear();
-        }
-        let id = object.id();
-        versions.push(object);
-        Ok(id)
     }
 }
 
@@ -218,7 +214,11 @@ impl Folder for FakeAws {
                 return Ok(None);
             }
             let object = new_object(body, HashMap::new(), None, now);
-            Ok(state.s3.write(Op::PutObject, bucket, key, object)?.etag)
+            Ok(state
+                .s3
+                .bucket(Op::PutObject, bucket, key)?
+                .write(key, object)
+                .etag)
         });
         match put.await {
             Err(e) if e.code.as_deref() == Some(super::CONFLICT) => Ok(None),
@@ -245,7 +245,7 @@ impl Folder for FakeAws {
                 last_modified: now,
                 ..source.clone()
             };
-            state.s3.write(Op::CopyObject, bucket, to, copy)?;
+            state.s3.bucket(Op::CopyObject, bucket, to)?.write(to, copy);
             Ok(true)
         })
         .await
@@ -286,11 +286,8 @@ impl FakeAws {
         let now = self.clock.now();
         let object = new_object(bytes.to_vec(), metadata, sha256.map(str::to_owned), now);
         let mut state = lock(&self.state);
-        state.s3.0.entry(bucket.to_owned()).or_default();
-        match state.s3.write(Op::PutObject, bucket, key, object) {
-            Ok(id) => id,
-            Err(_) => ObjectId::default(),
-        }
+        let b = state.s3.0.entry(bucket.to_owned()).or_default();
+        b.write(key, object)
     }
 
     /// Deletes every version of an object.

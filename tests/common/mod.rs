@@ -80,8 +80,19 @@ fn start_moto() -> Moto {
     }
 }
 
+/// The local AWS: the one at `MOTO_ENDPOINT` when set (`make unit` starts
+/// one for every test binary), else a moto server of this binary's own.
 pub fn moto_endpoint() -> &'static str {
-    &MOTO.get_or_init(start_moto).endpoint
+    static SHARED: OnceLock<Option<String>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        std::env::var("MOTO_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    match shared {
+        Some(endpoint) => endpoint,
+        None => &MOTO.get_or_init(start_moto).endpoint,
+    }
 }
 
 /// One test's corner of the local AWS: its own bucket and layer name.
@@ -121,7 +132,10 @@ pub async fn world(test: &str) -> World {
             }
         })
         .collect();
-    let bucket = format!("t{n}-{}", &slug[..slug.len().min(40)]);
+    // Unique per process too: the test binaries of `make unit` share one
+    // moto server.
+    let id = format!("{n}-{}", std::process::id());
+    let bucket = format!("t{id}-{}", &slug[..slug.len().min(40)]);
     s3.create_bucket()
         .bucket(&bucket)
         .send()
@@ -133,7 +147,7 @@ pub async fn world(test: &str) -> World {
         lambda,
         aws,
         bucket,
-        layer: format!("layer-{n}-{}", &slug[..slug.len().min(40)]),
+        layer: format!("layer-{id}-{}", &slug[..slug.len().min(40)]),
     }
 }
 

@@ -8,18 +8,19 @@
 
 use crate::checked::CheckedUpload;
 use crate::config::Config;
-use crate::decide::{self, PublishReason, Records, Step, Write};
+use crate::decide::{self, Step, Write};
 use crate::error::Problem;
 use crate::event::Upload;
-use crate::facts::{self, Look, StagedLock};
+use crate::facts::{self, Look};
 use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
 use crate::lease::{self, Lease, LeaseState, Wait};
-use crate::manifest;
-use crate::outcome::{Deployment, Outcome, OutcomeKind};
-use crate::ports::{Clock, Folder, Layer, LayerVersion, PublishRequest, SystemClock};
+use crate::outcome::{Outcome, OutcomeKind};
+use crate::ports::{Clock, Folder, Layer, SystemClock};
 use std::time::Duration;
 use tracing::{info, info_span, Instrument};
+
+mod write;
 
 /// Runs the steps with one set of clients, one clock and one configuration.
 #[derive(Clone, Debug)]
@@ -239,202 +240,6 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         Ok(None)
     }
 
-    /// Under the lease: step 5, publish, then step 6, record.
-    async fn publish(&self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>) -> Written {
-        let upload = checked.upload;
-        let config = &self.config;
-        let description = manifest::describe(&config.layer_description, &checked.md5);
-        let request = PublishRequest {
-            layer_name: &checked.layer,
-            bucket: &upload.bucket,
-            key: &upload.key,
-            object_version: checked.object_version(),
-            description: &description,
-            compatible_runtimes: &config.compatible_runtimes,
-            compatible_architectures: &config.compatible_architectures,
-            license_info: config.license_info.as_deref(),
-        };
-        let new = match self.aws.publish(&request).await {
-            Ok(new) => new,
-            Err(e) => {
-                return Written {
-                    result: Err(e.into()),
-                    keep_lease: false,
-                }
-            }
-        };
-        // From here on a version exists: a failure keeps the lease.
-        let result = async {
-            let sha256 = new.code_sha256.as_deref();
-            decide::check_published_bytes(checked.head.sha256.as_deref(), &new.version, sha256)?;
-            let kept = staged.is_some();
-            let outcome = outcome(OutcomeKind::Published, checked, &new.version, kept);
-            let outcome = Outcome {
-                code_sha256: new.code_sha256.clone(),
-                ..outcome
-            };
-            if let Some(staged) = staged {
-                self.keep_lock_file(checked, staged, new.version.version, Records::default())
-                    .await?;
-            }
-            self.put_deployment(checked, &new.version, &outcome).await?;
-            self.log_decision(&outcome, checked);
-            Ok(outcome)
-        }
-        .await;
-        Written {
-            keep_lease: result.is_err(),
-            result,
-        }
-    }
-
-    /// The latest version has this lock file: publish nothing, and repair
-    /// whatever records a crash (or an older tool) left missing.
-    async fn repair(
-        &self,
-        checked: &CheckedUpload<'_>,
-        staged: &Option<StagedLock>,
-        latest: &LayerVersion,
-        records: Records,
-    ) -> Result<Outcome, Problem> {
-        // A version of ours without its deployment record may be one whose
-        // content failed the checksum check: look before recording it.
-        let code_sha256 = if records.deployment {
-            None
-        } else {
-            let sha256 = self
-                .aws
-                .version_sha256(&checked.layer, latest.version)
-                .await?;
-            if manifest::md5_from_description(&latest.description).is_some() {
-                let uploaded = checked.head.sha256.as_deref();
-                decide::check_published_bytes(uploaded, latest, sha256.as_deref())?;
-            }
-            sha256
-        };
-        let mut repaired: Vec<&str> = Vec::new();
-        let mut kept = records.version_copy;
-        if let Some(staged) = staged {
-            repaired = self
-                .keep_lock_file(checked, staged, latest.version, records)
-                .await?;
-            kept = true;
-        }
-        let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept);
-        if !records.deployment {
-            let record = Outcome {
-                code_sha256,
-                ..outcome.clone()
-            };
-            self.put_deployment(checked, latest, &record).await?;
-            repaired.push("deployment record");
-        }
-        if !repaired.is_empty() {
-            info!(layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
-        }
-        self.log_decision(&outcome, checked);
-        Ok(outcome)
-    }
-
-    /// Step 6's lock file copies that `existing` lacks: `{NNNNNN}/{manifest}`
-    /// and `last-{manifest}`, server-side copies of the staged file made only
-    /// while it is still the one checked. Returns what it wrote.
-    async fn keep_lock_file(
-        &self,
-        checked: &CheckedUpload<'_>,
-        staged: &StagedLock,
-        version: i64,
-        existing: Records,
-    ) -> Result<Vec<&'static str>, Problem> {
-        let dir = &checked.dir;
-        let copies = [
-            (
-                existing.version_copy,
-                dir.version_manifest_key(version, &checked.manifest),
-                "version lock file",
-            ),
-            (
-                existing.last_is_latest,
-                dir.last_manifest_key(&checked.manifest),
-                "last- lock file",
-            ),
-        ];
-        let mut written = Vec::new();
-        for (exists, to, what) in copies {
-            if exists {
-                continue;
-            }
-            let copied = self
-                .aws
-                .copy_if(dir.bucket(), &staged.key, &to, &staged.etag)
-                .await?;
-            if !copied {
-                return Err(Problem::InconsistentManifest {
-                    manifest: dir.s3_uri(&staged.key),
-                    expected: checked.md5.to_string(),
-                    actual: "unknown: it was replaced while this upload was being recorded".into(),
-                });
-            }
-            written.push(what);
-        }
-        Ok(written)
-    }
-
-    async fn put_deployment(
-        &self,
-        checked: &CheckedUpload<'_>,
-        version: &LayerVersion,
-        outcome: &Outcome,
-    ) -> Result<(), Problem> {
-        let deployment = Deployment {
-            outcome: Outcome {
-                outcome: OutcomeKind::Published,
-                reason: None,
-                ..outcome.clone()
-            },
-            published_at: version.created.clone(),
-            source_version_id: checked.object_version().map(str::to_owned),
-            source_etag: checked.head.id.etag.clone(),
-        };
-        let body = deployment
-            .to_json()
-            .map_err(|e| Problem::Internal(format!("writing deployment.json: {e}")))?;
-        let key = checked.dir.deployment_key(version.version);
-        let always = crate::ports::WriteCondition::Always;
-        self.aws
-            .put(checked.dir.bucket(), &key, body, "application/json", always)
-            .await?;
-        Ok(())
-    }
-
-    /// The latest version has this lock file and every record.
-    fn unchanged(
-        &self,
-        checked: &CheckedUpload<'_>,
-        latest: &LayerVersion,
-        records: Records,
-    ) -> Outcome {
-        let outcome = outcome(
-            OutcomeKind::Unchanged,
-            checked,
-            latest,
-            records.version_copy,
-        );
-        self.log_decision(&outcome, checked);
-        outcome
-    }
-
-    /// `DRY_RUN`: the decision, reported; nothing written.
-    fn report(&self, checked: &CheckedUpload<'_>, write: Write<'_>) -> Outcome {
-        match write {
-            Write::Publish(reason) => would_publish(checked, &reason),
-            Write::Repair { latest, records } => Outcome {
-                reason: Some("dry run: would repair the version's records".into()),
-                ..self.unchanged(checked, latest, records)
-            },
-        }
-    }
-
     /// The one log line of a publish/unchanged decision, with the console
     /// links the seed's publish step prints.
     fn log_decision(&self, outcome: &Outcome, checked: &CheckedUpload<'_>) {
@@ -467,38 +272,4 @@ fn skip(kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Outcom
         "record skipped"
     );
     outcome
-}
-
-/// A dry run's `would_publish`, logged.
-fn would_publish(checked: &CheckedUpload<'_>, reason: &PublishReason) -> Outcome {
-    let reason_text = format!("dry run: {reason}");
-    let mut outcome = Outcome::skipped(OutcomeKind::WouldPublish, checked.upload, reason_text);
-    outcome.layer_name = Some(checked.layer.clone());
-    outcome.manifest_md5 = Some(checked.md5.to_string());
-    info!(outcome = outcome.outcome.as_str(), layer = %checked.layer, reason = %reason, "dry run: would publish");
-    outcome
-}
-
-/// The outcome for `version`; `lock_file_kept` when the folder holds (or
-/// will, once recorded) its `{NNNNNN}/{manifest}`.
-fn outcome(
-    kind: OutcomeKind,
-    checked: &CheckedUpload<'_>,
-    version: &LayerVersion,
-    lock_file_kept: bool,
-) -> Outcome {
-    let dir = &checked.dir;
-    Outcome {
-        outcome: kind,
-        bucket: checked.upload.bucket.clone(),
-        key: checked.upload.key.clone(),
-        layer_name: Some(checked.layer.clone()),
-        layer_version: Some(version.version),
-        layer_version_arn: Some(version.arn.clone()),
-        manifest_md5: Some(checked.md5.to_string()),
-        manifest_key: lock_file_kept
-            .then(|| dir.version_manifest_key(version.version, &checked.manifest)),
-        code_sha256: None,
-        reason: None,
-    }
 }

@@ -1,0 +1,255 @@
+//! Under the lease, what the plan's writes do: step 5, publish, and step 6,
+//! record (the lock file's copies and `deployment.json`); or, for a version
+//! that has this lock file already, repair its missing records. Also the
+//! outcomes these steps answer.
+
+use super::{Publisher, Written};
+use crate::checked::CheckedUpload;
+use crate::decide::{self, PublishReason, Records, Write};
+use crate::error::Problem;
+use crate::facts::StagedLock;
+use crate::manifest;
+use crate::outcome::{Deployment, Outcome, OutcomeKind};
+use crate::ports::{Clock, Folder, Layer, LayerVersion, PublishRequest, WriteCondition};
+use tracing::info;
+
+impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
+    /// Under the lease: step 5, publish, then step 6, record.
+    pub(super) async fn publish(
+        &self,
+        checked: &CheckedUpload<'_>,
+        staged: &Option<StagedLock>,
+    ) -> Written {
+        let upload = checked.upload;
+        let config = &self.config;
+        let description = manifest::describe(&config.layer_description, &checked.md5);
+        let request = PublishRequest {
+            layer_name: &checked.layer,
+            bucket: &upload.bucket,
+            key: &upload.key,
+            object_version: checked.object_version(),
+            description: &description,
+            compatible_runtimes: &config.compatible_runtimes,
+            compatible_architectures: &config.compatible_architectures,
+            license_info: config.license_info.as_deref(),
+        };
+        let new = match self.aws.publish(&request).await {
+            Ok(new) => new,
+            Err(e) => {
+                return Written {
+                    result: Err(e.into()),
+                    keep_lease: false,
+                }
+            }
+        };
+        // From here on a version exists: a failure keeps the lease.
+        let result = async {
+            let sha256 = new.code_sha256.as_deref();
+            decide::check_published_bytes(checked.head.sha256.as_deref(), &new.version, sha256)?;
+            let kept = staged.is_some();
+            let outcome = outcome(OutcomeKind::Published, checked, &new.version, kept);
+            let outcome = Outcome {
+                code_sha256: new.code_sha256.clone(),
+                ..outcome
+            };
+            if let Some(staged) = staged {
+                self.keep_lock_file(checked, staged, new.version.version, Records::default())
+                    .await?;
+            }
+            self.put_deployment(checked, &new.version, &outcome).await?;
+            self.log_decision(&outcome, checked);
+            Ok(outcome)
+        }
+        .await;
+        Written {
+            keep_lease: result.is_err(),
+            result,
+        }
+    }
+
+    /// The latest version has this lock file: publish nothing, and repair
+    /// whatever records a crash (or an older tool) left missing.
+    pub(super) async fn repair(
+        &self,
+        checked: &CheckedUpload<'_>,
+        staged: &Option<StagedLock>,
+        latest: &LayerVersion,
+        records: Records,
+    ) -> Result<Outcome, Problem> {
+        // A version of ours without its deployment record may be one whose
+        // content failed the checksum check: look before recording it.
+        let code_sha256 = if records.deployment {
+            None
+        } else {
+            let sha256 = self
+                .aws
+                .version_sha256(&checked.layer, latest.version)
+                .await?;
+            if manifest::md5_from_description(&latest.description).is_some() {
+                let uploaded = checked.head.sha256.as_deref();
+                decide::check_published_bytes(uploaded, latest, sha256.as_deref())?;
+            }
+            sha256
+        };
+        let mut repaired: Vec<&str> = Vec::new();
+        let mut kept = records.version_copy;
+        if let Some(staged) = staged {
+            repaired = self
+                .keep_lock_file(checked, staged, latest.version, records)
+                .await?;
+            kept = true;
+        }
+        let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept);
+        if !records.deployment {
+            let record = Outcome {
+                code_sha256,
+                ..outcome.clone()
+            };
+            self.put_deployment(checked, latest, &record).await?;
+            repaired.push("deployment record");
+        }
+        if !repaired.is_empty() {
+            info!(layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
+        }
+        self.log_decision(&outcome, checked);
+        Ok(outcome)
+    }
+
+    /// Step 6's lock file copies that `existing` lacks: `{NNNNNN}/{manifest}`
+    /// and `last-{manifest}`, server-side copies of the staged file made only
+    /// while it is still the one checked. Returns what it wrote.
+    async fn keep_lock_file(
+        &self,
+        checked: &CheckedUpload<'_>,
+        staged: &StagedLock,
+        version: i64,
+        existing: Records,
+    ) -> Result<Vec<&'static str>, Problem> {
+        let dir = &checked.dir;
+        let copies = [
+            (
+                existing.version_copy,
+                dir.version_manifest_key(version, &checked.manifest),
+                "version lock file",
+            ),
+            (
+                existing.last_is_latest,
+                dir.last_manifest_key(&checked.manifest),
+                "last- lock file",
+            ),
+        ];
+        let mut written = Vec::new();
+        for (exists, to, what) in copies {
+            if exists {
+                continue;
+            }
+            let copied = self
+                .aws
+                .copy_if(dir.bucket(), &staged.key, &to, &staged.etag)
+                .await?;
+            if !copied {
+                return Err(Problem::InconsistentManifest {
+                    manifest: dir.s3_uri(&staged.key),
+                    expected: checked.md5.to_string(),
+                    actual: "unknown: it was replaced while this upload was being recorded".into(),
+                });
+            }
+            written.push(what);
+        }
+        Ok(written)
+    }
+
+    async fn put_deployment(
+        &self,
+        checked: &CheckedUpload<'_>,
+        version: &LayerVersion,
+        outcome: &Outcome,
+    ) -> Result<(), Problem> {
+        let deployment = Deployment {
+            outcome: Outcome {
+                outcome: OutcomeKind::Published,
+                reason: None,
+                ..outcome.clone()
+            },
+            published_at: version.created.clone(),
+            source_version_id: checked.object_version().map(str::to_owned),
+            source_etag: checked.head.id.etag.clone(),
+        };
+        let body = deployment
+            .to_json()
+            .map_err(|e| Problem::Internal(format!("writing deployment.json: {e}")))?;
+        let key = checked.dir.deployment_key(version.version);
+        self.aws
+            .put(
+                checked.dir.bucket(),
+                &key,
+                body,
+                "application/json",
+                WriteCondition::Always,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The latest version has this lock file and every record.
+    pub(super) fn unchanged(
+        &self,
+        checked: &CheckedUpload<'_>,
+        latest: &LayerVersion,
+        records: Records,
+    ) -> Outcome {
+        let outcome = outcome(
+            OutcomeKind::Unchanged,
+            checked,
+            latest,
+            records.version_copy,
+        );
+        self.log_decision(&outcome, checked);
+        outcome
+    }
+
+    /// `DRY_RUN`: the decision, reported; nothing written.
+    pub(super) fn report(&self, checked: &CheckedUpload<'_>, write: Write<'_>) -> Outcome {
+        match write {
+            Write::Publish(reason) => would_publish(checked, &reason),
+            Write::Repair { latest, records } => Outcome {
+                reason: Some("dry run: would repair the version's records".into()),
+                ..self.unchanged(checked, latest, records)
+            },
+        }
+    }
+}
+
+/// A dry run's `would_publish`, logged.
+pub(super) fn would_publish(checked: &CheckedUpload<'_>, reason: &PublishReason) -> Outcome {
+    let reason_text = format!("dry run: {reason}");
+    let mut outcome = Outcome::skipped(OutcomeKind::WouldPublish, checked.upload, reason_text);
+    outcome.layer_name = Some(checked.layer.clone());
+    outcome.manifest_md5 = Some(checked.md5.to_string());
+    info!(outcome = outcome.outcome.as_str(), layer = %checked.layer, reason = %reason, "dry run: would publish");
+    outcome
+}
+
+/// The outcome for `version`; `lock_file_kept` when the folder holds (or
+/// will, once recorded) its `{NNNNNN}/{manifest}`.
+pub(super) fn outcome(
+    kind: OutcomeKind,
+    checked: &CheckedUpload<'_>,
+    version: &LayerVersion,
+    lock_file_kept: bool,
+) -> Outcome {
+    let dir = &checked.dir;
+    Outcome {
+        outcome: kind,
+        bucket: checked.upload.bucket.clone(),
+        key: checked.upload.key.clone(),
+        layer_name: Some(checked.layer.clone()),
+        layer_version: Some(version.version),
+        layer_version_arn: Some(version.arn.clone()),
+        manifest_md5: Some(checked.md5.to_string()),
+        manifest_key: lock_file_kept
+            .then(|| dir.version_manifest_key(version.version, &checked.manifest)),
+        code_sha256: None,
+        reason: None,
+    }
+}
