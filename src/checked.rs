@@ -28,10 +28,7 @@ pub struct CheckedUpload<'a> {
 impl<'a> CheckedUpload<'a> {
     /// Checks the upload's `head` against the rules and the configuration.
     pub fn new(
-        upload: &'a Upload,
-        dir: LayerDir,
-        head: ObjectHead,
-        config: &Config,
+        upload: &'a Upload, dir: LayerDir, head: ObjectHead, config: &Config,
     ) -> Result<Self, Problem> {
         let md5 = metadata::manifest_md5(&head.metadata).map_err(|problem| {
             Problem::MissingManifestMd5 {

@@ -74,8 +74,7 @@ pub enum Decision<'a> {
 /// Step 4: compare the zip's lock file with the latest version's, given the
 /// latest version and the lock file MD5 recorded for it.
 pub fn decide<'a>(
-    zip_md5: &ManifestMd5,
-    latest: Option<(&'a LayerVersion, Option<&ManifestMd5>)>,
+    zip_md5: &ManifestMd5, latest: Option<(&'a LayerVersion, Option<&ManifestMd5>)>,
 ) -> Decision<'a> {
     match latest {
         None => Decision::Publish(PublishReason::FirstVersion),
@@ -239,9 +238,7 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
 /// those bytes: anything else (an overwrite racing the publish, a corrupted
 /// read) must not be recorded as this lock file's version.
 pub fn check_published_bytes(
-    uploaded: Option<&str>,
-    version: &LayerVersion,
-    published: Option<&str>,
+    uploaded: Option<&str>, version: &LayerVersion, published: Option<&str>,
 ) -> Result<(), Problem> {
     match (uploaded, published) {
         (Some(uploaded), Some(published)) if uploaded != published => {
@@ -360,9 +357,7 @@ mod tests {
     }
 
     fn facts(
-        latest: Option<LayerVersion>,
-        recorded: Option<ManifestMd5>,
-        records: Records,
+        latest: Option<LayerVersion>, recorded: Option<ManifestMd5>, records: Records,
     ) -> Facts {
         Facts {
             latest,

@@ -97,12 +97,7 @@ fn upload_of(record: S3EventRecord) -> Result<Upload, String> {
 /// The notification S3 sends when `key` is created: what `layerctl invoke`
 /// hands the handler to publish without the trigger.
 pub fn object_created(
-    region: &str,
-    bucket: &str,
-    key: &str,
-    etag: Option<&str>,
-    version_id: Option<&str>,
-    size: u64,
+    region: &str, bucket: &str, key: &str, etag: Option<&str>, version_id: Option<&str>, size: u64,
 ) -> S3Event {
     let mut record = S3EventRecord::default();
     record.event_version = Some("2.1".into());

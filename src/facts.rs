@@ -33,10 +33,7 @@ pub struct Look {
 /// Reads the layer's latest version, then the folder; the lease's state is
 /// judged at `now` with leases lasting `ttl`.
 pub async fn look<A: Folder + Layer>(
-    aws: &A,
-    checked: &CheckedUpload<'_>,
-    now: SystemTime,
-    ttl: Duration,
+    aws: &A, checked: &CheckedUpload<'_>, now: SystemTime, ttl: Duration,
 ) -> Result<Look, Problem> {
     let dir = &checked.dir;
     let latest = aws.latest_version(&checked.layer).await?;
@@ -81,9 +78,7 @@ pub async fn look<A: Folder + Layer>(
 /// (from its ETag when that is one; read otherwise). `None` when none is
 /// staged: the version is still published and recorded, without its lock file.
 async fn staged_lock<F: Folder>(
-    folder: &F,
-    checked: &CheckedUpload<'_>,
-    snapshot: &FolderSnapshot,
+    folder: &F, checked: &CheckedUpload<'_>, snapshot: &FolderSnapshot,
 ) -> Result<Option<StagedLock>, Problem> {
     let dir = &checked.dir;
     let key = dir.staged_manifest_key(&checked.manifest);
@@ -138,10 +133,7 @@ async fn staged_lock<F: Folder>(
 /// The lock file MD5 of a published version: from its description's
 /// marker, else (versions published by other tools) from its kept lock file.
 async fn recorded_md5<F: Folder>(
-    folder: &F,
-    checked: &CheckedUpload<'_>,
-    snapshot: &FolderSnapshot,
-    version: i64,
+    folder: &F, checked: &CheckedUpload<'_>, snapshot: &FolderSnapshot, version: i64,
     description: &str,
 ) -> Result<Option<ManifestMd5>, Problem> {
     if let Some(md5) = manifest::md5_from_description(description) {
@@ -153,10 +145,7 @@ async fn recorded_md5<F: Folder>(
 
 /// Which records of version `version` exist, for this upload's lock file.
 async fn records_of<F: Folder>(
-    folder: &F,
-    checked: &CheckedUpload<'_>,
-    snapshot: &FolderSnapshot,
-    version: i64,
+    folder: &F, checked: &CheckedUpload<'_>, snapshot: &FolderSnapshot, version: i64,
 ) -> Result<Records, Problem> {
     let dir = &checked.dir;
     let last = dir.last_manifest_key(&checked.manifest);
@@ -171,10 +160,7 @@ async fn records_of<F: Folder>(
 /// The MD5 of a lock file the listing shows: its ETag when that is one, its
 /// bytes otherwise; `None` when it is not there.
 async fn md5_of_listed<F: Folder>(
-    folder: &F,
-    dir: &LayerDir,
-    snapshot: &FolderSnapshot,
-    key: &str,
+    folder: &F, dir: &LayerDir, snapshot: &FolderSnapshot, key: &str,
 ) -> Result<Option<ManifestMd5>, Problem> {
     if !snapshot.exists(key) {
         return Ok(None);
@@ -189,9 +175,7 @@ async fn md5_of_listed<F: Folder>(
 /// A lock file's bytes (`None` when absent), refusing one too large to be a
 /// lock file. Only where an ETag is not an MD5.
 async fn read_lock_file<F: Folder>(
-    folder: &F,
-    dir: &LayerDir,
-    key: &str,
+    folder: &F, dir: &LayerDir, key: &str,
 ) -> Result<Option<Vec<u8>>, Problem> {
     let limit = manifest::MAX_MANIFEST_BYTES;
     match folder.read_small(dir.bucket(), key, limit).await? {

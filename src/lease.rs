@@ -188,12 +188,7 @@ fn released_body(holder: &str) -> Vec<u8> {
 /// taken, `None` when another invocation wrote it since (look again) or
 /// holds it (no call is made).
 pub async fn take<F: Folder>(
-    folder: &F,
-    dir: &LayerDir,
-    holder: &str,
-    state: &LeaseState,
-    now: SystemTime,
-    ttl: Duration,
+    folder: &F, dir: &LayerDir, holder: &str, state: &LeaseState, now: SystemTime, ttl: Duration,
 ) -> Result<Option<Lease>, AwsError> {
     let Some(condition) = state.take_condition() else {
         return Ok(None);
@@ -223,10 +218,7 @@ pub async fn take<F: Folder>(
 /// Why an invocation gives up at `now`: another holds the lease of `dir`.
 /// The holder is read from the lease for the message (worth one read).
 pub async fn in_progress<F: Folder>(
-    folder: &F,
-    dir: &LayerDir,
-    state: &LeaseState,
-    now: SystemTime,
+    folder: &F, dir: &LayerDir, state: &LeaseState, now: SystemTime,
 ) -> Problem {
     let key = dir.lease_key();
     let holder = match folder

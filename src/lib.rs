@@ -61,8 +61,7 @@ pub struct Response {
 /// The Lambda handler. Every record is processed; when any failed, the
 /// invocation fails after the others are done, listing each failure.
 pub async fn handle<A: Folder + Layer, C: Clock>(
-    publisher: &Publisher<A, C>,
-    event: LambdaEvent<Value>,
+    publisher: &Publisher<A, C>, event: LambdaEvent<Value>,
 ) -> Result<Response, Error> {
     let uploads = event::parse(event.payload).map_err(|problem| {
         let error = Error::from(problem);

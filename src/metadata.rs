@@ -45,8 +45,7 @@ pub fn manifest_md5(metadata: &HashMap<String, String>) -> Result<ManifestMd5, M
 /// The lock file name: from the metadata when present, else `default`.
 /// Returns the offending value and the reason when it is not a plain file name.
 pub fn manifest_name(
-    metadata: &HashMap<String, String>,
-    default: &str,
+    metadata: &HashMap<String, String>, default: &str,
 ) -> Result<String, (String, String)> {
     match lookup(metadata, MANIFEST_NAME_KEY) {
         Some(name) => validate_manifest_name(name)
@@ -58,8 +57,7 @@ pub fn manifest_name(
 
 /// The layer to publish to: from the metadata when present, else `default`.
 pub fn layer_name(
-    metadata: &HashMap<String, String>,
-    default: Option<&str>,
+    metadata: &HashMap<String, String>, default: Option<&str>,
 ) -> Result<Option<String>, (String, String)> {
     match lookup(metadata, LAYER_NAME_KEY) {
         Some(name) => validate_layer_name(name)

@@ -107,58 +107,39 @@ pub struct NewVersion {
 pub trait Folder: Send + Sync {
     /// HEAD of the current object; `None` when it does not exist.
     fn head(
-        &self,
-        bucket: &str,
-        key: &str,
+        &self, bucket: &str, key: &str,
     ) -> impl Future<Output = Result<Option<ObjectHead>, AwsError>> + Send;
 
     /// The first `n` bytes of the current object (fewer when it is shorter),
     /// with which object they are from; `None` when it does not exist.
     fn read_start(
-        &self,
-        bucket: &str,
-        key: &str,
-        n: u64,
+        &self, bucket: &str, key: &str, n: u64,
     ) -> impl Future<Output = Result<Option<ObjectStart>, AwsError>> + Send;
 
     /// The whole object when it is at most `max_bytes` long (a larger one is
     /// not read); `None` when it does not exist.
     fn read_small(
-        &self,
-        bucket: &str,
-        key: &str,
-        max_bytes: u64,
+        &self, bucket: &str, key: &str, max_bytes: u64,
     ) -> impl Future<Output = Result<Option<SmallObject>, AwsError>> + Send;
 
     /// Every object under `prefix` whose key sorts after `start_after`, in
     /// key order, across every page.
     fn list_after(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start_after: Option<&str>,
+        &self, bucket: &str, prefix: &str, start_after: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ListedObject>, AwsError>> + Send;
 
     /// Writes an object if `condition` holds: its new ETag, or `None` when S3
     /// refused for the condition (412, or 409 for a concurrent conditional
     /// write to the key).
     fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
+        &self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str,
         condition: WriteCondition<'_>,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
     /// Copies `from` to `to` in the bucket only if `from`'s ETag is still
     /// `etag` (`x-amz-copy-source-if-match`); `false` when it changed or is gone.
     fn copy_if(
-        &self,
-        bucket: &str,
-        from: &str,
-        to: &str,
-        etag: &str,
+        &self, bucket: &str, from: &str, to: &str, etag: &str,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
@@ -166,21 +147,17 @@ pub trait Folder: Send + Sync {
 pub trait Layer: Send + Sync {
     /// The newest version of `layer`, or `None` when it has none.
     fn latest_version(
-        &self,
-        layer: &str,
+        &self, layer: &str,
     ) -> impl Future<Output = Result<Option<LayerVersion>, AwsError>> + Send;
 
     /// The SHA-256 of a version's content, as Lambda computed it.
     fn version_sha256(
-        &self,
-        layer: &str,
-        version: i64,
+        &self, layer: &str, version: i64,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
     /// Creates a new version (not idempotent: every call that applies makes one).
     fn publish(
-        &self,
-        request: &PublishRequest<'_>,
+        &self, request: &PublishRequest<'_>,
     ) -> impl Future<Output = Result<NewVersion, AwsError>> + Send;
 }
 

@@ -33,10 +33,7 @@ impl FolderSnapshot {
     }
 
     pub fn new(
-        dir: LayerDir,
-        latest: Option<i64>,
-        objects: Vec<ListedObject>,
-        etags_are_md5: bool,
+        dir: LayerDir, latest: Option<i64>, objects: Vec<ListedObject>, etags_are_md5: bool,
     ) -> Self {
         let start_after = Self::start_after(&dir, latest);
         Self {

@@ -18,9 +18,7 @@ fn lock(n: usize) -> String {
 
 /// The outcome of one invocation and the calls it made.
 async fn run(
-    publisher: &Publisher<layer_autopublish::aws::Aws>,
-    calls: &Calls,
-    event: serde_json::Value,
+    publisher: &Publisher<layer_autopublish::aws::Aws>, calls: &Calls, event: serde_json::Value,
 ) -> (OutcomeKind, BTreeMap<String, usize>) {
     calls.take();
     let response = common::invoke(publisher, event).await.expect("processed");

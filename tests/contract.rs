@@ -148,8 +148,7 @@ async fn head_tells_etag_size_metadata_and_version<P: Folder, S: Scene>(ports: &
 }
 
 async fn read_start_gives_the_first_bytes_and_which_object_they_are_from<P: Folder, S: Scene>(
-    ports: &P,
-    scene: &S,
+    ports: &P, scene: &S,
 ) {
     let b = scene.bucket();
     let put = scene.put("z/layer.zip", b"PK\x03\x04rest", &[]).await;
@@ -309,11 +308,7 @@ async fn copies_hold_to_the_sources_etag<P: Folder, S: Scene>(ports: &P, scene: 
 }
 
 fn request<'a>(
-    layer: &'a str,
-    bucket: &'a str,
-    key: &'a str,
-    version: Option<&'a str>,
-    description: &'a str,
+    layer: &'a str, bucket: &'a str, key: &'a str, version: Option<&'a str>, description: &'a str,
 ) -> PublishRequest<'a> {
     PublishRequest {
         layer_name: layer,
@@ -328,8 +323,7 @@ fn request<'a>(
 }
 
 async fn layers_number_their_versions_and_hash_what_they_took<P: Folder + Layer, S: Scene>(
-    ports: &P,
-    scene: &S,
+    ports: &P, scene: &S,
 ) {
     let (b, layer) = (scene.bucket(), scene.layer());
     assert_eq!(
@@ -386,8 +380,7 @@ async fn layers_number_their_versions_and_hash_what_they_took<P: Folder + Layer,
 }
 
 async fn a_publish_takes_the_object_version_it_names<P: Folder + Layer, S: Scene>(
-    ports: &P,
-    scene: &S,
+    ports: &P, scene: &S,
 ) {
     let (b, layer) = (scene.bucket(), scene.layer());
     scene.enable_versioning().await;

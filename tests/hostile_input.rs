@@ -105,10 +105,7 @@ async fn one_process_refuses_every_bad_input_then_publishes_a_good_upload() {
 
 /// Invokes, and asserts a short error of type `expected`.
 async fn refused(
-    publisher: &Publisher<layer_autopublish::aws::Aws>,
-    what: &str,
-    event: Value,
-    expected: &str,
+    publisher: &Publisher<layer_autopublish::aws::Aws>, what: &str, event: Value, expected: &str,
 ) {
     let error = common::invoke(publisher, event).await.expect_err(what);
     assert_eq!(

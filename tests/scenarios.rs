@@ -127,8 +127,7 @@ impl Scene {
 }
 
 async fn invoke(
-    publisher: &Publisher<FakeAws, ManualClock>,
-    event: Value,
+    publisher: &Publisher<FakeAws, ManualClock>, event: Value,
 ) -> Result<Response, Diagnostic> {
     handle(publisher, LambdaEvent::new(event, Context::default()))
         .await

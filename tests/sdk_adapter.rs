@@ -152,8 +152,7 @@ async fn a_multipart_uploads_checksum_is_not_taken_for_the_whole_objects() {
 }
 
 fn http_status(
-    status: u16,
-    body: &str,
+    status: u16, body: &str,
 ) -> aws_smithy_runtime_api::http::Response<aws_sdk_s3::primitives::SdkBody> {
     aws_smithy_runtime_api::http::Response::new(
         aws_smithy_runtime_api::http::StatusCode::try_from(status).expect("a status"),
@@ -171,8 +170,7 @@ fn list_item(version: i64) -> LayerVersionsListItem {
 
 /// One page of `ListLayerVersions`: these versions, in this order.
 fn page(
-    versions: &'static [i64],
-    next_marker: Option<&'static str>,
+    versions: &'static [i64], next_marker: Option<&'static str>,
 ) -> impl Fn() -> ListLayerVersionsOutput + Send + Sync + 'static {
     move || {
         ListLayerVersionsOutput::builder()

@@ -66,10 +66,7 @@ pub fn byte_count(length: Option<i64>) -> u64 {
 /// Maps a failed call to an [`AwsError`]: the operation, its target, and the
 /// service's code and message when it sent them.
 pub fn failure<E, R>(
-    service: AwsService,
-    operation: &'static str,
-    target: &str,
-    error: SdkError<E, R>,
+    service: AwsService, operation: &'static str, target: &str, error: SdkError<E, R>,
 ) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -92,9 +89,7 @@ where
 
 /// Maps a failed S3 call on `bucket`/`key` to an [`AwsError`].
 pub fn s3_failure<E, R>(
-    operation: &'static str,
-    bucket: &str,
-    key: &str,
+    operation: &'static str, bucket: &str, key: &str,
 ) -> impl FnOnce(SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -51,10 +51,7 @@ impl Folder for Aws {
     }
 
     async fn read_start(
-        &self,
-        bucket: &str,
-        key: &str,
-        n: u64,
+        &self, bucket: &str, key: &str, n: u64,
     ) -> Result<Option<ObjectStart>, AwsError> {
         let request = self
             .s3
@@ -80,10 +77,7 @@ impl Folder for Aws {
     }
 
     async fn read_small(
-        &self,
-        bucket: &str,
-        key: &str,
-        max_bytes: u64,
+        &self, bucket: &str, key: &str, max_bytes: u64,
     ) -> Result<Option<SmallObject>, AwsError> {
         let request = self.s3.get_object().bucket(bucket).key(key);
         let Some(out) = get(request, bucket, key).await? else {
@@ -97,10 +91,7 @@ impl Folder for Aws {
     }
 
     async fn list_after(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start_after: Option<&str>,
+        &self, bucket: &str, prefix: &str, start_after: Option<&str>,
     ) -> Result<Vec<ListedObject>, AwsError> {
         let mut pages = self
             .s3
@@ -128,11 +119,7 @@ impl Folder for Aws {
     }
 
     async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
+        &self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str,
         condition: WriteCondition<'_>,
     ) -> Result<Option<String>, AwsError> {
         let request = self
@@ -155,11 +142,7 @@ impl Folder for Aws {
     }
 
     async fn copy_if(
-        &self,
-        bucket: &str,
-        from: &str,
-        to: &str,
-        etag: &str,
+        &self, bucket: &str, from: &str, to: &str, etag: &str,
     ) -> Result<bool, AwsError> {
         let result = self
             .s3
@@ -196,9 +179,7 @@ fn object_id(version_id: Option<&str>, etag: Option<&str>) -> ObjectId {
 
 /// Sends a GetObject; `None` when the object does not exist.
 async fn get(
-    request: GetObjectFluentBuilder,
-    bucket: &str,
-    key: &str,
+    request: GetObjectFluentBuilder, bucket: &str, key: &str,
 ) -> Result<Option<GetObjectOutput>, AwsError> {
     match request.send().await {
         Ok(out) => Ok(Some(out)),

@@ -66,11 +66,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 impl Layers {
     fn create(
-        &mut self,
-        layer: &str,
-        description: &str,
-        bytes: &[u8],
-        now: SystemTime,
+        &mut self, layer: &str, description: &str, bytes: &[u8], now: SystemTime,
     ) -> NewVersion {
         let name = name_of(layer);
         let versions = self.0.entry(name.to_owned()).or_default();

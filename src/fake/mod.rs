@@ -210,10 +210,7 @@ impl FakeAws {
     /// contains `target_contains`, before that call applies: an overwrite
     /// racing a publish, another process's write.
     pub fn meanwhile(
-        &self,
-        op: Op,
-        target_contains: &str,
-        then: impl Fn(&FakeAws) + Send + Sync + 'static,
+        &self, op: Op, target_contains: &str, then: impl Fn(&FakeAws) + Send + Sync + 'static,
     ) {
         lock(&self.state)
             .meanwhile
@@ -228,9 +225,7 @@ impl FakeAws {
     /// Logs the call and runs `apply` on the state, with the fault injected
     /// for it, if any.
     async fn call<T>(
-        &self,
-        op: Op,
-        target: &str,
+        &self, op: Op, target: &str,
         apply: impl FnOnce(&mut State, SystemTime) -> Result<T, AwsError> + Send,
     ) -> Result<T, AwsError> {
         // A call crosses the network: other tasks run meanwhile, so that

@@ -92,10 +92,7 @@ fn to_the_second(time: SystemTime) -> SystemTime {
 }
 
 fn new_object(
-    bytes: Vec<u8>,
-    metadata: HashMap<String, String>,
-    sha256: Option<String>,
-    now: SystemTime,
+    bytes: Vec<u8>, metadata: HashMap<String, String>, sha256: Option<String>, now: SystemTime,
 ) -> Stored {
     Stored {
         etag: ManifestMd5::of(&bytes).to_string(),
@@ -123,10 +120,7 @@ impl Folder for FakeAws {
     }
 
     async fn read_start(
-        &self,
-        bucket: &str,
-        key: &str,
-        n: u64,
+        &self, bucket: &str, key: &str, n: u64,
     ) -> Result<Option<ObjectStart>, AwsError> {
         self.call(Op::GetObject, &s3_uri(bucket, key), |state, _| {
             state.s3.bucket(Op::GetObject, bucket, key)?;
@@ -148,10 +142,7 @@ impl Folder for FakeAws {
     }
 
     async fn read_small(
-        &self,
-        bucket: &str,
-        key: &str,
-        max_bytes: u64,
+        &self, bucket: &str, key: &str, max_bytes: u64,
     ) -> Result<Option<SmallObject>, AwsError> {
         self.call(Op::GetObject, &s3_uri(bucket, key), |state, _| {
             state.s3.bucket(Op::GetObject, bucket, key)?;
@@ -168,10 +159,7 @@ impl Folder for FakeAws {
     }
 
     async fn list_after(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start_after: Option<&str>,
+        &self, bucket: &str, prefix: &str, start_after: Option<&str>,
     ) -> Result<Vec<ListedObject>, AwsError> {
         self.call(Op::ListObjectsV2, &s3_uri(bucket, prefix), |state, _| {
             let b = state.s3.bucket(Op::ListObjectsV2, bucket, prefix)?;
@@ -194,11 +182,7 @@ impl Folder for FakeAws {
     }
 
     async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        _content_type: &str,
+        &self, bucket: &str, key: &str, body: Vec<u8>, _content_type: &str,
         condition: WriteCondition<'_>,
     ) -> Result<Option<String>, AwsError> {
         let target = s3_uri(bucket, key);
@@ -227,11 +211,7 @@ impl Folder for FakeAws {
     }
 
     async fn copy_if(
-        &self,
-        bucket: &str,
-        from: &str,
-        to: &str,
-        etag: &str,
+        &self, bucket: &str, from: &str, to: &str, etag: &str,
     ) -> Result<bool, AwsError> {
         self.call(Op::CopyObject, &s3_uri(bucket, to), |state, now| {
             state.s3.bucket(Op::CopyObject, bucket, to)?;
@@ -272,11 +252,7 @@ impl FakeAws {
     /// Uploads an object with user `metadata` and, when given, the SHA-256
     /// the uploader sent (stored unchecked, as moto does).
     pub fn put_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        bytes: &[u8],
-        metadata: &[(&str, &str)],
+        &self, bucket: &str, key: &str, bytes: &[u8], metadata: &[(&str, &str)],
         sha256: Option<&str>,
     ) -> ObjectId {
         let metadata = metadata

@@ -209,9 +209,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     }
 
     async fn take_lease(
-        &self,
-        checked: &CheckedUpload<'_>,
-        state: &LeaseState,
+        &self, checked: &CheckedUpload<'_>, state: &LeaseState,
     ) -> Result<Option<Lease>, Problem> {
         let holder = lease::holder_name(&checked.upload.s3_uri());
         let now = self.clock.now();
@@ -223,8 +221,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// `superseded` outcome when the zip was overwritten since the event, an
     /// error when it is not a zip, else `None`.
     async fn check_current_zip(
-        &self,
-        checked: &CheckedUpload<'_>,
+        &self, checked: &CheckedUpload<'_>,
     ) -> Result<Option<Outcome>, Problem> {
         let upload = checked.upload;
         let n = LOCAL_FILE_HEADER.len() as u64;

@@ -16,9 +16,7 @@ use tracing::info;
 impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
     pub(super) async fn publish(
-        &self,
-        checked: &CheckedUpload<'_>,
-        staged: &Option<StagedLock>,
+        &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>,
     ) -> Written {
         let upload = checked.upload;
         let config = &self.config;
@@ -70,10 +68,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// The latest version has this lock file: publish nothing, and repair
     /// whatever records a crash (or an older tool) left missing.
     pub(super) async fn repair(
-        &self,
-        checked: &CheckedUpload<'_>,
-        staged: &Option<StagedLock>,
-        latest: &LayerVersion,
+        &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, latest: &LayerVersion,
         records: Records,
     ) -> Result<Outcome, Problem> {
         // A version of ours without its deployment record may be one whose
@@ -119,11 +114,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// and `last-{manifest}`, server-side copies of the staged file made only
     /// while it is still the one checked. Returns what it wrote.
     async fn keep_lock_file(
-        &self,
-        checked: &CheckedUpload<'_>,
-        staged: &StagedLock,
-        version: i64,
-        existing: Records,
+        &self, checked: &CheckedUpload<'_>, staged: &StagedLock, version: i64, existing: Records,
     ) -> Result<Vec<&'static str>, Problem> {
         let dir = &checked.dir;
         let copies = [
@@ -160,10 +151,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     }
 
     async fn put_deployment(
-        &self,
-        checked: &CheckedUpload<'_>,
-        version: &LayerVersion,
-        outcome: &Outcome,
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion, outcome: &Outcome,
     ) -> Result<(), Problem> {
         let deployment = Deployment {
             outcome: Outcome {
@@ -193,10 +181,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
 
     /// The latest version has this lock file and every record.
     pub(super) fn unchanged(
-        &self,
-        checked: &CheckedUpload<'_>,
-        latest: &LayerVersion,
-        records: Records,
+        &self, checked: &CheckedUpload<'_>, latest: &LayerVersion, records: Records,
     ) -> Outcome {
         let outcome = outcome(
             OutcomeKind::Unchanged,
@@ -233,10 +218,7 @@ pub(super) fn would_publish(checked: &CheckedUpload<'_>, reason: &PublishReason)
 /// The outcome for `version`; `lock_file_kept` when the folder holds (or
 /// will, once recorded) its `{NNNNNN}/{manifest}`.
 pub(super) fn outcome(
-    kind: OutcomeKind,
-    checked: &CheckedUpload<'_>,
-    version: &LayerVersion,
-    lock_file_kept: bool,
+    kind: OutcomeKind, checked: &CheckedUpload<'_>, version: &LayerVersion, lock_file_kept: bool,
 ) -> Outcome {
     let dir = &checked.dir;
     Outcome {

@@ -37,10 +37,8 @@ impl Intercept for CountCalls {
 
     /// Once per call, whatever its retries.
     fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
+        &self, _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents, cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let name = cfg
             .load::<Metadata>()

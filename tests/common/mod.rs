@@ -171,10 +171,7 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 impl World {
     /// Puts an object; returns its ETag (unquoted) and version id.
     pub async fn put(
-        &self,
-        key: &str,
-        body: &[u8],
-        metadata: &[(&str, &str)],
+        &self, key: &str, body: &[u8], metadata: &[(&str, &str)],
     ) -> (String, Option<String>) {
         let mut request = self
             .s3
@@ -196,11 +193,7 @@ impl World {
     /// `x-amz-checksum-sha256`: the SDK's own (`None`) or the one given,
     /// which moto stores without checking it against the bytes.
     pub async fn upload_with_sha256(
-        &self,
-        dir: &str,
-        lock: &str,
-        zip: &str,
-        claimed: Option<&str>,
+        &self, dir: &str, lock: &str, zip: &str, claimed: Option<&str>,
     ) -> Value {
         self.put(&format!("{dir}/requirements.txt"), lock.as_bytes(), &[])
             .await;
@@ -375,8 +368,7 @@ impl World {
 }
 
 pub async fn invoke<A: Folder + Layer, C: Clock>(
-    publisher: &Publisher<A, C>,
-    event: Value,
+    publisher: &Publisher<A, C>, event: Value,
 ) -> Result<Response, Diagnostic> {
     handle(publisher, LambdaEvent::new(event, Context::default()))
         .await

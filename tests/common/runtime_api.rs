@@ -85,8 +85,7 @@ impl RuntimeApi {
 }
 
 async fn serve(
-    shared: Arc<Shared>,
-    request: Request<Incoming>,
+    shared: Arc<Shared>, request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = request.uri().path().to_owned();
     if path.ends_with("/invocation/next") {

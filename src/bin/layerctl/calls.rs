@@ -29,11 +29,7 @@ pub struct UploadedPart {
 /// Uploads an object in one PUT with user `metadata` and a SHA-256
 /// checksum the SDK computes, which S3 verifies and keeps.
 pub async fn put_object_with_sha256(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    body: ByteStream,
-    content_type: &str,
+    aws: &Aws, bucket: &str, key: &str, body: ByteStream, content_type: &str,
     metadata: &HashMap<String, String>,
 ) -> Result<Uploaded, AwsError> {
     let out = aws
@@ -55,11 +51,7 @@ pub async fn put_object_with_sha256(
 
 /// Starts a multipart upload with SHA-256 part checksums; returns its id.
 pub async fn start_multipart_upload(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    content_type: &str,
-    metadata: &HashMap<String, String>,
+    aws: &Aws, bucket: &str, key: &str, content_type: &str, metadata: &HashMap<String, String>,
 ) -> Result<String, AwsError> {
     let out = aws
         .s3()
@@ -82,12 +74,7 @@ pub async fn start_multipart_upload(
 }
 
 pub async fn upload_part(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-    number: i32,
-    body: ByteStream,
+    aws: &Aws, bucket: &str, key: &str, upload_id: &str, number: i32, body: ByteStream,
 ) -> Result<UploadedPart, AwsError> {
     let out = aws
         .s3()
@@ -109,11 +96,7 @@ pub async fn upload_part(
 }
 
 pub async fn complete_multipart_upload(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-    parts: &[UploadedPart],
+    aws: &Aws, bucket: &str, key: &str, upload_id: &str, parts: &[UploadedPart],
 ) -> Result<Uploaded, AwsError> {
     let parts = parts
         .iter()
@@ -146,10 +129,7 @@ pub async fn complete_multipart_upload(
 
 /// Abandons a multipart upload, so its parts are not kept (and billed).
 pub async fn abort_multipart_upload(
-    aws: &Aws,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
+    aws: &Aws, bucket: &str, key: &str, upload_id: &str,
 ) -> Result<(), AwsError> {
     aws.s3()
         .abort_multipart_upload()

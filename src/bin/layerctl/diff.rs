@@ -98,10 +98,7 @@ async fn kept_versions(aws: &Aws, folder: &LayerDir, manifest: &str) -> Result<V
 }
 
 async fn read_version(
-    aws: &Aws,
-    folder: &LayerDir,
-    manifest: &str,
-    version: i64,
+    aws: &Aws, folder: &LayerDir, manifest: &str, version: i64,
 ) -> Result<(String, Vec<u8>), Failure> {
     let key = folder.version_manifest_key(version, manifest);
     let uri = folder.s3_uri(&key);

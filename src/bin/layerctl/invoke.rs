@@ -17,10 +17,7 @@ use layer_autopublish::{handle, Publisher};
 use serde_json::Value;
 
 pub async fn run(
-    aws: &Aws,
-    region: &str,
-    report: &Report,
-    args: InvokeArgs,
+    aws: &Aws, region: &str, report: &Report, args: InvokeArgs,
 ) -> Result<(), Failure> {
     let mut config = Config::from_env().map_err(|e| Failure::Rejected(e.to_string()))?;
     if let Some(layer) = args.layer_name {

@@ -133,10 +133,7 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
 }
 
 fn version_status(
-    folder: &LayerDir,
-    manifest_name: &str,
-    listing: &FolderSnapshot,
-    version: &LayerVersion,
+    folder: &LayerDir, manifest_name: &str, listing: &FolderSnapshot, version: &LayerVersion,
 ) -> VersionStatus {
     let lock_key = folder.version_manifest_key(version.version, manifest_name);
     // Versions published by other tools are matched by their kept lock

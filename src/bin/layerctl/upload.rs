@@ -43,10 +43,7 @@ struct Uploads {
 }
 
 pub async fn run(
-    aws: &Aws,
-    region: &str,
-    report: &Report,
-    args: UploadArgs,
+    aws: &Aws, region: &str, report: &Report, args: UploadArgs,
 ) -> Result<(), Failure> {
     let folder = LayerDir::from_s3_uri(&args.folder.s3_dir).map_err(Failure::Rejected)?;
     let manifest_name = file_name(&args.manifest)?;
@@ -212,11 +209,7 @@ fn check_zip(path: &Path) -> Result<u64, Failure> {
 /// A multipart upload, part by part with progress; abandoned on failure so
 /// that no parts linger.
 async fn upload_in_parts(
-    aws: &Aws,
-    report: &Report,
-    folder: &LayerDir,
-    path: &Path,
-    size: u64,
+    aws: &Aws, report: &Report, folder: &LayerDir, path: &Path, size: u64,
     metadata: &HashMap<String, String>,
 ) -> Result<Uploaded, Failure> {
     let key = folder.zip_key();
@@ -243,12 +236,7 @@ async fn upload_in_parts(
 }
 
 async fn upload_parts(
-    aws: &Aws,
-    report: &Report,
-    folder: &LayerDir,
-    path: &Path,
-    size: u64,
-    upload_id: &str,
+    aws: &Aws, report: &Report, folder: &LayerDir, path: &Path, size: u64, upload_id: &str,
 ) -> Result<Vec<UploadedPart>, Failure> {
     let key = folder.zip_key();
     let count = size.div_ceil(PART_SIZE);
