@@ -260,3 +260,39 @@ async fn permanent_errors_fail_at_once() {
     let message = result.unwrap_err();
     assert!(message.contains("AccessDeniedException"), "{message}");
 }
+
+/// 300 MB can't be uploaded to moto in a test's time, nor kept by the fake:
+/// a HEAD that says so is all the handler may need.
+#[tokio::test]
+async fn a_zip_larger_than_lambda_takes_fails_after_one_head() {
+    use lambda_runtime::{Context, LambdaEvent};
+    use layer_autopublish::{config::Config, handle, Publisher};
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .e_tag("\"9b2cf535f27731c974343645a3985328\"")
+            .metadata("manifest-md5", "211c06919374057484ac6936024311c6")
+            .content_length(300 * 1024 * 1024)
+            .build()
+    });
+    let config = Config {
+        layer_name: Some("deps".into()),
+        ..Config::default()
+    };
+    let publisher = Publisher::new(s3_only(&[&head]), config, "us-east-1");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/events/put-layer-zip.json");
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+
+    let error = handle(&publisher, LambdaEvent::new(event, Context::default()))
+        .await
+        .expect_err("too large");
+
+    assert_eq!(error.error_type(), "LayerZipTooLarge");
+    assert_eq!(
+        error.to_string(),
+        "s3://layer-artifacts/projects/my-app/lambda/layer/layer.zip: it is 314572800 bytes, \
+         more than the 262144000 bytes Lambda allows a layer unzipped; split the dependencies \
+         into several layers"
+    );
+    assert_eq!(head.num_calls(), 1, "nothing but the HEAD");
+}
