@@ -184,17 +184,17 @@ fn released_body(holder: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Takes the lease of `dir` as `state` showed it, at `now`: `Some` when
-/// taken, `None` when another invocation wrote it since (look again) or
-/// holds it (no call is made).
+/// Takes the lease of `dir` as `state` showed it, at `now`, for
+/// [`LEASE_TTL`]: `Some` when taken, `None` when another invocation wrote it
+/// since (look again) or holds it (no call is made).
 pub async fn take<F: Folder>(
-    folder: &F, dir: &LayerDir, holder: &str, state: &LeaseState, now: SystemTime, ttl: Duration,
+    folder: &F, dir: &LayerDir, holder: &str, state: &LeaseState, now: SystemTime,
 ) -> Result<Option<Lease>, AwsError> {
     let Some(condition) = state.take_condition() else {
         return Ok(None);
     };
     let key = dir.lease_key();
-    let expires_at = (now + ttl)
+    let expires_at = (now + LEASE_TTL)
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let body = held_body(holder, expires_at);

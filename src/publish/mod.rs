@@ -17,7 +17,6 @@ use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDi
 use crate::lease::{self, Lease, LeaseState, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, Folder, Layer, SystemClock};
-use std::time::Duration;
 use tracing::{info, info_span, Instrument};
 
 mod write;
@@ -30,10 +29,6 @@ pub struct Publisher<A, C = SystemClock> {
     config: Config,
     /// For the console links in the logs.
     region: String,
-    /// How long to wait for another invocation's lease.
-    lease_wait: Duration,
-    /// How long a lease lasts from when S3 wrote it.
-    lease_ttl: Duration,
 }
 
 /// What a write under the lease left: its result, and whether the lease
@@ -57,21 +52,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             clock,
             config,
             region: region.into(),
-            lease_wait: lease::DEFAULT_LEASE_WAIT,
-            lease_ttl: lease::LEASE_TTL,
         }
-    }
-
-    /// Waits at most `wait` for another invocation's lease.
-    pub fn with_lease_wait(mut self, wait: Duration) -> Self {
-        self.lease_wait = wait;
-        self
-    }
-
-    /// Leases last `ttl`.
-    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl;
-        self
     }
 
     /// All steps for one record, in a log span that names its zip.
@@ -132,7 +113,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             result,
             keep_lease: false,
         };
-        let mut wait = Wait::new(self.clock.now(), self.lease_wait);
+        let mut wait = Wait::new(self.clock.now(), lease::DEFAULT_LEASE_WAIT);
         let mut progress = decide::Progress {
             dry_run: self.config.dry_run,
             ..Default::default()
@@ -205,7 +186,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     }
 
     async fn look(&self, checked: &CheckedUpload<'_>) -> Result<Look, Problem> {
-        facts::look(&self.aws, checked, self.clock.now(), self.lease_ttl).await
+        facts::look(&self.aws, checked, self.clock.now(), lease::LEASE_TTL).await
     }
 
     async fn take_lease(
@@ -213,7 +194,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     ) -> Result<Option<Lease>, Problem> {
         let holder = lease::holder_name(&checked.upload.s3_uri());
         let now = self.clock.now();
-        let taken = lease::take(&self.aws, &checked.dir, &holder, state, now, self.lease_ttl);
+        let taken = lease::take(&self.aws, &checked.dir, &holder, state, now);
         Ok(taken.await?)
     }
 
