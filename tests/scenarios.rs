@@ -539,3 +539,62 @@ async fn the_seeds_metadata_key_is_read() {
     assert_eq!(response.results[0].manifest_md5, Some(md5(LOCK_V1)));
     assert!(scene.versions()[0].1.ends_with(&md5(LOCK_V1)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_to_a_record_write_keeps_the_lease_and_the_retry_finds_the_records() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutObject, "deployment.json", Fault::LoseAnswer, 1);
+
+    let error = scene.invoke(event.clone()).await.expect_err("answer lost");
+
+    assert_eq!(error.error_type, "S3Error");
+    assert!(
+        scene.text("000001/deployment.json").is_some(),
+        "the write stood"
+    );
+    assert!(
+        scene.lease_held(),
+        "the function could not know: it kept the lease"
+    );
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = scene.invoke(event).await.expect("retried");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::PutObject, "deployment.json"),
+        1,
+        "nothing left to repair: {calls:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delivery_during_a_slow_publish_waits_for_it_and_finds_the_lock_file_published() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    let slow = Fault::Slow(Duration::from_secs(15));
+    scene.aws.inject(Op::PublishLayerVersion, "", slow, 1);
+
+    let first = tokio::spawn({
+        let publisher = scene.publisher();
+        let event = event.clone();
+        async move { invoke(&publisher, event).await }
+    });
+    let second = invoke(&scene.publisher(), event).await.expect("waited");
+    let first = first.await.unwrap().expect("published");
+
+    let mut outcomes = [outcome(&first), outcome(&second)];
+    outcomes.sort_by_key(|o| o.as_str());
+    assert_eq!(outcomes, [OutcomeKind::Published, OutcomeKind::Unchanged]);
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    assert!(
+        Scene::count(&calls, Op::ListObjectsV2, "layer/") > 3,
+        "the other delivery looked again while the publish was in flight: {calls:?}"
+    );
+}

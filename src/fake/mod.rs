@@ -316,3 +316,91 @@ fn aws_error(op: Op, target: &str, code: &str, message: &str) -> AwsError {
         message: format!("{code}: {message}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{Folder, SmallObject, WriteCondition};
+
+    const B: &str = "b";
+
+    fn fake() -> FakeAws {
+        let aws = FakeAws::new();
+        aws.create_bucket(B);
+        aws
+    }
+
+    async fn put(aws: &FakeAws, body: &[u8]) -> Result<Option<String>, AwsError> {
+        aws.put(B, "k", body.to_vec(), "text/plain", WriteCondition::Always)
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_before_applying_changes_nothing() {
+        let aws = fake();
+        aws.inject(Op::PutObject, "s3://b/k", Fault::FailBefore, 1);
+        let error = put(&aws, b"one").await.unwrap_err();
+        assert_eq!(error.code.as_deref(), Some("ServiceUnavailable"));
+        assert_eq!(aws.object(B, "k"), None);
+        assert!(put(&aws, b"two").await.is_ok(), "only the next call");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_fails_the_call_but_the_change_stands() {
+        let aws = fake();
+        aws.inject(Op::PutObject, "", Fault::LoseAnswer, 1);
+        let error = put(&aws, b"one").await.unwrap_err();
+        assert_eq!(error.code, None);
+        assert!(error.message.contains("connection reset"), "{error}");
+        assert_eq!(aws.object(B, "k").as_deref(), Some(&b"one"[..]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_answer_comes_after_its_delay_on_the_clock() {
+        let aws = fake();
+        let clock = aws.clock();
+        let before = clock.now();
+        aws.inject(Op::GetObject, "", Fault::Slow(Duration::from_secs(30)), 1);
+        let read = aws.read_small(B, "k", 10).await.unwrap();
+        assert_eq!(read, None);
+        let waited = clock.now().duration_since(before).unwrap();
+        assert!(waited >= Duration::from_secs(30), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_call_never_answers_and_a_conflict_refuses_a_put() {
+        let aws = fake();
+        aws.inject(Op::PutObject, "", Fault::Hang, 1);
+        let hung = tokio::time::timeout(Duration::from_secs(3600), put(&aws, b"one")).await;
+        assert!(hung.is_err(), "still waiting after an hour");
+        assert_eq!(aws.object(B, "k"), None);
+
+        aws.inject_always(Op::PutObject, "", Fault::Conflict);
+        assert_eq!(
+            put(&aws, b"two").await.unwrap(),
+            None,
+            "refused, as a 409 is"
+        );
+        let calls = aws.take_calls();
+        assert_eq!(calls.len(), 2);
+        assert!(calls
+            .iter()
+            .all(|c| c.op == Op::PutObject && c.target == "s3://b/k"));
+        assert_eq!(
+            aws.read_small(B, "k", 10).await.unwrap(),
+            None::<SmallObject>
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_clock_moves_by_hand_and_by_sleeping() {
+        let clock = ManualClock::default();
+        let start = clock.now();
+        clock.advance(Duration::from_secs(90));
+        clock.sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            clock.now().duration_since(start).unwrap(),
+            Duration::from_secs(95)
+        );
+    }
+}
