@@ -16,7 +16,7 @@ use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
 use crate::lease::{self, Lease, LeaseState, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::ports::{Clock, Folder, Layer, SystemClock};
+use crate::ports::{Clock, Folder, Layer, ObjectId, SystemClock};
 use tracing::{info, info_span, Instrument};
 
 mod write;
@@ -83,7 +83,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             .head(&upload.bucket, &upload.key)
             .await?
             .ok_or(Problem::LayerZipNotFound)?;
-        let event = crate::ports::ObjectId {
+        let event = ObjectId {
             version_id: upload.version_id.clone(),
             etag: upload.etag.clone(),
         };
