@@ -43,8 +43,18 @@ pub struct EventProblem(pub String);
 
 /// Every record of the notification, in order.
 pub fn parse(payload: Value) -> Result<Vec<Upload>, EventProblem> {
-    let event: S3Event = serde_json::from_value(payload)
-        .map_err(|e| EventProblem(format!("it is not an S3 event notification ({e})")))?;
+    uploads(serde_json::from_value(payload))
+}
+
+/// [`parse`] from JSON text, as the runtime received it: any text, nested
+/// past serde_json's depth limit too, gets an [`EventProblem`].
+pub fn parse_json(text: &str) -> Result<Vec<Upload>, EventProblem> {
+    uploads(serde_json::from_str(text))
+}
+
+fn uploads(event: Result<S3Event, serde_json::Error>) -> Result<Vec<Upload>, EventProblem> {
+    let event =
+        event.map_err(|e| EventProblem(format!("it is not an S3 event notification ({e})")))?;
     if event.records.is_empty() {
         return Err(EventProblem("its `Records` list is empty".into()));
     }
@@ -258,6 +268,22 @@ mod tests {
         let spaced = std::fs::read_to_string(format!("{dir}/put-layer-zip-key-with-spaces.json"));
         let uploads = parse(serde_json::from_str(&spaced.unwrap()).unwrap()).unwrap();
         assert_eq!(uploads[0].key, "projects/my app/lambda/layer/layer.zip");
+    }
+
+    #[test]
+    fn json_text_nested_past_serde_jsons_limit_is_refused_not_an_error_of_its_own() {
+        let deep = format!("{}1{}", r#"{"Records":["#.repeat(500), "]}".repeat(500));
+        assert!(
+            serde_json::from_str::<Value>(&deep).is_err(),
+            "past the limit"
+        );
+        let problem = parse_json(&deep).unwrap_err();
+        assert!(
+            problem.0.starts_with("it is not an S3 event notification"),
+            "{problem}"
+        );
+        let sample = include_str!("../events/put-layer-zip.json");
+        assert_eq!(parse_json(sample).map(|u| u.len()), Ok(1));
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub use publish::Publisher;
 use lambda_runtime::LambdaEvent;
 use ports::{Clock, Folder, Layer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tracing::error;
 
@@ -58,12 +59,29 @@ pub struct Response {
     pub results: Vec<Outcome>,
 }
 
-/// The Lambda handler. Every record is processed; when any failed, the
-/// invocation fails after the others are done, listing each failure.
+/// The Lambda handler, on the payload as the runtime received it: JSON
+/// text, so that no payload fails before the function can name what is
+/// wrong with it (serde_json refuses to build a `Value` nested past 128
+/// levels, and the runtime would answer with its own error type).
+pub async fn handle_json<A: Folder + Layer, C: Clock>(
+    publisher: &Publisher<A, C>, event: LambdaEvent<Box<RawValue>>,
+) -> Result<Response, Error> {
+    process_all(publisher, event::parse_json(event.payload.get())).await
+}
+
+/// [`handle_json`] on a payload already parsed (`layerctl invoke`, tests).
 pub async fn handle<A: Folder + Layer, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Value>,
 ) -> Result<Response, Error> {
-    let uploads = event::parse(event.payload).map_err(|problem| {
+    process_all(publisher, event::parse(event.payload)).await
+}
+
+/// Every record is processed; when any failed, the invocation fails after
+/// the others are done, listing each failure.
+async fn process_all<A: Folder + Layer, C: Clock>(
+    publisher: &Publisher<A, C>, uploads: Result<Vec<event::Upload>, event::EventProblem>,
+) -> Result<Response, Error> {
+    let uploads = uploads.map_err(|problem| {
         let error = Error::from(problem);
         error!(error_type = error.error_type(), error = %error, "invalid event");
         error

@@ -1,8 +1,8 @@
 //! The Lambda entry point: wiring only.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use layer_autopublish::{aws, config::Config, handle, logging, Publisher};
-use serde_json::Value;
+use layer_autopublish::{aws, config::Config, handle_json, logging, Publisher};
+use serde_json::value::RawValue;
 use std::sync::OnceLock;
 
 #[tokio::main(flavor = "current_thread")]
@@ -16,10 +16,10 @@ async fn main() -> Result<(), Error> {
     // Building the SDK clients loads the system's root certificates: done on
     // the first event, so that the runtime asks for work as soon as it can.
     let publisher = OnceLock::new();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let publisher = publisher
             .get_or_init(|| Publisher::new(aws::Aws::new(&sdk), config.clone(), region.clone()));
-        handle(publisher, event)
+        handle_json(publisher, event)
     }))
     .await
 }

@@ -24,6 +24,25 @@ impl Drop for Processes {
     }
 }
 
+/// One process of the real binary, served by `api`, on `w`'s layer.
+fn function(api: &RuntimeApi, w: &common::World) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_layer-autopublish"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "layer-autopublish")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", common::REGION)
+        .env("AWS_ENDPOINT_URL", common::moto_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("LAYER_NAME", &w.layer)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separate_processes_given_one_upload_publish_one_version() {
     let w = world("processes").await;
@@ -37,27 +56,7 @@ async fn separate_processes_given_one_upload_publish_one_version() {
         .await;
     let api = RuntimeApi::start(event, PROCESSES).await;
 
-    let _processes = Processes(
-        (0..PROCESSES)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_layer-autopublish"))
-                    .env_clear()
-                    .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-                    .env("AWS_LAMBDA_FUNCTION_NAME", "layer-autopublish")
-                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                    .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                    .env("AWS_REGION", common::REGION)
-                    .env("AWS_ENDPOINT_URL", common::moto_endpoint())
-                    .env("AWS_ACCESS_KEY_ID", "testing")
-                    .env("AWS_SECRET_ACCESS_KEY", "testing")
-                    .env("LAYER_NAME", &w.layer)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("the binary starts")
-            })
-            .collect(),
-    );
+    let _processes = Processes((0..PROCESSES).map(|_| function(&api, &w)).collect());
     let answers = api.answers(Duration::from_secs(60)).await;
 
     let outcomes: Vec<String> = answers
@@ -80,4 +79,32 @@ async fn separate_processes_given_one_upload_publish_one_version() {
     );
     assert_eq!(w.versions().await.len(), 1);
     assert!(w.lease_released("projects/app/layer").await);
+}
+
+/// serde_json stops at 128 levels of nesting: a payload deeper than that
+/// must still get the function's own `InvalidEvent`, not the runtime's
+/// deserialisation error, which names no object and no fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_nested_past_serde_jsons_limit_is_an_invalid_event() {
+    let w = world("nested payload").await;
+    let nested = (0..200).fold(
+        serde_json::json!("leaf"),
+        |inner, _| serde_json::json!({ "Records": [inner] }),
+    );
+    let api = RuntimeApi::start(nested, 1).await;
+    let _process = Processes(vec![function(&api, &w)]);
+
+    let answers = api.answers(Duration::from_secs(60)).await;
+
+    let error = answers[0].as_ref().expect_err("refused");
+    assert_eq!(error["errorType"], "InvalidEvent", "{error}");
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("the payload is not an S3 event notification"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Invoke this function only from an S3"),
+        "{message}"
+    );
 }
