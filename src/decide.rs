@@ -150,6 +150,9 @@ pub struct Progress {
     pub zip_checked: bool,
     /// This invocation holds the folder's lease.
     pub holding_lease: bool,
+    /// The lease the listing shows held is this invocation's own: a take
+    /// whose answer was lost or refused had applied.
+    pub lease_is_own: bool,
     /// S3 refused the last take of the lease: another invocation wrote it
     /// since the listing.
     pub lease_refused: bool,
@@ -187,6 +190,8 @@ pub enum Step<'f> {
     Report(Write<'f>),
     /// Take the lease as the listing showed it.
     TakeLease,
+    /// The lease held is this invocation's own: hold it.
+    OwnLease,
     /// Another invocation holds the lease: pause, then look again.
     Wait,
     /// The wait is over and the lease is still not ours.
@@ -225,6 +230,9 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     }
     if progress.holding_lease {
         return Step::Write(write);
+    }
+    if progress.lease_is_own {
+        return Step::OwnLease;
     }
     let contended = progress.lease_refused || matches!(facts.lease, LeaseState::Held { .. });
     match (contended, progress.wait_over) {
@@ -504,6 +512,29 @@ mod tests {
         );
         // A free lease is taken even once the wait is over, if never refused.
         assert_eq!(plan(&md5(), &free, over), Step::TakeLease);
+    }
+
+    #[test]
+    fn a_lease_held_under_its_own_attempt_is_held_not_waited_for() {
+        let f = Facts {
+            lease: held(),
+            ..facts(None, None, Records::default())
+        };
+        let own = Progress {
+            zip_checked: true,
+            lease_is_own: true,
+            ..Progress::default()
+        };
+        assert_eq!(plan(&md5(), &f, own), Step::OwnLease);
+        let over = Progress {
+            wait_over: true,
+            ..own
+        };
+        assert_eq!(
+            plan(&md5(), &f, over),
+            Step::OwnLease,
+            "even once the wait is over"
+        );
     }
 
     #[test]

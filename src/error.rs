@@ -16,6 +16,21 @@ pub struct AwsError {
     pub message: String,
 }
 
+impl AwsError {
+    /// Whether the call may have applied although it failed: no answer at
+    /// all (a reset connection, a timeout: no code) or a failure on the
+    /// service's side (5xx). A throttle or a client error did not apply.
+    pub fn may_have_applied(&self) -> bool {
+        match self.code.as_deref() {
+            None => true,
+            Some(code) => matches!(
+                code,
+                "InternalError" | "ServiceUnavailable" | "ServiceException" | "InternalFailure"
+            ),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AwsService {
     S3,

@@ -23,6 +23,7 @@
 
 use crate::error::{AwsError, Problem};
 use crate::layout::{s3_uri, LayerDir};
+use crate::manifest::ManifestMd5;
 use crate::ports::{Folder, ListedObject, SmallObject, WriteCondition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -184,35 +185,82 @@ fn released_body(holder: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// What a take of the lease came to.
+#[derive(Debug)]
+pub enum Take {
+    Taken(Lease),
+    /// Not taken as far as the answer tells: refused, or the answer was lost.
+    /// The write may still have applied (a lost answer; an SDK retry of an
+    /// applied write refused against it): `attempt` is the ETag the lease
+    /// then has, the MD5 of the body written. `None`: no write was made.
+    NotTaken {
+        attempt: Option<String>,
+    },
+}
+
 /// Takes the lease of `dir` as `state` showed it, at `now`, for
-/// [`LEASE_TTL`]: `Some` when taken, `None` when another invocation wrote it
-/// since (look again) or holds it (no call is made).
+/// [`LEASE_TTL`], in the name of `holder`.
 pub async fn take<F: Folder>(
     folder: &F, dir: &LayerDir, holder: &str, state: &LeaseState, now: SystemTime,
-) -> Result<Option<Lease>, AwsError> {
+) -> Result<Take, AwsError> {
     let Some(condition) = state.take_condition() else {
-        return Ok(None);
+        return Ok(Take::NotTaken { attempt: None });
     };
     let key = dir.lease_key();
     let expires_at = (now + LEASE_TTL)
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let body = held_body(holder, expires_at);
-    let Some(etag) = folder
+    let attempt = Some(ManifestMd5::of(&body).to_string());
+    let etag = match folder
         .put(dir.bucket(), &key, body, "application/json", condition)
-        .await?
-    else {
-        return Ok(None);
+        .await
+    {
+        Ok(Some(etag)) => etag,
+        Ok(None) => return Ok(Take::NotTaken { attempt }),
+        Err(e) if e.may_have_applied() => {
+            warn!(lease = %dir.s3_uri(&key), error = %e, "the lease write may have applied: looking again");
+            return Ok(Take::NotTaken { attempt });
+        }
+        Err(e) => return Err(e),
     };
     if matches!(state, LeaseState::Expired { .. }) {
         warn!(lease = %dir.s3_uri(&key), "took over an expired lease (its holder crashed or timed out)");
     }
-    Ok(Some(Lease {
-        bucket: dir.bucket().to_owned(),
-        key,
-        etag,
-        holder: holder.to_owned(),
-    }))
+    Ok(Take::Taken(Lease::new(dir, etag, holder)))
+}
+
+/// Whether the lease as the listing shows it is this invocation's own,
+/// written by a take whose answer said otherwise: its ETag is one of the
+/// `attempts`; or, where ETags are not MD5s (KMS), its body names `holder`
+/// (one read, only then).
+pub async fn is_own<F: Folder>(
+    folder: &F, dir: &LayerDir, state: &LeaseState, attempts: &[String], holder: &str,
+    etags_are_md5: bool,
+) -> bool {
+    let LeaseState::Held { etag, .. } = state else {
+        return false;
+    };
+    if attempts.is_empty() {
+        return false;
+    }
+    if etags_are_md5 {
+        return attempts.contains(etag);
+    }
+    holder_of(folder, dir).await.as_deref() == Some(holder)
+}
+
+/// Who holds the lease of `dir`, when it can be read.
+async fn holder_of<F: Folder>(folder: &F, dir: &LayerDir) -> Option<String> {
+    match folder
+        .read_small(dir.bucket(), &dir.lease_key(), HELD_LEASE_BYTES)
+        .await
+    {
+        Ok(Some(SmallObject::Read(bytes))) => serde_json::from_slice::<LeaseBody>(&bytes)
+            .map(|body| body.holder)
+            .ok(),
+        _ => None,
+    }
 }
 
 /// Why an invocation gives up at `now`: another holds the lease of `dir`.
@@ -242,6 +290,17 @@ pub async fn in_progress<F: Folder>(
 }
 
 impl Lease {
+    /// The lease of `dir`, held by `holder` under `etag`: just taken, or
+    /// recognised as this invocation's own (see [`is_own`]).
+    pub fn new(dir: &LayerDir, etag: String, holder: &str) -> Self {
+        Self {
+            bucket: dir.bucket().to_owned(),
+            key: dir.lease_key(),
+            etag,
+            holder: holder.to_owned(),
+        }
+    }
+
     /// Gives the lease back, only if it is still ours (`If-Match`). A lease
     /// that cannot be released expires by itself: this is logged, not failed.
     pub async fn release<F: Folder>(self, folder: &F) {

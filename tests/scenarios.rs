@@ -598,3 +598,82 @@ async fn a_delivery_during_a_slow_publish_waits_for_it_and_finds_the_lock_file_p
         "the other delivery looked again while the publish was in flight: {calls:?}"
     );
 }
+
+/// Issue 10, fault 2: S3 applied the lease write and the answer was lost.
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_to_the_lease_write_is_recognised_as_its_own_lease() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutObject, "publish.lease", Fault::LoseAnswer, 1);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+    assert!(!scene.lease_held(), "released");
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::PutObject, "publish.lease"),
+        2,
+        "the lost take, then the release; no second take: {calls:?}"
+    );
+}
+
+/// Issue 10, fault 2: the lease write applied, its answer was lost, and
+/// the SDK's retry of it got 412 against the function's own lease.
+#[tokio::test(start_paused = true)]
+async fn a_lease_write_refused_on_retry_after_applying_is_recognised_as_its_own() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    let started = scene.clock().now();
+    let fault = Fault::AppliedThenRefused;
+    scene.aws.inject(Op::PutObject, "publish.lease", fault, 1);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+    assert!(!scene.lease_held(), "released");
+    let waited = scene.clock().now().duration_since(started).unwrap();
+    assert!(
+        waited < Duration::from_secs(1),
+        "no wait on its own lease: {waited:?}"
+    );
+}
+
+/// In a KMS-encrypted bucket no ETag is an MD5: lock files are read, and a
+/// lease whose write lost its answer is recognised by the holder it names.
+#[tokio::test(start_paused = true)]
+async fn in_a_kms_bucket_a_lost_lease_answer_is_recognised_by_its_holder() {
+    let scene = Scene::new();
+    scene.aws.encrypt_with_kms(BUCKET);
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutObject, "publish.lease", Fault::LoseAnswer, 1);
+
+    let response = scene.invoke(event.clone()).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(
+        scene.text("000001/requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
+    assert!(!scene.lease_held());
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::GetObject, "publish.lease"),
+        1,
+        "the holder read once: {calls:?}"
+    );
+    assert!(
+        Scene::count(&calls, Op::GetObject, "requirements.txt") >= 1,
+        "lock file read, not its ETag"
+    );
+
+    let again = scene.invoke(event).await.expect("unchanged");
+    assert_eq!(outcome(&again), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1);
+}

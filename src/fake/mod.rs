@@ -115,6 +115,9 @@ pub enum Fault {
     Slow(Duration),
     /// The call never answers.
     Hang,
+    /// A conditional write applied, its answer lost, and the SDK's retry of
+    /// it refused (412): the write stands, the caller hears "refused".
+    AppliedThenRefused,
     /// A conditional write refused with 409 `ConditionalRequestConflict`
     /// (another conditional write to the key was in flight): nothing applied.
     Conflict,
@@ -275,6 +278,15 @@ impl FakeAws {
                 run(self)
             }
             Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::AppliedThenRefused) => {
+                let _applied = run(self);
+                Err(aws_error(
+                    op,
+                    target,
+                    "PreconditionFailed",
+                    "injected: the retry was refused",
+                ))
+            }
             Some(Fault::Conflict) => {
                 let message = "A conflicting conditional operation is currently in progress";
                 Err(aws_error(op, target, CONFLICT, message))

@@ -19,6 +19,8 @@ pub(super) struct Buckets(BTreeMap<String, Bucket>);
 #[derive(Debug, Default)]
 struct Bucket {
     versioned: bool,
+    /// Default encryption with KMS: ETags are then not the objects' MD5s.
+    kms: bool,
     /// Each key's versions, oldest first; the last is the current one.
     objects: BTreeMap<String, Vec<Stored>>,
     next_version: u64,
@@ -28,6 +30,12 @@ impl Bucket {
     /// Writes a new current object at `key`: another version in a versioned
     /// bucket, a replacement otherwise.
     fn write(&mut self, key: &str, mut object: Stored) -> ObjectId {
+        if self.kms {
+            // 32 hex digits, as S3's, but not the MD5 of the bytes.
+            let mut salted = object.bytes.to_vec();
+            salted.extend_from_slice(b"\0kms");
+            object.etag = ManifestMd5::of(&salted).to_string();
+        }
         let versions = self.objects.entry(key.to_owned()).or_default();
         if self.versioned {
             self.next_version += 1;
@@ -108,12 +116,13 @@ impl Folder for FakeAws {
     async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, AwsError> {
         // HEAD has no body: a missing bucket is a bare 404, as for a missing key.
         self.call(Op::HeadObject, &s3_uri(bucket, key), |state, _| {
+            let kms = state.s3.0.get(bucket).is_some_and(|b| b.kms);
             Ok(state.s3.get(bucket, key, None).map(|o| ObjectHead {
                 id: o.id(),
                 metadata: o.metadata.clone(),
                 size: o.bytes.len() as u64,
                 sha256: o.sha256.clone(),
-                kms: false,
+                kms,
             }))
         })
         .await
@@ -205,7 +214,15 @@ impl Folder for FakeAws {
                 .etag)
         });
         match put.await {
-            Err(e) if e.code.as_deref() == Some(super::CONFLICT) => Ok(None),
+            // Refusals, as the SDK side reports them.
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some(super::CONFLICT | "PreconditionFailed")
+                ) =>
+            {
+                Ok(None)
+            }
             other => other,
         }
     }
@@ -238,6 +255,16 @@ impl Folder for FakeAws {
 impl FakeAws {
     pub fn create_bucket(&self, bucket: &str) {
         lock(&self.state).s3.0.entry(bucket.to_owned()).or_default();
+    }
+
+    /// Encrypts what is written to `bucket` from now on with KMS.
+    pub fn encrypt_with_kms(&self, bucket: &str) {
+        lock(&self.state)
+            .s3
+            .0
+            .entry(bucket.to_owned())
+            .or_default()
+            .kms = true;
     }
 
     pub fn enable_versioning(&self, bucket: &str) {

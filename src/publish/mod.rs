@@ -14,7 +14,7 @@ use crate::event::Upload;
 use crate::facts::{self, Look};
 use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
-use crate::lease::{self, Lease, LeaseState, Wait};
+use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, Folder, Layer, ObjectId, SystemClock};
 use tracing::{info, info_span, Instrument};
@@ -122,8 +122,22 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             Ok(look) => look,
             Err(problem) => return settled(Err(problem)),
         };
+        // One name for this record's takes, and the ETags of those whose
+        // answer said "not taken" although they may have applied.
+        let holder = lease::holder_name(&checked.upload.s3_uri());
+        let mut attempts: Vec<String> = Vec::new();
         loop {
             progress.holding_lease = lease.is_some();
+            progress.lease_is_own = lease.is_none()
+                && lease::is_own(
+                    &self.aws,
+                    &checked.dir,
+                    &look.facts.lease,
+                    &attempts,
+                    &holder,
+                    !checked.head.kms,
+                )
+                .await;
             progress.wait_over = wait.is_over(self.clock.now());
             let mut look_again = true;
             match decide::plan(&checked.md5, &look.facts, progress) {
@@ -140,8 +154,9 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                     Err(problem) => return settled(Err(problem)),
                 },
                 Step::Report(write) => return settled(Ok(self.report(checked, write))),
-                Step::TakeLease => match self.take_lease(checked, &look.facts.lease).await {
-                    Ok(Some(taken)) => {
+                Step::TakeLease => match self.take_lease(checked, &look.facts.lease, &holder).await
+                {
+                    Ok(Take::Taken(taken)) => {
                         // Its crashed holder may have published: the look
                         // again under it reads the versions afresh.
                         let expired = matches!(look.facts.lease, LeaseState::Expired { .. });
@@ -149,14 +164,23 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                         look_again = expired;
                         *lease = Some(taken);
                     }
-                    // Another invocation wrote it since the listing: pause
-                    // (its write was likely a take), then look again.
-                    Ok(None) => {
+                    // Another invocation wrote it since the listing (its
+                    // write was likely a take), or the answer was lost:
+                    // pause, then look again.
+                    Ok(Take::NotTaken { attempt }) => {
+                        attempts.extend(attempt);
                         progress.lease_refused = true;
                         look_again = false;
                     }
                     Err(problem) => return settled(Err(problem)),
                 },
+                Step::OwnLease => {
+                    if let LeaseState::Held { etag, .. } = &look.facts.lease {
+                        info!(lease = %checked.dir.s3_uri(&checked.dir.lease_key()), "the lease is this invocation's own: a take whose answer was lost had applied");
+                        *lease = Some(Lease::new(&checked.dir, etag.clone(), &holder));
+                        look_again = false;
+                    }
+                }
                 Step::Wait => {
                     self.clock.sleep(wait.next_pause()).await;
                     progress.lease_refused = false;
@@ -190,12 +214,10 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     }
 
     async fn take_lease(
-        &self, checked: &CheckedUpload<'_>, state: &LeaseState,
-    ) -> Result<Option<Lease>, Problem> {
-        let holder = lease::holder_name(&checked.upload.s3_uri());
+        &self, checked: &CheckedUpload<'_>, state: &LeaseState, holder: &str,
+    ) -> Result<Take, Problem> {
         let now = self.clock.now();
-        let taken = lease::take(&self.aws, &checked.dir, &holder, state, now);
-        Ok(taken.await?)
+        Ok(lease::take(&self.aws, &checked.dir, holder, state, now).await?)
     }
 
     /// Just before publishing, one ranged GET of the current object: the
