@@ -677,3 +677,49 @@ async fn in_a_kms_bucket_a_lost_lease_answer_is_recognised_by_its_holder() {
     assert_eq!(outcome(&again), OutcomeKind::Unchanged);
     assert_eq!(scene.versions().len(), 1);
 }
+
+/// Issue 10, fault 1: Lambda applied the publish and the answer was lost.
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_to_the_publish_finds_the_version_by_its_marker_and_records_it() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PublishLayerVersion, "", Fault::LoseAnswer, 1);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(result.layer_version, Some(1));
+    assert_eq!(result.code_sha256, Some(code_sha256(&zip("build 1"))));
+    assert_eq!(scene.versions().len(), 1, "not published twice");
+    assert!(scene.text("000001/deployment.json").is_some());
+    assert_eq!(
+        scene.text("000001/requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
+    assert!(!scene.lease_held());
+}
+
+/// A 503 before Lambda applied the publish: nothing carries the marker, so
+/// it is published again, once.
+#[tokio::test(start_paused = true)]
+async fn a_publish_that_failed_before_applying_is_published_again_after_a_look() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PublishLayerVersion, "", Fault::FailBefore, 1);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::PublishLayerVersion, ""),
+        2,
+        "{calls:?}"
+    );
+}

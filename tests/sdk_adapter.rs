@@ -296,3 +296,44 @@ async fn a_zip_larger_than_lambda_takes_fails_after_one_head() {
     );
     assert_eq!(head.num_calls(), 1, "nothing but the HEAD");
 }
+
+/// `PublishLayerVersion` is not idempotent: a 5xx may have applied, so the
+/// SDK must not send it again blind (the publisher looks first).
+#[tokio::test]
+async fn a_publish_is_never_retried_blind_but_a_throttled_one_is() {
+    let failed = mock!(aws_sdk_lambda::Client::publish_layer_version)
+        .sequence()
+        .http_status(503, Some(r#"{"__type":"ServiceException"}"#.into()))
+        .output(|| PublishLayerVersionOutput::builder().version(2).build())
+        .build();
+    let aws = lambda_only(&[&failed]);
+    let request = request();
+    let error = aws.publish(&request).await.unwrap_err();
+    assert!(error.may_have_applied(), "{error}");
+    assert_eq!(failed.num_calls(), 1, "not retried");
+
+    let throttled = mock!(aws_sdk_lambda::Client::publish_layer_version)
+        .sequence()
+        .http_status(429, Some(r#"{"__type":"TooManyRequestsException"}"#.into()))
+        .output(|| PublishLayerVersionOutput::builder().version(2).build())
+        .build();
+    let aws = lambda_only(&[&throttled]);
+    let new = aws
+        .publish(&request)
+        .await
+        .expect("published after the throttle");
+    assert_eq!((new.version.version, throttled.num_calls()), (2, 2));
+}
+
+fn request() -> PublishRequest<'static> {
+    PublishRequest {
+        layer_name: "deps",
+        bucket: "b",
+        key: "app/layer.zip",
+        object_version: None,
+        description: "manifest-md5:211c06919374057484ac6936024311c6",
+        compatible_runtimes: &[],
+        compatible_architectures: &[],
+        license_info: None,
+    }
+}

@@ -197,7 +197,8 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                 }
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");
-                    return self.publish(checked, &look.staged).await;
+                    let listed = look.facts.latest.as_ref().map(|v| v.version);
+                    return self.publish(checked, &look.staged, listed).await;
                 }
             }
             if look_again {

@@ -10,13 +10,19 @@ use crate::error::Problem;
 use crate::facts::StagedLock;
 use crate::manifest;
 use crate::outcome::{Deployment, Outcome, OutcomeKind};
-use crate::ports::{Clock, Folder, Layer, LayerVersion, PublishRequest, WriteCondition};
+use crate::ports::{
+    Clock, Folder, Layer, LayerVersion, NewVersion, PublishRequest, WriteCondition,
+};
 use tracing::info;
+
+/// How many times one record sends `PublishLayerVersion` at most, each after
+/// finding that the one before did not apply.
+const PUBLISH_ATTEMPTS: u32 = 3;
 
 impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
     pub(super) async fn publish(
-        &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>,
+        &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
     ) -> Written {
         let upload = checked.upload;
         let config = &self.config;
@@ -31,12 +37,12 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             compatible_architectures: &config.compatible_architectures,
             license_info: config.license_info.as_deref(),
         };
-        let new = match self.aws.publish(&request).await {
+        let new = match self.publish_once(checked, &request, listed).await {
             Ok(new) => new,
-            Err(e) => {
+            Err((problem, keep_lease)) => {
                 return Written {
-                    result: Err(e.into()),
-                    keep_lease: false,
+                    result: Err(problem),
+                    keep_lease,
                 }
             }
         };
@@ -62,6 +68,49 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         Written {
             keep_lease: result.is_err(),
             result,
+        }
+    }
+
+    /// One version for this lock file, whatever the answers: after a failure
+    /// that may have applied (no answer, a 5xx), the latest version is read;
+    /// one newer than `listed` (the latest read before) carrying this lock
+    /// file's marker is the one this publish made (the description is the
+    /// commit record); otherwise nothing applied, and it is published again,
+    /// [`PUBLISH_ATTEMPTS`] times at most. On failure: the problem, and
+    /// whether to keep the lease (a version may exist that was not seen).
+    async fn publish_once(
+        &self, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>, listed: Option<i64>,
+    ) -> Result<NewVersion, (Problem, bool)> {
+        let mut attempts = 1;
+        loop {
+            let error = match self.aws.publish(request).await {
+                Ok(new) => return Ok(new),
+                Err(e) if !e.may_have_applied() => return Err((e.into(), false)),
+                Err(e) => e,
+            };
+            let latest = self.aws.latest_version(&checked.layer).await;
+            let latest = latest.map_err(|e| (Problem::from(e), true))?;
+            let ours = latest.filter(|v| {
+                Some(v.version) > listed
+                    && manifest::md5_from_description(&v.description).as_ref() == Some(&checked.md5)
+            });
+            if let Some(version) = ours {
+                info!(layer = %checked.layer, version = version.version, error = %error, "the publish applied although its answer was lost");
+                let sha256 = self
+                    .aws
+                    .version_sha256(&checked.layer, version.version)
+                    .await;
+                let code_sha256 = sha256.map_err(|e| (Problem::from(e), true))?;
+                return Ok(NewVersion {
+                    version,
+                    code_sha256,
+                });
+            }
+            if attempts >= PUBLISH_ATTEMPTS {
+                return Err((error.into(), true));
+            }
+            attempts += 1;
+            info!(layer = %checked.layer, error = %error, "the publish did not apply: publishing again");
         }
     }
 
