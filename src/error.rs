@@ -57,6 +57,12 @@ pub enum Problem {
     )]
     LayerZipNotFound,
 
+    #[error(
+        "the bucket {bucket} does not exist: the event names a bucket deleted since, or was \
+         written by hand with a wrong name. Check the bucket in the event"
+    )]
+    BucketNotFound { bucket: String },
+
     /// Its message names the upload twice: see [`Problem::explain`].
     #[error("{problem}")]
     MissingManifestMd5 { problem: String },
@@ -184,6 +190,7 @@ impl Problem {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::LayerZipNotFound => "LayerZipNotFound",
+            Self::BucketNotFound { .. } => "BucketNotFound",
             Self::MissingManifestMd5 { .. } => "MissingManifestMd5",
             Self::InconsistentManifest { .. } => "InconsistentManifest",
             Self::MissingLayerName => "MissingLayerName",

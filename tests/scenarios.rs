@@ -723,3 +723,22 @@ async fn a_publish_that_failed_before_applying_is_published_again_after_a_look()
         "{calls:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_event_for_a_bucket_that_does_not_exist_says_so() {
+    let scene = Scene::new();
+    let mut event = scene.upload(LOCK_V1, "build 1");
+    event["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket".into();
+
+    let error = scene.invoke(event).await.expect_err("no bucket");
+
+    assert_eq!(error.error_type, "BucketNotFound");
+    assert!(
+        error.error_message.starts_with(
+            "s3://no-such-bucket/projects/app/lambda/layer/layer.zip: the bucket no-such-bucket \
+             does not exist"
+        ),
+        "{}",
+        error.error_message
+    );
+}

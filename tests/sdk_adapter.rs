@@ -337,3 +337,24 @@ fn request() -> PublishRequest<'static> {
         license_info: None,
     }
 }
+
+/// A HEAD has no body, so S3's error code never arrives: the message says
+/// the call, the object and the HTTP status, not a dump of the response.
+#[tokio::test(start_paused = true)]
+async fn a_failed_head_says_its_status_not_a_debug_dump() {
+    let failing = mock!(aws_sdk_s3::Client::head_object)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build();
+    let aws = s3_only(&[&failing]);
+
+    let error = aws.head("b", "app/layer.zip").await.unwrap_err();
+
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        "HeadObject on s3://b/app/layer.zip failed: HTTP 503, without an error code"
+    );
+    assert!(error.may_have_applied());
+}

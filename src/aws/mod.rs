@@ -16,6 +16,7 @@ pub use s3::copy_source;
 use crate::error::{AwsError, AwsService};
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// The S3 and Lambda clients, built once per process.
 #[derive(Clone, Debug)]
@@ -65,17 +66,18 @@ pub fn byte_count(length: Option<i64>) -> u64 {
 
 /// Maps a failed call to an [`AwsError`]: the operation, its target, and the
 /// service's code and message when it sent them.
-pub fn failure<E, R>(
-    service: AwsService, operation: &'static str, target: &str, error: SdkError<E, R>,
+pub fn failure<E>(
+    service: AwsService, operation: &'static str, target: &str, error: SdkError<E, HttpResponse>,
 ) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let code = error.code().map(str::to_owned);
-    let message = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
+    let message = match (error.code(), error.message(), error.raw_response()) {
+        (Some(code), Some(message), _) => format!("{code}: {message}"),
+        (Some(code), None, _) => code.to_owned(),
+        // An answer without a body (a HEAD's): its status is all there is.
+        (None, _, Some(raw)) => format!("HTTP {}, without an error code", raw.status().as_u16()),
         _ => DisplayErrorContext(&error).to_string(),
     };
     AwsError {
@@ -88,12 +90,11 @@ where
 }
 
 /// Maps a failed S3 call on `bucket`/`key` to an [`AwsError`].
-pub fn s3_failure<E, R>(
+pub fn s3_failure<E>(
     operation: &'static str, bucket: &str, key: &str,
-) -> impl FnOnce(SdkError<E, R>) -> AwsError
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let target = crate::layout::s3_uri(bucket, key);
     move |error| failure(AwsService::S3, operation, &target, error)

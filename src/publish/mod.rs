@@ -78,11 +78,9 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         // 2. The zip, as it is now: an event whose object was overwritten
         // since is superseded by the newer upload's own event, even when it
         // arrives last.
-        let head = self
-            .aws
-            .head(&upload.bucket, &upload.key)
-            .await?
-            .ok_or(Problem::LayerZipNotFound)?;
+        let Some(head) = self.aws.head(&upload.bucket, &upload.key).await? else {
+            return Err(self.not_found(upload).await);
+        };
         let event = ObjectId {
             version_id: upload.version_id.clone(),
             etag: upload.etag.clone(),
@@ -105,6 +103,17 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             None => {}
         }
         written.result
+    }
+
+    /// Why the zip is not there: a HEAD's 404 does not say whether the key
+    /// or the whole bucket is missing, so a listing asks (only on this path).
+    async fn not_found(&self, upload: &Upload) -> Problem {
+        match self.aws.list_after(&upload.bucket, &upload.key, None).await {
+            Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Problem::BucketNotFound {
+                bucket: upload.bucket.clone(),
+            },
+            _ => Problem::LayerZipNotFound,
+        }
     }
 
     /// Steps 4 to 6 for a checked upload; a lease taken is left in `lease`.
