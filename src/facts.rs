@@ -108,11 +108,11 @@ async fn staged_lock<F: Folder>(
             limit,
         });
     }
-    let from_etag = snapshot.md5_of(&key).or_else(|| {
-        (!checked.head.kms)
-            .then(|| ManifestMd5::parse(&etag))
-            .flatten()
-    });
+    // Listed or HEADed, the ETag is the lock file's MD5 unless the bucket
+    // uses KMS (the listing's own rule, `FolderSnapshot::md5_of`).
+    let from_etag = (!checked.head.kms)
+        .then(|| ManifestMd5::parse(&etag))
+        .flatten();
     let actual = match from_etag {
         Some(md5) => md5,
         None => match read_lock_file(folder, dir, &key).await? {
