@@ -65,9 +65,10 @@ impl<'a> CheckedUpload<'a> {
 
     /// The object the event reported, its ETag completed from the HEAD.
     pub fn event_object(&self) -> ObjectId {
+        let reported = self.upload.object();
         ObjectId {
-            version_id: self.upload.version_id.clone(),
-            etag: self.upload.etag.clone().or(self.head.id.etag.clone()),
+            etag: reported.etag.or(self.head.id.etag.clone()),
+            ..reported
         }
     }
 

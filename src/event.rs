@@ -34,6 +34,14 @@ impl Upload {
     pub fn s3_uri(&self) -> String {
         crate::layout::s3_uri(&self.bucket, &self.key)
     }
+
+    /// The object the event reported.
+    pub fn object(&self) -> crate::ports::ObjectId {
+        crate::ports::ObjectId {
+            version_id: self.version_id.clone(),
+            etag: self.etag.clone(),
+        }
+    }
 }
 
 /// Why a payload is not an S3 event notification.

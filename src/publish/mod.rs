@@ -16,7 +16,7 @@ use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
 use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::ports::{Clock, Folder, Layer, ObjectId, SystemClock};
+use crate::ports::{Clock, Folder, Layer, SystemClock};
 use tracing::{info, info_span, Instrument};
 
 mod write;
@@ -81,11 +81,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         let Some(head) = self.aws.head(&upload.bucket, &upload.key).await? else {
             return Err(self.not_found(upload).await);
         };
-        let event = ObjectId {
-            version_id: upload.version_id.clone(),
-            etag: upload.etag.clone(),
-        };
-        if let Some(reason) = decide::superseded(&event, Some(&head.id)) {
+        if let Some(reason) = decide::superseded(&upload.object(), Some(&head.id)) {
             return Ok(skip(OutcomeKind::Superseded, upload, reason));
         }
 
