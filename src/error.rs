@@ -14,6 +14,10 @@ pub struct AwsError {
     pub target: String,
     pub code: Option<String>,
     pub message: String,
+    /// The service answered (with an error), as opposed to no answer at
+    /// all: a timeout, a dropped connection. A call without an answer may
+    /// still be applying.
+    pub answered: bool,
 }
 
 impl AwsError {
@@ -135,6 +139,14 @@ pub enum Problem {
         seconds_left: u64,
     },
 
+    #[error(
+        "{error}, and no version of layer {layer} carries this lock file's marker yet. \
+         Without an answer the call may still apply, so it is not sent again now: the lease \
+         stays held until it expires, and Lambda's retry of this event then records that \
+         version, or publishes if none came. Nothing to do"
+    )]
+    PublishUnconfirmed { layer: String, error: AwsError },
+
     #[error("{}{}", .0, hint(.0))]
     Aws(#[from] AwsError),
 
@@ -200,6 +212,7 @@ impl Problem {
             Self::ManifestTooLarge { .. } => "ManifestTooLarge",
             Self::ChecksumMismatch { .. } => "ChecksumMismatch",
             Self::PublishInProgress { .. } => "PublishInProgress",
+            Self::PublishUnconfirmed { .. } => "PublishUnconfirmed",
             Self::Internal(_) => "InternalError",
             Self::Aws(source) => match source.service {
                 AwsService::S3 => "S3Error",
@@ -350,6 +363,7 @@ mod tests {
                 operation: "PublishLayerVersion",
                 target: "deps".into(),
                 code: Some("AccessDeniedException".into()),
+                answered: true,
                 message: "not allowed".into(),
             }),
         };

@@ -742,3 +742,39 @@ async fn an_event_for_a_bucket_that_does_not_exist_says_so() {
         error.error_message
     );
 }
+
+/// `PublishLayerVersion` got no answer (the SDK's timeout abandoned it) and
+/// Lambda applies it late, after the function has looked and found no
+/// version: sending it again would give two versions. The record fails
+/// keeping the lease; the retry after the lease expires finds the version.
+#[tokio::test(start_paused = true)]
+async fn a_publish_without_an_answer_that_applies_late_is_never_sent_again() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PublishLayerVersion, "", Fault::NoAnswer, 1);
+
+    let error = scene.invoke(event.clone()).await.expect_err("no answer");
+
+    assert_eq!(error.error_type, "PublishUnconfirmed");
+    assert!(
+        error.error_message.contains("may still apply"),
+        "{}",
+        error.error_message
+    );
+    let calls = scene.aws.take_calls();
+    assert_eq!(Scene::count(&calls, Op::PublishLayerVersion, ""), 1);
+    assert!(scene.lease_held(), "kept until it expires");
+    // Lambda applies the abandoned call now.
+    let marker = format!("manifest-md5:{}", md5(LOCK_V1));
+    scene.aws.publish_by_hand(LAYER, &marker, &zip("build 1"));
+    scene.clock().advance(LEASE_TTL);
+
+    let retry = scene.invoke(event).await.expect("the retry records it");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1, "{:?}", scene.versions());
+    assert!(scene.text("000001/deployment.json").is_some());
+    assert!(!scene.lease_held());
+}

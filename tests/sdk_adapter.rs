@@ -14,6 +14,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use layer_autopublish::aws::Aws;
 use layer_autopublish::ports::{Folder, Layer, PublishRequest};
+use std::time::Duration;
 
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
 const VERSION: &str = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY";
@@ -357,4 +358,106 @@ async fn a_failed_head_says_its_status_not_a_debug_dump() {
         "HeadObject on s3://b/app/layer.zip failed: HTTP 503, without an error code"
     );
     assert!(error.may_have_applied());
+}
+
+/// An HTTP client whose first `hang` requests never answer; the others get
+/// `answer`. Counts the requests sent.
+fn hanging_client(
+    hang: usize, answer: fn() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+) -> (
+    aws_smithy_runtime_api::client::http::SharedHttpClient,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use aws_smithy_runtime_api::client::http::{
+        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Hanging {
+        hang: usize,
+        sent: Arc<AtomicUsize>,
+        answer: fn() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    }
+    impl HttpConnector for Hanging {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            if self.sent.fetch_add(1, Ordering::SeqCst) < self.hang {
+                HttpConnectorFuture::new(std::future::pending())
+            } else {
+                HttpConnectorFuture::ready(Ok((self.answer)()))
+            }
+        }
+    }
+    let sent = Arc::new(AtomicUsize::new(0));
+    let connector = SharedHttpConnector::new(Hanging {
+        hang,
+        sent: sent.clone(),
+        answer,
+    });
+    (http_client_fn(move |_, _| connector.clone()), sent)
+}
+
+/// The function's own SDK configuration (`lambda_config_from`), sending
+/// through `client`.
+fn functions_aws(client: aws_smithy_runtime_api::client::http::SharedHttpClient) -> Aws {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+    let sdk = layer_autopublish::aws::lambda_config_from(|name| {
+        (name == "AWS_REGION").then(|| "us-east-1".to_owned())
+    })
+    .expect("a region is set");
+    let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+    let sdk = sdk
+        .to_builder()
+        .http_client(client)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build();
+    Aws::new(&sdk)
+}
+
+/// A HEAD whose first request never answers is abandoned after its
+/// attempt timeout and sent again, within the function's timeout.
+#[tokio::test(start_paused = true)]
+async fn a_head_that_never_answers_is_abandoned_and_sent_again() {
+    use layer_autopublish::aws::timeouts::{SMALL_ATTEMPT, SMALL_OPERATION};
+    let (client, sent) = hanging_client(1, || {
+        let mut response = http_status(200, "");
+        response.headers_mut().insert("ETag", "\"e1\"");
+        response.headers_mut().insert("Content-Length", "22");
+        response
+    });
+    let aws = functions_aws(client);
+    let start = tokio::time::Instant::now();
+
+    let head = tokio::time::timeout(Duration::from_secs(600), aws.head("b", "app/layer.zip"))
+        .await
+        .expect("the HEAD hung: no attempt timeout");
+
+    let head = head.expect("the second attempt answered").expect("found");
+    assert_eq!(head.id.etag.as_deref(), Some("e1"));
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let took = start.elapsed();
+    assert!(took >= SMALL_ATTEMPT && took < SMALL_OPERATION, "{took:?}");
+}
+
+/// A publish that never answers is abandoned after its own (longer)
+/// timeout and not sent again: it may still apply (see the publisher).
+#[tokio::test(start_paused = true)]
+async fn a_publish_that_never_answers_is_abandoned_once_its_timeout_passes() {
+    use layer_autopublish::aws::timeouts::PUBLISH_ATTEMPT;
+    let (client, sent) = hanging_client(usize::MAX, || http_status(200, "{}"));
+    let aws = functions_aws(client);
+    let start = tokio::time::Instant::now();
+
+    let publish = tokio::time::timeout(Duration::from_secs(600), aws.publish(&request()))
+        .await
+        .expect("the publish hung: no timeout");
+
+    let error = publish.expect_err("no answer");
+    assert_eq!(error.code, None, "{error}");
+    assert!(error.may_have_applied());
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(start.elapsed(), PUBLISH_ATTEMPT);
 }

@@ -22,7 +22,8 @@ pub fn config_loader() -> ConfigLoader {
 
 /// The function's SDK configuration, from Lambda's environment alone: the
 /// credentials and region Lambda sets in variables, `AWS_ENDPOINT_URL` when
-/// set (a local emulator), the same TLS stack and retries. The other sources
+/// set (a local emulator), the same TLS stack and retries, and the small
+/// calls' timeouts (`timeouts.rs`; copies and the publish set their own). The other sources
 /// of `config_loader` (profile files, SSO, STS web identity, IMDS) never
 /// apply in Lambda; leaving them out keeps them out of the binary, which is
 /// smaller and starts sooner.
@@ -45,6 +46,7 @@ pub fn lambda_config_from(get: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .http_client(https_client())
         .retry_config(retry_config())
+        .timeout_config(super::timeouts::small_calls())
         .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
         .time_source(SharedTimeSource::default());
     if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
@@ -88,6 +90,11 @@ mod tests {
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
         assert_eq!(config.retry_config().map(|r| r.max_attempts()), Some(5));
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(super::super::timeouts::SMALL_ATTEMPT)
+        );
         assert!(config.http_client().is_some());
         // Credentials come from the variables Lambda sets, and from nowhere else.
         let provider = format!("{:?}", config.credentials_provider().unwrap());

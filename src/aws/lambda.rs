@@ -89,7 +89,8 @@ impl Layer for Aws {
         let mut attempts = 1;
         let out = loop {
             let no_retries = aws_sdk_lambda::config::Builder::default()
-                .retry_config(aws_config::retry::RetryConfig::disabled());
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .timeout_config(super::timeouts::publish());
             match send
                 .clone()
                 .customize()

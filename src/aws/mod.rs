@@ -3,12 +3,15 @@
 //! [`lambda`] implement [`Folder`](crate::ports::Folder) and
 //! [`Layer`](crate::ports::Layer) on the SDK's clients.
 //!
+//! [`timeouts`] says how long each kind of call may take.
+//!
 //! SDK failures become [`AwsError`]s naming the call, its target, and the
 //! service's error code, so nothing past this module sees an SDK type.
 
 pub mod config;
 pub mod lambda;
 mod s3;
+pub mod timeouts;
 
 pub use config::{config_loader, lambda_config, lambda_config_from, retry_config};
 pub use s3::copy_source;
@@ -86,6 +89,7 @@ where
         target: target.to_owned(),
         code,
         message,
+        answered: error.raw_response().is_some(),
     }
 }
 

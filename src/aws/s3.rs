@@ -1,7 +1,7 @@
 //! [`Folder`] on the S3 client: HEAD, ranged and small GETs, listings with
 //! the SDK's paginator, conditional PUTs and copies.
 
-use super::{byte_count, s3_failure, unquoted, Aws};
+use super::{byte_count, s3_failure, timeouts, unquoted, Aws};
 use crate::error::AwsError;
 use crate::layout::UNRESERVED_AND_SLASH;
 use crate::ports::{
@@ -151,6 +151,10 @@ impl Folder for Aws {
             .key(to)
             .copy_source(copy_source(bucket, from))
             .copy_source_if_match(format!("\"{etag}\""))
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(timeouts::copies()),
+            )
             .send()
             .await;
         match result {
@@ -190,17 +194,25 @@ async fn get(
     }
 }
 
+/// A GET's body, abandoned after [`timeouts::BODY_READ`]: the SDK's
+/// timeouts end with the answer's headers.
 async fn read_body(out: GetObjectOutput, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
-    match out.body.collect().await {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(e) => Err(AwsError {
-            service: crate::error::AwsService::S3,
-            operation: "GetObject",
-            target: crate::layout::s3_uri(bucket, key),
-            code: None,
-            message: format!("reading the body: {e}"),
-        }),
-    }
+    let message = match tokio::time::timeout(timeouts::BODY_READ, out.body.collect()).await {
+        Ok(Ok(bytes)) => return Ok(bytes.to_vec()),
+        Ok(Err(e)) => format!("reading the body: {e}"),
+        Err(_) => format!(
+            "reading the body took over {} s",
+            timeouts::BODY_READ.as_secs()
+        ),
+    };
+    Err(AwsError {
+        service: crate::error::AwsService::S3,
+        operation: "GetObject",
+        target: crate::layout::s3_uri(bucket, key),
+        code: None,
+        message,
+        answered: true,
+    })
 }
 
 /// Besides the modelled `NoSuchKey`/`NotFound`, S3 (and emulators) may say

@@ -111,6 +111,10 @@ pub enum Fault {
     /// The call applied, then its answer was lost (a 503 after applying, a
     /// reset connection): the caller sees a failure, the change stands.
     LoseAnswer,
+    /// No answer came (the SDK's timeout abandoned the call, a connection
+    /// dropped) and nothing has applied yet. Such a call may still apply
+    /// later: a test that needs it applies it by hand afterwards.
+    NoAnswer,
     /// The answer comes after this long on the clock.
     Slow(Duration),
     /// The call never answers.
@@ -265,13 +269,12 @@ impl FakeAws {
             Some(Fault::LoseAnswer) => {
                 // The change stands whatever it answered.
                 let _applied = run(self);
-                Err(AwsError {
-                    service: op.service(),
-                    operation: op.name(),
-                    target: target.to_owned(),
-                    code: None,
-                    message: "injected: connection reset after the call applied".into(),
-                })
+                let message = "injected: connection reset after the call applied";
+                Err(unanswered(op, target, message))
+            }
+            Some(Fault::NoAnswer) => {
+                let message = "injected: no answer within the call's timeout";
+                Err(unanswered(op, target, message))
             }
             Some(Fault::Slow(delay)) => {
                 self.clock.sleep(delay).await;
@@ -318,6 +321,18 @@ impl State {
 /// refusal, as the SDK adapter does.
 const CONFLICT: &str = "ConditionalRequestConflict";
 
+/// An error as the SDK adapter reports a call that got no answer.
+fn unanswered(op: Op, target: &str, message: &str) -> AwsError {
+    AwsError {
+        service: op.service(),
+        operation: op.name(),
+        target: target.to_owned(),
+        code: None,
+        message: message.to_owned(),
+        answered: false,
+    }
+}
+
 /// An error as the SDK adapter reports a service's answer.
 fn aws_error(op: Op, target: &str, code: &str, message: &str) -> AwsError {
     AwsError {
@@ -325,6 +340,7 @@ fn aws_error(op: Op, target: &str, code: &str, message: &str) -> AwsError {
         operation: op.name(),
         target: target.to_owned(),
         code: Some(code.to_owned()),
+        answered: true,
         message: format!("{code}: {message}"),
     }
 }
@@ -364,7 +380,18 @@ mod tests {
         let error = put(&aws, b"one").await.unwrap_err();
         assert_eq!(error.code, None);
         assert!(error.message.contains("connection reset"), "{error}");
+        assert!(!error.answered);
         assert_eq!(aws.object(B, "k").as_deref(), Some(&b"one"[..]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_answer_fails_the_call_and_nothing_has_applied_yet() {
+        let aws = fake();
+        aws.inject(Op::PutObject, "", Fault::NoAnswer, 1);
+        let error = put(&aws, b"one").await.unwrap_err();
+        assert_eq!((error.code.as_deref(), error.answered), (None, false));
+        assert!(error.message.contains("no answer"), "{error}");
+        assert_eq!(aws.object(B, "k"), None);
     }
 
     #[tokio::test(start_paused = true)]

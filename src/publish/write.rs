@@ -75,9 +75,12 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// that may have applied (no answer, a 5xx), the latest version is read;
     /// one newer than `listed` (the latest read before) carrying this lock
     /// file's marker is the one this publish made (the description is the
-    /// commit record); otherwise nothing applied, and it is published again,
-    /// [`PUBLISH_ATTEMPTS`] times at most. On failure: the problem, and
-    /// whether to keep the lease (a version may exist that was not seen).
+    /// commit record). Otherwise, after a 5xx nothing applied, and it is
+    /// published again, [`PUBLISH_ATTEMPTS`] times at most; after no answer
+    /// at all (a timeout, a dropped connection) the call may still be
+    /// applying, so it is not sent again: `PublishUnconfirmed`, and the
+    /// lease is kept until it expires. On failure: the problem, and whether
+    /// to keep the lease (a version may exist that was not seen).
     async fn publish_once(
         &self, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>, listed: Option<i64>,
     ) -> Result<NewVersion, (Problem, bool)> {
@@ -105,6 +108,10 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                     version,
                     code_sha256,
                 });
+            }
+            if !error.answered {
+                let layer = checked.layer.clone();
+                return Err((Problem::PublishUnconfirmed { layer, error }, true));
             }
             if attempts >= PUBLISH_ATTEMPTS {
                 return Err((error.into(), true));

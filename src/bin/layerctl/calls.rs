@@ -69,6 +69,7 @@ pub async fn start_multipart_upload(
         operation: "CreateMultipartUpload",
         target: layer_autopublish::layout::s3_uri(bucket, key),
         code: None,
+        answered: true,
         message: "S3 answered without an upload id".into(),
     })
 }

@@ -35,7 +35,8 @@ impl Failure {
                 failed.iter().map(|(_, e)| &e.problem).collect()
             }
         };
-        if problems.iter().any(|p| matches!(p, Problem::Aws(_))) {
+        let aws = |p: &&Problem| matches!(p, Problem::Aws(_) | Problem::PublishUnconfirmed { .. });
+        if problems.iter().any(aws) {
             Self::Aws(message)
         } else if problems
             .iter()
@@ -92,6 +93,7 @@ mod tests {
             operation: "HeadObject",
             target: "s3://b/layer.zip".into(),
             code: Some("AccessDenied".into()),
+            answered: true,
             message: "AccessDenied".into(),
         }))
     }
