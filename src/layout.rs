@@ -8,6 +8,8 @@
 //! {dir}/{NNNNNN}/deployment.json   the deployment record of version N
 //! {dir}/last-{manifest}            the lock file of the latest version
 //! {dir}/publish.lease              held by the one invocation writing here
+//! {dir}/publish-source.zip         unversioned buckets: the checked zip, copied
+//!                                  to publish from
 //! ```
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -29,6 +31,10 @@ pub const ZIP_FILE_NAME: &str = "layer.zip";
 
 /// The file name of the lease one publisher at a time holds (see `lease.rs`).
 pub const LEASE_FILE_NAME: &str = "publish.lease";
+
+/// The file name of the copy of the checked zip that a publish from an
+/// unversioned bucket is made from (see `publish/write.rs`).
+pub const PUBLISH_SOURCE_FILE_NAME: &str = "publish-source.zip";
 
 /// The file name of a version's deployment record.
 pub const DEPLOYMENT_FILE_NAME: &str = "deployment.json";
@@ -121,6 +127,11 @@ impl LayerDir {
     /// The lease of the folder, held while publishing or repairing.
     pub fn lease_key(&self) -> String {
         self.key(LEASE_FILE_NAME)
+    }
+
+    /// In an unversioned bucket, the copy of the checked zip Lambda takes.
+    pub fn publish_source_key(&self) -> String {
+        self.key(PUBLISH_SOURCE_FILE_NAME)
     }
 
     /// The lock file of the latest published version.

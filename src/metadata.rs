@@ -100,6 +100,7 @@ pub fn validate_manifest_name(name: &str) -> Result<(), String> {
     for own in [
         crate::layout::DEPLOYMENT_FILE_NAME,
         crate::layout::LEASE_FILE_NAME,
+        crate::layout::PUBLISH_SOURCE_FILE_NAME,
     ] {
         if name == own {
             return Err(format!("'{own}' is the name of a file the function writes"));
@@ -212,6 +213,7 @@ mod tests {
             "my-layer.zip",
             "deployment.json",
             "publish.lease",
+            "publish-source.zip",
         ] {
             assert!(validate_manifest_name(bad).is_err(), "{bad:?} accepted");
         }

@@ -68,7 +68,8 @@ async fn first_upload_publishes_version_1_and_records_it() {
     );
 
     // S3: the lock file per version and as last-, the deployment record,
-    // and the released lease.
+    // the released lease, and (the bucket is unversioned) the copy of the
+    // checked zip that Lambda took.
     assert_eq!(
         w.keys().await,
         [
@@ -76,9 +77,14 @@ async fn first_upload_publishes_version_1_and_records_it() {
             key("000001/requirements.txt"),
             key("last-requirements.txt"),
             key("layer.zip"),
+            key("publish-source.zip"),
             key("publish.lease"),
             key("requirements.txt"),
         ]
+    );
+    assert_eq!(
+        w.get(&key("publish-source.zip")).await,
+        Some(zip_bytes("build 1"))
     );
     assert!(w.lease_released(DIR).await);
     w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
@@ -300,6 +306,7 @@ async fn seed_uploads_without_a_staged_lock_file_still_publish_and_record() {
         [
             key("000001/deployment.json"),
             key("layer.zip"),
+            key("publish-source.zip"),
             key("publish.lease")
         ]
     );

@@ -377,7 +377,7 @@ async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
     );
     let calls = scene.aws.take_calls();
     assert_eq!(
-        Scene::count(&calls, Op::CopyObject, ""),
+        Scene::count(&calls, Op::CopyObject, "requirements.txt"),
         1,
         "refused by S3: {calls:?}"
     );
@@ -453,6 +453,54 @@ async fn the_publish_takes_the_events_object_version_even_if_overwritten_meanwhi
     );
 }
 
+/// In an unversioned bucket, without an uploaded SHA-256, nothing pins the
+/// key's bytes: Lambda must still take exactly the bytes that were checked.
+#[tokio::test(start_paused = true)]
+async fn an_unversioned_zip_overwritten_during_the_publish_is_not_what_lambda_takes() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.aws.meanwhile(Op::PublishLayerVersion, "", |aws| {
+        let v2 = md5(LOCK_V2);
+        let metadata = [("manifest-md5", v2.as_str())];
+        aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &metadata, None);
+    });
+
+    let response = scene.invoke(event).await.expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(
+        result.code_sha256.as_deref(),
+        Some(code_sha256(&zip("build 1")).as_str()),
+        "Lambda took the checked bytes, under the checked lock file's marker"
+    );
+    assert!(scene.versions()[0].1.ends_with(&md5(LOCK_V1)));
+    assert_eq!(
+        scene.aws.object(BUCKET, &key("publish-source.zip")),
+        Some(zip("build 1"))
+    );
+}
+
+/// The zip overwritten between the check and the copy it is published
+/// from: S3 refuses the copy (`x-amz-copy-source-if-match`), nothing is
+/// published, and the newer upload's own event publishes it.
+#[tokio::test(start_paused = true)]
+async fn an_unversioned_zip_overwritten_before_its_copy_is_superseded() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .meanwhile(Op::CopyObject, "publish-source.zip", |aws| {
+            aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &[], None);
+        });
+
+    let response = scene.invoke(event).await.expect("superseded");
+
+    assert_eq!(outcome(&response), OutcomeKind::Superseded);
+    assert!(scene.versions().is_empty());
+    assert!(!scene.lease_held(), "released: nothing was published");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_version_published_after_the_versions_were_read_is_found_by_reading_again() {
     let scene = Scene::new();
@@ -497,7 +545,7 @@ async fn a_zip_uploaded_with_its_sha256_is_published_when_lambda_took_those_byte
 }
 
 /// The uploaded SHA-256 stands for bytes other than those Lambda took (an
-/// overwrite racing the publish in an unversioned bucket).
+/// upload whose checksum header lied, a corrupted read).
 #[tokio::test(start_paused = true)]
 async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded() {
     let scene = Scene::new();
@@ -505,6 +553,7 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
     let event = scene.upload_with(LOCK_V1, "build 1", "manifest-md5", Some(&claimed));
     let mut keys_before = scene.aws.keys(BUCKET);
     keys_before.push(key("publish.lease"));
+    keys_before.push(key("publish-source.zip"));
     keys_before.sort();
 
     for delivery in ["first", "retry"] {

@@ -8,7 +8,9 @@
 //! CloudFormation's `!Sub`, `!Ref` and `!GetAtt` tags are read as their
 //! plain values (`!GetAtt Queue.Arn` is `Queue.Arn`).
 
-use layer_autopublish::layout::{LayerDir, DEPLOYMENT_FILE_NAME, LEASE_FILE_NAME, ZIP_FILE_NAME};
+use layer_autopublish::layout::{
+    LayerDir, DEPLOYMENT_FILE_NAME, LEASE_FILE_NAME, PUBLISH_SOURCE_FILE_NAME, ZIP_FILE_NAME,
+};
 use layer_autopublish::metadata::validate_manifest_name;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -242,6 +244,7 @@ fn nothing_the_function_writes_can_trigger_it() {
         "layer.zip",
         DEPLOYMENT_FILE_NAME,
         LEASE_FILE_NAME,
+        PUBLISH_SOURCE_FILE_NAME,
     ];
     let mut checked = 0;
     for name in names.iter().filter(|n| validate_manifest_name(n).is_ok()) {
@@ -251,6 +254,7 @@ fn nothing_the_function_writes_can_trigger_it() {
             folder.last_manifest_key(name),
             folder.deployment_key(1),
             folder.lease_key(),
+            folder.publish_source_key(),
         ] {
             assert!(!key.ends_with(&suffix), "{key} would trigger the function");
             checked += 1;

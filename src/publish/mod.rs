@@ -270,7 +270,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
 }
 
 /// An outcome that publishes nothing, logged.
-fn skip(kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Outcome {
+pub(super) fn skip(kind: OutcomeKind, upload: &Upload, reason: impl Into<String>) -> Outcome {
     let outcome = Outcome::skipped(kind, upload, reason);
     info!(
         outcome = outcome.outcome.as_str(),

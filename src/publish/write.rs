@@ -26,11 +26,29 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     ) -> Written {
         let upload = checked.upload;
         let config = &self.config;
+        let source_key = match self.publish_source(checked).await {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                let reason = "the zip was overwritten or deleted after it was checked, before \
+                              its copy to publish from was made; the newer upload has its own event";
+                let result = Ok(super::skip(OutcomeKind::Superseded, upload, reason));
+                return Written {
+                    result,
+                    keep_lease: false,
+                };
+            }
+            Err(problem) => {
+                return Written {
+                    result: Err(problem),
+                    keep_lease: false,
+                }
+            }
+        };
         let description = manifest::describe(&config.layer_description, &checked.md5);
         let request = PublishRequest {
             layer_name: &checked.layer,
             bucket: &upload.bucket,
-            key: &upload.key,
+            key: &source_key,
             object_version: checked.object_version(),
             description: &description,
             compatible_runtimes: &config.compatible_runtimes,
@@ -69,6 +87,31 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             keep_lease: result.is_err(),
             result,
         }
+    }
+
+    /// The key Lambda takes the zip from: exactly the bytes that were
+    /// checked. In a versioned bucket the publish names the object version,
+    /// so the zip's own key. In an unversioned one the key's bytes may change
+    /// while Lambda reads them, so a server-side copy to
+    /// `{dir}/publish-source.zip`, made only if the zip still has the ETag
+    /// that was checked (`x-amz-copy-source-if-match`), and written by no one
+    /// else (the lease is held). `None`: S3 refused the copy, the zip is no
+    /// longer the checked one.
+    async fn publish_source(&self, checked: &CheckedUpload<'_>) -> Result<Option<String>, Problem> {
+        let upload = checked.upload;
+        if checked.object_version().is_some() {
+            return Ok(Some(upload.key.clone()));
+        }
+        let Some(etag) = checked.event_object().etag else {
+            let why = "S3 answered the zip's HEAD without an ETag to pin its copy to";
+            return Err(Problem::Internal(why.into()));
+        };
+        let to = checked.dir.publish_source_key();
+        let copied = self
+            .aws
+            .copy_if(&upload.bucket, &upload.key, &to, &etag)
+            .await?;
+        Ok(copied.then_some(to))
     }
 
     /// One version for this lock file, whatever the answers: after a failure
