@@ -21,6 +21,10 @@ pub struct CheckedUpload<'a> {
     pub md5: ManifestMd5,
     /// The lock file's name: `manifest-name`, else `MANIFEST_NAME`.
     pub manifest: String,
+    /// The upload named its lock file (`manifest-name`). When it did not, a
+    /// version's lock file kept under another name is recognised too (the
+    /// seed names it by build tool: `poetry.lock`, `uv.lock`).
+    pub manifest_named: bool,
     /// The layer: `layer-name`, else `LAYER_NAME`.
     pub layer: String,
 }
@@ -49,6 +53,7 @@ impl<'a> CheckedUpload<'a> {
         };
         let manifest = metadata::manifest_name(&head.metadata, &config.manifest_name)
             .map_err(invalid(metadata::MANIFEST_NAME_KEY))?;
+        let manifest_named = metadata::names_manifest(&head.metadata);
         let layer = metadata::layer_name(&head.metadata, config.layer_name.as_deref())
             .map_err(invalid(metadata::LAYER_NAME_KEY))?
             .ok_or(Problem::MissingLayerName)?;
@@ -59,6 +64,7 @@ impl<'a> CheckedUpload<'a> {
             head,
             md5,
             manifest,
+            manifest_named,
             layer,
         })
     }

@@ -10,7 +10,7 @@ use crate::error::Problem;
 use crate::layout::LayerDir;
 use crate::lease::LeaseState;
 use crate::manifest::{self, ManifestMd5};
-use crate::ports::{Folder, Layer, SmallObject};
+use crate::ports::{Folder, Layer, LayerVersion, SmallObject};
 use crate::snapshot::FolderSnapshot;
 use std::time::{Duration, SystemTime};
 use tracing::warn;
@@ -23,11 +23,14 @@ pub struct StagedLock {
     pub etag: String,
 }
 
-/// What one look found: the facts, and the staged lock file to copy.
+/// What one look found: the facts, the staged lock file to copy, and where
+/// the latest version's lock file is kept when it was recognised under
+/// another name than the upload's (the seed's `poetry.lock`).
 #[derive(Clone, Debug)]
 pub struct Look {
     pub facts: Facts,
     pub staged: Option<StagedLock>,
+    pub kept_elsewhere: Option<String>,
 }
 
 /// Reads the layer's latest version, then the folder; the lease's state is
@@ -45,33 +48,37 @@ pub async fn look<A: Folder + Layer>(
     let snapshot = FolderSnapshot::new(dir.clone(), latest_number, objects, !checked.head.kms);
     let staged = staged_lock(aws, checked, &snapshot).await?;
     let recorded = match &latest {
-        Some(version) => {
-            recorded_md5(
-                aws,
-                checked,
-                &snapshot,
-                version.version,
-                &version.description,
-            )
-            .await?
-        }
+        Some(version) => recorded_md5(aws, checked, &snapshot, version).await?,
         None => None,
     };
-    let records = match &latest {
-        Some(version) if recorded.as_ref() == Some(&checked.md5) => {
-            records_of(aws, checked, &snapshot, version.version).await?
+    let records = match (&latest, &recorded) {
+        (Some(version), Some(recorded)) if recorded.md5 == checked.md5 => {
+            let kept = recorded.kept_key.as_deref();
+            records_of(aws, checked, &snapshot, version.version, kept).await?
         }
         _ => Records::default(),
+    };
+    let named = |v: &LayerVersion| dir.version_manifest_key(v.version, &checked.manifest);
+    let kept_elsewhere = match (&latest, &recorded) {
+        (Some(version), Some(recorded)) => recorded
+            .kept_key
+            .clone()
+            .filter(|key| *key != named(version)),
+        _ => None,
     };
     let facts = Facts {
         newest_recorded: snapshot.newest_recorded_version(),
         lease: LeaseState::of(snapshot.get(&dir.lease_key()), now, ttl),
         lock_file_staged: staged.is_some(),
+        recorded: recorded.map(|r| r.md5),
         latest,
-        recorded,
         records,
     };
-    Ok(Look { facts, staged })
+    Ok(Look {
+        facts,
+        staged,
+        kept_elsewhere,
+    })
 }
 
 /// Step 3's second half: the staged lock file must have the upload's MD5
@@ -130,28 +137,65 @@ async fn staged_lock<F: Folder>(
     Ok(Some(StagedLock { key, etag }))
 }
 
-/// The lock file MD5 of a published version: from its description's
-/// marker, else (versions published by other tools) from its kept lock file.
-async fn recorded_md5<F: Folder>(
-    folder: &F, checked: &CheckedUpload<'_>, snapshot: &FolderSnapshot, version: i64,
-    description: &str,
-) -> Result<Option<ManifestMd5>, Problem> {
-    if let Some(md5) = manifest::md5_from_description(description) {
-        return Ok(Some(md5));
-    }
-    let key = checked.dir.version_manifest_key(version, &checked.manifest);
-    md5_of_listed(folder, &checked.dir, snapshot, &key).await
+/// The lock file MD5 recorded for a published version, and where it is
+/// kept when it came from a file.
+#[derive(Clone, Debug)]
+struct Recorded {
+    md5: ManifestMd5,
+    kept_key: Option<String>,
 }
 
-/// Which records of version `version` exist, for this upload's lock file.
+/// The lock file MD5 of a published version: from its description's
+/// marker, else (versions published by other tools) from its kept lock
+/// file: `{NNNNNN}/{manifest}`, or, when the upload names no lock file and
+/// none is kept under the default name, whichever the version's folder keeps
+/// (the seed names it by build tool), the one with the upload's MD5 first.
+async fn recorded_md5<F: Folder>(
+    folder: &F, checked: &CheckedUpload<'_>, snapshot: &FolderSnapshot, version: &LayerVersion,
+) -> Result<Option<Recorded>, Problem> {
+    if let Some(md5) = manifest::md5_from_description(&version.description) {
+        return Ok(Some(Recorded {
+            md5,
+            kept_key: None,
+        }));
+    }
+    let named = checked
+        .dir
+        .version_manifest_key(version.version, &checked.manifest);
+    let candidates = if checked.manifest_named || snapshot.exists(&named) {
+        vec![named]
+    } else {
+        snapshot.kept_lock_files(version.version)
+    };
+    let mut first = None;
+    for key in candidates {
+        let Some(md5) = md5_of_listed(folder, &checked.dir, snapshot, &key).await? else {
+            continue;
+        };
+        let found = Recorded {
+            md5,
+            kept_key: Some(key),
+        };
+        if found.md5 == checked.md5 {
+            return Ok(Some(found));
+        }
+        first.get_or_insert(found);
+    }
+    Ok(first)
+}
+
+/// Which records of version `version` exist, for this upload's lock file
+/// (kept at `kept_key` when that is where it was recognised).
 async fn records_of<F: Folder>(
     folder: &F, checked: &CheckedUpload<'_>, snapshot: &FolderSnapshot, version: i64,
+    kept_key: Option<&str>,
 ) -> Result<Records, Problem> {
     let dir = &checked.dir;
     let last = dir.last_manifest_key(&checked.manifest);
     let last_md5 = md5_of_listed(folder, dir, snapshot, &last).await?;
+    let named = dir.version_manifest_key(version, &checked.manifest);
     Ok(Records {
-        version_copy: snapshot.exists(&dir.version_manifest_key(version, &checked.manifest)),
+        version_copy: snapshot.exists(kept_key.unwrap_or(&named)),
         last_is_latest: last_md5.as_ref() == Some(&checked.md5),
         deployment: snapshot.exists(&dir.deployment_key(version)),
     })

@@ -30,6 +30,7 @@ pub mod error;
 pub mod event;
 pub mod facts;
 pub mod fake;
+pub mod iso8601;
 pub mod layer_zip;
 pub mod layout;
 pub mod lease;

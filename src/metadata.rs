@@ -33,6 +33,12 @@ fn lookup<'a>(metadata: &'a HashMap<String, String>, key: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
+/// Whether the upload names its lock file (`manifest-name`); the seed's
+/// uploads never do.
+pub fn names_manifest(metadata: &HashMap<String, String>) -> bool {
+    lookup(metadata, MANIFEST_NAME_KEY).is_some()
+}
+
 /// The lock file's MD5 as the uploader recorded it.
 pub fn manifest_md5(metadata: &HashMap<String, String>) -> Result<ManifestMd5, Md5Problem> {
     let value = MANIFEST_MD5_KEYS

@@ -86,6 +86,42 @@ pub struct Deployment {
     pub source_etag: Option<String>,
 }
 
+/// `{NNNNNN}/deployment.json` of a version found without one: published by
+/// another tool (the seed), or by this function before a crash lost the
+/// record. It says what is known of the version and when it was adopted,
+/// and names no source object: the upload at hand may never have been what
+/// Lambda took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adopted {
+    /// Always `adopted`.
+    pub outcome: String,
+    pub layer_name: String,
+    pub layer_version: i64,
+    pub layer_version_arn: String,
+    /// The version's description (this function's marker, or another
+    /// tool's text).
+    pub description: String,
+    /// The lock file MD5 the version is known by.
+    pub manifest_md5: String,
+    /// Where the version's lock file is kept, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    /// The version's creation time, as Lambda reports it.
+    pub published_at: String,
+    /// When this function wrote the record.
+    pub adopted_at: String,
+}
+
+impl Adopted {
+    pub const OUTCOME: &'static str = "adopted";
+
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(self)
+    }
+}
+
 impl Deployment {
     /// The record's bytes: pretty JSON. Its fields are strings, numbers and
     /// options, which always serialise; a failure would be a bug, and is

@@ -68,6 +68,23 @@ impl FolderSnapshot {
         ManifestMd5::parse(&object.etag)
     }
 
+    /// The keys of the files kept in version `version`'s folder but its
+    /// deployment record: its lock file, whatever its name. Sorted.
+    pub fn kept_lock_files(&self, version: i64) -> Vec<String> {
+        let folder = format!("{}{}/", self.dir.prefix(), version_folder(version));
+        let mut keys: Vec<String> = self
+            .objects
+            .keys()
+            .filter(|key| {
+                key.strip_prefix(&folder)
+                    .is_some_and(|name| !name.contains('/') && name != DEPLOYMENT_FILE_NAME)
+            })
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// The newest version whose deployment record the folder holds.
     /// Newer than the latest version Lambda listed means another invocation
     /// published after that list was read.

@@ -6,7 +6,7 @@ mod common;
 
 use common::{md5_hex, sample, set_object, world, zip_bytes};
 use layer_autopublish::config::Config;
-use layer_autopublish::outcome::Deployment;
+use layer_autopublish::outcome::{Adopted, Deployment};
 use layer_autopublish::OutcomeKind;
 
 const DIR: &str = "projects/my-app/lambda/layer";
@@ -360,15 +360,21 @@ async fn legacy_versions_are_matched_by_their_stored_lock_file() {
     assert_eq!(result.outcome, OutcomeKind::Unchanged);
     assert_eq!(result.layer_version, Some(latest));
     assert_eq!(w.versions().await.len(), 2, "nothing published");
-    // The missing deployment record of the latest version is repaired.
-    let record: Deployment = serde_json::from_slice(
+    // The missing deployment record of the latest version is written as an
+    // adopted version's: what is known, no source object.
+    let record: Adopted = serde_json::from_slice(
         &w.get(&key(&format!("{latest:06}/deployment.json")))
             .await
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(record.outcome.layer_version, Some(latest));
-    assert!(record.outcome.code_sha256.is_some());
+    assert_eq!(record.outcome, "adopted");
+    assert_eq!(record.layer_version, latest);
+    assert!(record.code_sha256.is_some());
+    assert_eq!(
+        record.manifest_key,
+        Some(key(&format!("{latest:06}/requirements.txt")))
+    );
 }
 
 #[tokio::test]
@@ -431,13 +437,13 @@ async fn missing_records_of_the_latest_version_are_repaired() {
     w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
         .await;
     w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
-    let record: Deployment =
+    // A crash lost which object the version was made from: the record says
+    // what is known.
+    let record: Adopted =
         serde_json::from_slice(&w.get(&key("000001/deployment.json")).await.unwrap()).unwrap();
-    assert_eq!(record.outcome.layer_version, Some(1));
-    assert_eq!(
-        record.outcome.manifest_md5,
-        Some(md5_hex(LOCK_V1.as_bytes()))
-    );
+    assert_eq!(record.layer_version, 1);
+    assert_eq!(record.manifest_md5, md5_hex(LOCK_V1.as_bytes()));
+    assert!(record.description.starts_with("manifest-md5:"));
 }
 
 #[tokio::test]

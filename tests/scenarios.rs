@@ -827,3 +827,52 @@ async fn a_publish_without_an_answer_that_applies_late_is_never_sent_again() {
     assert!(scene.text("000001/deployment.json").is_some());
     assert!(!scene.lease_held());
 }
+
+/// The seed published version 1 of a poetry project (no marker; it keeps
+/// `000001/poetry.lock`), and its upload names no lock file: with the
+/// default `MANIFEST_NAME` the version is still recognised, and its missing
+/// deployment record says what is known of it, not that this upload's
+/// object was published.
+#[tokio::test(start_paused = true)]
+async fn a_seed_version_kept_under_its_build_tools_name_is_recognised_and_adopted() {
+    let scene = Scene::new();
+    let lock = "[[package]]\nname = \"boto3\"\nversion = \"1.35.0\"\n";
+    let published = scene.aws.publish_by_hand(LAYER, "", &zip("seed build"));
+    let kept = key("000001/poetry.lock");
+    scene
+        .aws
+        .put_object(BUCKET, &kept, lock.as_bytes(), &[], None);
+    let md5 = md5(lock);
+    let bytes = zip("seed build again");
+    let metadata = [("manifest_md5", md5.as_str())];
+    let id = scene
+        .aws
+        .put_object(BUCKET, &key("layer.zip"), &bytes, &metadata, None);
+    scene.clock().advance(Duration::from_secs(60));
+
+    let response = scene
+        .invoke(scene.event_for(&id, bytes.len()))
+        .await
+        .expect("unchanged");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1, "no duplicate");
+    assert_eq!(result.manifest_key.as_deref(), Some(kept.as_str()));
+    let record: Value =
+        serde_json::from_str(&scene.text("000001/deployment.json").expect("recorded"))
+            .expect("JSON");
+    let expected = serde_json::json!({
+        "outcome": "adopted",
+        "layer_name": LAYER,
+        "layer_version": 1,
+        "layer_version_arn": published.version.arn,
+        "description": "",
+        "manifest_md5": md5,
+        "manifest_key": kept,
+        "code_sha256": code_sha256(&zip("seed build")),
+        "published_at": "2026-11-23T12:00:00.000+0000",
+        "adopted_at": "2026-11-23T12:01:00.000+0000",
+    });
+    assert_eq!(record, expected, "what is known, and nothing else");
+}

@@ -148,7 +148,8 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             match decide::plan(&checked.md5, &look.facts, progress) {
                 Step::ReadVersionsAgain => progress.versions_read_again = true,
                 Step::Unchanged { latest, records } => {
-                    return settled(Ok(self.unchanged(checked, latest, records)));
+                    let kept = look.kept_elsewhere.as_deref();
+                    return settled(Ok(self.unchanged(checked, latest, records, kept)));
                 }
                 Step::CheckZip => match self.check_current_zip(checked).await {
                     Ok(None) => {
@@ -158,7 +159,10 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                     Ok(Some(superseded)) => return settled(Ok(superseded)),
                     Err(problem) => return settled(Err(problem)),
                 },
-                Step::Report(write) => return settled(Ok(self.report(checked, write))),
+                Step::Report(write) => {
+                    let kept = look.kept_elsewhere.as_deref();
+                    return settled(Ok(self.report(checked, write, kept)));
+                }
                 Step::TakeLease => match self.take_lease(checked, &look.facts.lease, &holder).await
                 {
                     Ok(Take::Taken(taken)) => {
@@ -197,7 +201,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                     return settled(Err(problem));
                 }
                 Step::Write(Write::Repair { latest, records }) => {
-                    let result = self.repair(checked, &look.staged, latest, records).await;
+                    let result = self.repair(checked, &look, latest, records).await;
                     return settled(result);
                 }
                 Step::Write(Write::Publish(reason)) => {

@@ -7,9 +7,9 @@ use super::{Publisher, Written};
 use crate::checked::CheckedUpload;
 use crate::decide::{self, PublishReason, Records, Write};
 use crate::error::Problem;
-use crate::facts::StagedLock;
+use crate::facts::{Look, StagedLock};
 use crate::manifest;
-use crate::outcome::{Deployment, Outcome, OutcomeKind};
+use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::ports::{
     Clock, Folder, Layer, LayerVersion, NewVersion, PublishRequest, WriteCondition,
 };
@@ -68,7 +68,9 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         let result = async {
             let sha256 = new.code_sha256.as_deref();
             decide::check_published_bytes(checked.head.sha256.as_deref(), &new.version, sha256)?;
-            let kept = staged.is_some();
+            let kept = staged
+                .is_some()
+                .then(|| named_lock_file(checked, &new.version));
             let outcome = outcome(OutcomeKind::Published, checked, &new.version, kept);
             let outcome = Outcome {
                 code_sha256: new.code_sha256.clone(),
@@ -165,11 +167,12 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     }
 
     /// The latest version has this lock file: publish nothing, and repair
-    /// whatever records a crash (or an older tool) left missing.
+    /// whatever records a crash (or an older tool) left missing. A missing
+    /// deployment record is written as an adopted version's.
     pub(super) async fn repair(
-        &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, latest: &LayerVersion,
-        records: Records,
+        &self, checked: &CheckedUpload<'_>, look: &Look, latest: &LayerVersion, records: Records,
     ) -> Result<Outcome, Problem> {
+        let staged = &look.staged;
         // A version of ours without its deployment record may be one whose
         // content failed the checksum check: look before recording it.
         let code_sha256 = if records.deployment {
@@ -186,21 +189,30 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             sha256
         };
         let mut repaired: Vec<&str> = Vec::new();
-        let mut kept = records.version_copy;
+        let mut kept = kept_lock_file(checked, latest, records, look.kept_elsewhere.as_deref());
         if let Some(staged) = staged {
             repaired = self
                 .keep_lock_file(checked, staged, latest.version, records)
                 .await?;
-            kept = true;
+            kept = kept.or_else(|| Some(named_lock_file(checked, latest)));
         }
-        let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept);
+        let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept.clone());
         if !records.deployment {
-            let record = Outcome {
+            let adopted = Adopted {
+                outcome: Adopted::OUTCOME.to_owned(),
+                layer_name: checked.layer.clone(),
+                layer_version: latest.version,
+                layer_version_arn: latest.arn.clone(),
+                description: latest.description.clone(),
+                manifest_md5: checked.md5.to_string(),
+                manifest_key: kept,
                 code_sha256,
-                ..outcome.clone()
+                published_at: latest.created.clone(),
+                adopted_at: crate::iso8601::format(self.clock.now()),
             };
-            self.put_deployment(checked, latest, &record).await?;
-            repaired.push("deployment record");
+            let body = adopted.to_json();
+            self.put_record(checked, latest, body).await?;
+            repaired.push("deployment record (adopted)");
         }
         if !repaired.is_empty() {
             info!(layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
@@ -262,9 +274,16 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             source_version_id: checked.object_version().map(str::to_owned),
             source_etag: checked.head.id.etag.clone(),
         };
-        let body = deployment
-            .to_json()
-            .map_err(|e| Problem::Internal(format!("writing deployment.json: {e}")))?;
+        self.put_record(checked, version, deployment.to_json())
+            .await
+    }
+
+    /// Writes `{NNNNNN}/deployment.json`.
+    async fn put_record(
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
+        body: Result<Vec<u8>, serde_json::Error>,
+    ) -> Result<(), Problem> {
+        let body = body.map_err(|e| Problem::Internal(format!("writing deployment.json: {e}")))?;
         let key = checked.dir.deployment_key(version.version);
         self.aws
             .put(
@@ -281,24 +300,23 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     /// The latest version has this lock file and every record.
     pub(super) fn unchanged(
         &self, checked: &CheckedUpload<'_>, latest: &LayerVersion, records: Records,
+        kept_elsewhere: Option<&str>,
     ) -> Outcome {
-        let outcome = outcome(
-            OutcomeKind::Unchanged,
-            checked,
-            latest,
-            records.version_copy,
-        );
+        let kept = kept_lock_file(checked, latest, records, kept_elsewhere);
+        let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept);
         self.log_decision(&outcome, checked);
         outcome
     }
 
     /// `DRY_RUN`: the decision, reported; nothing written.
-    pub(super) fn report(&self, checked: &CheckedUpload<'_>, write: Write<'_>) -> Outcome {
+    pub(super) fn report(
+        &self, checked: &CheckedUpload<'_>, write: Write<'_>, kept_elsewhere: Option<&str>,
+    ) -> Outcome {
         match write {
             Write::Publish(reason) => would_publish(checked, &reason),
             Write::Repair { latest, records } => Outcome {
                 reason: Some("dry run: would repair the version's records".into()),
-                ..self.unchanged(checked, latest, records)
+                ..self.unchanged(checked, latest, records, kept_elsewhere)
             },
         }
     }
@@ -314,12 +332,30 @@ pub(super) fn would_publish(checked: &CheckedUpload<'_>, reason: &PublishReason)
     outcome
 }
 
-/// The outcome for `version`; `lock_file_kept` when the folder holds (or
-/// will, once recorded) its `{NNNNNN}/{manifest}`.
+/// `{NNNNNN}/{manifest}` of `version`, under the upload's lock file name.
+fn named_lock_file(checked: &CheckedUpload<'_>, version: &LayerVersion) -> String {
+    checked
+        .dir
+        .version_manifest_key(version.version, &checked.manifest)
+}
+
+/// Where the folder keeps `version`'s lock file, if it does: under the
+/// upload's name, or the name it was recognised by.
+fn kept_lock_file(
+    checked: &CheckedUpload<'_>, version: &LayerVersion, records: Records,
+    kept_elsewhere: Option<&str>,
+) -> Option<String> {
+    records
+        .version_copy
+        .then(|| kept_elsewhere.map_or_else(|| named_lock_file(checked, version), str::to_owned))
+}
+
+/// The outcome for `version`; `manifest_key` where the folder keeps (or
+/// will, once recorded) its lock file.
 pub(super) fn outcome(
-    kind: OutcomeKind, checked: &CheckedUpload<'_>, version: &LayerVersion, lock_file_kept: bool,
+    kind: OutcomeKind, checked: &CheckedUpload<'_>, version: &LayerVersion,
+    manifest_key: Option<String>,
 ) -> Outcome {
-    let dir = &checked.dir;
     Outcome {
         outcome: kind,
         bucket: checked.upload.bucket.clone(),
@@ -328,8 +364,7 @@ pub(super) fn outcome(
         layer_version: Some(version.version),
         layer_version_arn: Some(version.arn.clone()),
         manifest_md5: Some(checked.md5.to_string()),
-        manifest_key: lock_file_kept
-            .then(|| dir.version_manifest_key(version.version, &checked.manifest)),
+        manifest_key,
         code_sha256: None,
         reason: None,
     }
