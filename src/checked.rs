@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::Problem;
 use crate::event::Upload;
 use crate::layer_zip;
-use crate::layout::LayerDir;
+use crate::layout::{LayerDir, LeaseKey};
 use crate::manifest::ManifestMd5;
 use crate::metadata::{self, Md5Problem};
 use crate::ports::{ObjectHead, ObjectId};
@@ -76,6 +76,11 @@ impl<'a> CheckedUpload<'a> {
             etag: reported.etag.or(self.head.id.etag.clone()),
             ..reported
         }
+    }
+
+    /// The layer's lease, in the upload's bucket.
+    pub fn lease_key(&self) -> LeaseKey {
+        LeaseKey::of_layer(&self.upload.bucket, &self.layer)
     }
 
     /// The object version to publish from: the event's, else the one HEAD saw.

@@ -11,9 +11,11 @@
 //! - [`check_published_bytes`]: did Lambda take the bytes that were uploaded?
 
 use crate::error::Problem;
+use crate::iso8601;
 use crate::lease::LeaseState;
-use crate::manifest::ManifestMd5;
+use crate::manifest::{self, ManifestMd5};
 use crate::ports::{LayerVersion, ObjectId};
+use std::time::SystemTime;
 
 /// Why the event's object is no longer the current one, or `None` when it
 /// is. `event` is what the event reported (its ETag completed from the first
@@ -105,6 +107,24 @@ impl std::fmt::Display for PublishReason {
     }
 }
 
+/// A version older than the latest that carries this upload's lock file
+/// marker and was created after the upload was made (`uploaded`, S3's
+/// `LastModified`): the upload has had its version, and another lock file
+/// was published since (from this folder or another). A late or repeated
+/// event for it must not publish the lock file again; a new upload of it (a
+/// deliberate return to it) is newer than that version and does. `recent`
+/// is newest first; the latest is not looked at (the same lock file there
+/// is plainly unchanged). `None` when the upload's time is unknown.
+pub fn published_since_upload<'a>(
+    zip_md5: &ManifestMd5, recent: &'a [LayerVersion], uploaded: Option<SystemTime>,
+) -> Option<&'a LayerVersion> {
+    let uploaded = uploaded?;
+    recent.iter().skip(1).find(|version| {
+        manifest::md5_from_description(&version.description).as_ref() == Some(zip_md5)
+            && iso8601::parse(&version.created).is_some_and(|created| created >= uploaded)
+    })
+}
+
 /// Which records of the latest version exist, for this upload's lock file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Records {
@@ -128,6 +148,8 @@ impl Records {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
     pub latest: Option<LayerVersion>,
+    /// See [`published_since_upload`].
+    pub published_since_upload: Option<LayerVersion>,
     /// The lock file MD5 recorded for the latest version.
     pub recorded: Option<ManifestMd5>,
     /// The latest version's records; read only when its lock file is the
@@ -137,7 +159,9 @@ pub struct Facts {
     pub newest_recorded: Option<i64>,
     /// A lock file with the upload's MD5 is staged beside the zip.
     pub lock_file_staged: bool,
-    pub lease: LeaseState,
+    /// The layer's lease, read (before the versions) only once the record
+    /// is to write.
+    pub lease: Option<LeaseState>,
 }
 
 /// How far one record got.
@@ -148,7 +172,7 @@ pub struct Progress {
     pub versions_read_again: bool,
     /// The current object is still the event's, and a zip.
     pub zip_checked: bool,
-    /// This invocation holds the folder's lease.
+    /// This invocation holds the layer's lease.
     pub holding_lease: bool,
     /// The lease the listing shows held is this invocation's own: a take
     /// whose answer was lost or refused had applied.
@@ -184,10 +208,19 @@ pub enum Step<'f> {
         latest: &'f LayerVersion,
         records: Records,
     },
+    /// The upload's lock file was published after the upload was made, and
+    /// another since: a late or repeated event. Done, writing nothing.
+    PublishedSinceUpload {
+        version: &'f LayerVersion,
+        latest: &'f LayerVersion,
+    },
     /// Before publishing: is the current object still the event's, and a zip?
     CheckZip,
     /// A dry run: report what would be written, write nothing.
     Report(Write<'f>),
+    /// To write, read the layer's lease, then the versions and the folder
+    /// again: the lease must be read before the versions it guards.
+    ReadLease,
     /// Take the lease as the listing showed it.
     TakeLease,
     /// The lease held is this invocation's own: hold it.
@@ -208,7 +241,12 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     }
     let latest = facts.latest.as_ref();
     let write = match decide(zip_md5, latest.map(|v| (v, facts.recorded.as_ref()))) {
-        Decision::Publish(reason) => Write::Publish(reason),
+        Decision::Publish(reason) => match (&facts.published_since_upload, latest) {
+            (Some(version), Some(latest)) => {
+                return Step::PublishedSinceUpload { version, latest };
+            }
+            _ => Write::Publish(reason),
+        },
         Decision::Unchanged(latest) if facts.records.complete(facts.lock_file_staged) => {
             return Step::Unchanged {
                 latest,
@@ -231,10 +269,13 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     if progress.holding_lease {
         return Step::Write(write);
     }
+    let Some(lease) = &facts.lease else {
+        return Step::ReadLease;
+    };
     if progress.lease_is_own {
         return Step::OwnLease;
     }
-    let contended = progress.lease_refused || matches!(facts.lease, LeaseState::Held { .. });
+    let contended = progress.lease_refused || matches!(lease, LeaseState::Held { .. });
     match (contended, progress.wait_over) {
         (false, _) => Step::TakeLease,
         (true, false) => Step::Wait,
@@ -369,19 +410,20 @@ mod tests {
     ) -> Facts {
         Facts {
             latest,
+            published_since_upload: None,
             recorded,
             records,
             newest_recorded: None,
             lock_file_staged: true,
-            lease: LeaseState::Absent,
+            lease: Some(LeaseState::Absent),
         }
     }
 
-    fn held() -> LeaseState {
-        LeaseState::Held {
+    fn held() -> Option<LeaseState> {
+        Some(LeaseState::Held {
             etag: "e".into(),
             expiry: UNIX_EPOCH + Duration::from_secs(90),
-        }
+        })
     }
 
     #[test]
@@ -395,12 +437,29 @@ mod tests {
                 records: ALL
             }
         );
-        // Whatever the lease: deciding needs none.
-        let f = Facts { lease: held(), ..f };
-        assert!(matches!(
-            plan(&md5(), &f, Progress::default()),
-            Step::Unchanged { .. }
-        ));
+        // Whatever the lease, or none read: deciding needs none.
+        for lease in [held(), None] {
+            let f = Facts { lease, ..f.clone() };
+            assert!(matches!(
+                plan(&md5(), &f, Progress::default()),
+                Step::Unchanged { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn to_write_the_lease_is_read_before_the_versions_again() {
+        let unread = Facts {
+            lease: None,
+            ..facts(None, None, Records::default())
+        };
+        let checked = Progress {
+            zip_checked: true,
+            ..Progress::default()
+        };
+        assert_eq!(plan(&md5(), &unread, checked), Step::ReadLease);
+        let read = facts(None, None, Records::default());
+        assert_eq!(plan(&md5(), &read, checked), Step::TakeLease);
     }
 
     #[test]
@@ -491,7 +550,7 @@ mod tests {
         assert_eq!(plan(&md5(), &f, over), Step::GiveUp);
 
         let free = Facts {
-            lease: LeaseState::Free { etag: "e".into() },
+            lease: Some(LeaseState::Free { etag: "e".into() }),
             ..f
         };
         let refused = Progress {
@@ -545,5 +604,49 @@ mod tests {
         assert!(check_published_bytes(Some("a"), &version, Some("a")).is_ok());
         let mismatch = check_published_bytes(Some("a"), &version, Some("b")).unwrap_err();
         assert_eq!(mismatch.error_type(), "ChecksumMismatch");
+    }
+
+    #[test]
+    fn a_lock_file_published_after_its_upload_and_superseded_since_is_not_published_again() {
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(1_795_435_200 + secs);
+        let version = |n: i64, marker: &ManifestMd5, secs: u64| LayerVersion {
+            created: iso8601::format(at(secs)),
+            ..v(n, &manifest::describe("", marker))
+        };
+        let other = ManifestMd5::of(b"other");
+        let recent = [version(2, &other, 20), version(1, &md5(), 10)];
+        let found = published_since_upload(&md5(), &recent, Some(at(5)));
+        assert_eq!(
+            found.map(|v| v.version),
+            Some(1),
+            "uploaded before version 1"
+        );
+        assert_eq!(
+            published_since_upload(&md5(), &recent, Some(at(15))),
+            None,
+            "uploaded again after it"
+        );
+        assert_eq!(
+            published_since_upload(&md5(), &recent, None),
+            None,
+            "time unknown"
+        );
+        assert_eq!(
+            published_since_upload(&other, &recent, Some(at(5))),
+            None,
+            "the latest is not looked at"
+        );
+
+        let f = Facts {
+            published_since_upload: found.cloned(),
+            ..facts(Some(recent[0].clone()), Some(other), ALL)
+        };
+        assert_eq!(
+            plan(&md5(), &f, Progress::default()),
+            Step::PublishedSinceUpload {
+                version: &recent[1],
+                latest: &recent[0]
+            }
+        );
     }
 }

@@ -1,18 +1,19 @@
-//! One look at the layer and its folder, in this order: the layer's latest
-//! version, then one listing of the folder (see `lease.rs` for why the order
-//! matters), then only the reads the listing cannot answer (a lock file
-//! whose ETag is not its MD5, a staged lock file sorting before the listing).
-//! What it finds are the [`Facts`] that `decide::plan` decides from.
+//! One look at the layer and its folder, in this order: the layer's lease
+//! (only once the record is to write), the layer's latest version, then one
+//! listing of the folder (see `lease.rs` for why the order matters), then
+//! only the reads the listing cannot answer (a lock file whose ETag is not
+//! its MD5, a staged lock file sorting before the listing). What it finds
+//! are the [`Facts`] that `decide::plan` decides from.
 
 use crate::checked::CheckedUpload;
-use crate::decide::{Facts, Records};
+use crate::decide::{self, Facts, Records};
 use crate::error::Problem;
-use crate::layout::LayerDir;
-use crate::lease::LeaseState;
+use crate::layout::{LayerDir, LeaseKey};
+use crate::lease;
 use crate::manifest::{self, ManifestMd5};
 use crate::ports::{Folder, Layer, LayerVersion, SmallObject};
 use crate::snapshot::FolderSnapshot;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tracing::warn;
 
 /// The staged lock file, known to have the upload's MD5, with the ETag its
@@ -33,13 +34,33 @@ pub struct Look {
     pub kept_elsewhere: Option<String>,
 }
 
-/// Reads the layer's latest version, then the folder; the lease's state is
-/// judged at `now` with leases lasting `ttl`.
+/// Reads `lease` when given (at `now`), then the layer's latest version,
+/// then the folder, unless the `before` look found the same latest version:
+/// then its reading of the folder still decides. A version published since
+/// is what changes a decision: its holder released the lease before it was
+/// read here, so the versions show it; a record repaired meanwhile at worst
+/// is written again, the same.
 pub async fn look<A: Folder + Layer>(
-    aws: &A, checked: &CheckedUpload<'_>, now: SystemTime, ttl: Duration,
+    aws: &A, checked: &CheckedUpload<'_>, lease: Option<&LeaseKey>, now: SystemTime,
+    before: Option<Look>,
 ) -> Result<Look, Problem> {
     let dir = &checked.dir;
-    let latest = aws.latest_version(&checked.layer).await?;
+    let lease = match lease {
+        Some(lease) => Some(lease::read(aws, lease, now).await?),
+        None => None,
+    };
+    let recent = aws.recent_versions(&checked.layer).await?;
+    let published_since_upload =
+        decide::published_since_upload(&checked.md5, &recent, checked.head.last_modified).cloned();
+    if let Some(before) = before.filter(|b| b.facts.latest.as_ref() == recent.first()) {
+        let facts = Facts {
+            lease,
+            published_since_upload,
+            ..before.facts
+        };
+        return Ok(Look { facts, ..before });
+    }
+    let latest = recent.into_iter().next();
     let latest_number = latest.as_ref().map(|v| v.version);
     let start_after = FolderSnapshot::start_after(dir, latest_number);
     let objects = aws
@@ -67,8 +88,9 @@ pub async fn look<A: Folder + Layer>(
         _ => None,
     };
     let facts = Facts {
+        published_since_upload,
         newest_recorded: snapshot.newest_recorded_version(),
-        lease: LeaseState::of(snapshot.get(&dir.lease_key()), now, ttl),
+        lease,
         lock_file_staged: staged.is_some(),
         recorded: recorded.map(|r| r.md5),
         latest,

@@ -17,6 +17,54 @@ pub fn format(time: SystemTime) -> String {
     )
 }
 
+/// A date as Lambda writes it (`2026-11-23T12:00:00.000+0000`; also with
+/// `Z` or `+00:00`, and without the fraction); `None` for anything else.
+pub fn parse(text: &str) -> Option<SystemTime> {
+    let (date, rest) = text.split_once('T')?;
+    let mut ymd = date.splitn(3, '-').map(|n| n.parse::<i64>().ok());
+    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let zone_at = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(zone_at);
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut parts = hms.splitn(3, ':').map(|n| n.parse::<i64>().ok());
+    let (hour, minute, second) = (parts.next()??, parts.next()??, parts.next()??);
+    let offset = match zone {
+        "" | "Z" => 0,
+        _ => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+            let (h, m) = digits.split_at(digits.len().min(2));
+            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().unwrap_or(0) * 60)
+        }
+    };
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (0..24).contains(&hour)
+        && (0..60).contains(&minute)
+        && (0..61).contains(&second)
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return None;
+    }
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let millis: u64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    let whole =
+        UNIX_EPOCH.checked_add(std::time::Duration::from_secs(u64::try_from(seconds).ok()?))?;
+    whole.checked_add(std::time::Duration::from_millis(millis))
+}
+
+/// Howard Hinnant's date-to-days algorithm.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-date algorithm.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -42,5 +90,39 @@ mod tests {
         assert_eq!(at(0), "1970-01-01T00:00:00.000+0000");
         assert_eq!(at(1_795_435_200), "2026-11-23T12:00:00.000+0000");
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00.000+0000");
+    }
+
+    #[test]
+    fn dates_are_read_as_lambda_and_emulators_write_them() {
+        let at = |secs, millis| UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
+        assert_eq!(
+            parse("2026-11-23T12:00:00.000+0000"),
+            Some(at(1_795_435_200, 0))
+        );
+        assert_eq!(
+            parse("2026-11-23T12:00:00.250Z"),
+            Some(at(1_795_435_200, 250))
+        );
+        assert_eq!(
+            parse("2026-11-23T13:00:00+01:00"),
+            Some(at(1_795_435_200, 0))
+        );
+        assert_eq!(
+            parse("2000-02-29T00:00:00.5+0000"),
+            Some(at(951_782_400, 500))
+        );
+        for secs in [0, 951_782_400, 1_795_435_200, 4_102_444_799] {
+            let written = format(UNIX_EPOCH + Duration::from_secs(secs));
+            assert_eq!(parse(&written), Some(at(secs, 0)), "{written}");
+        }
+        for bad in [
+            "",
+            "2026-11-23",
+            "2026-13-01T00:00:00Z",
+            "yesterday",
+            "2026-11-23Tab:00:00Z",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 }

@@ -7,9 +7,15 @@
 //! {dir}/{NNNNNN}/{manifest}        the lock file of version N
 //! {dir}/{NNNNNN}/deployment.json   the deployment record of version N
 //! {dir}/last-{manifest}            the lock file of the latest version
-//! {dir}/publish.lease              held by the one invocation writing here
 //! {dir}/publish-source.zip         unversioned buckets: the checked zip, copied
 //!                                  to publish from
+//! ```
+//!
+//! and, outside every folder, one lease per layer:
+//!
+//! ```text
+//! layer-autopublish/leases/{layer}.lease   held by the one invocation writing
+//!                                          for the layer, from any folder
 //! ```
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -29,8 +35,9 @@ pub const UNRESERVED_AND_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
 /// The file name whose creation triggers the function.
 pub const ZIP_FILE_NAME: &str = "layer.zip";
 
-/// The file name of the lease one publisher at a time holds (see `lease.rs`).
-pub const LEASE_FILE_NAME: &str = "publish.lease";
+/// Where a bucket keeps its layers' leases (see `lease.rs`): outside every
+/// folder, and no key under it ends in `layer.zip`.
+pub const LEASES_PREFIX: &str = "layer-autopublish/leases/";
 
 /// The file name of the copy of the checked zip that a publish from an
 /// unversioned bucket is made from (see `publish/write.rs`).
@@ -124,11 +131,6 @@ impl LayerDir {
         ))
     }
 
-    /// The lease of the folder, held while publishing or repairing.
-    pub fn lease_key(&self) -> String {
-        self.key(LEASE_FILE_NAME)
-    }
-
     /// In an unversioned bucket, the copy of the checked zip Lambda takes.
     pub fn publish_source_key(&self) -> String {
         self.key(PUBLISH_SOURCE_FILE_NAME)
@@ -152,6 +154,32 @@ impl LayerDir {
             .strip_suffix('/')?;
         let version: i64 = folder.parse().ok()?;
         (version > 0 && version_folder(version) == folder).then_some(version)
+    }
+}
+
+/// The lease of one layer, in the bucket its uploads come to: one writer per
+/// layer, whatever folder the upload came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseKey {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl LeaseKey {
+    /// `layer-autopublish/leases/{layer}.lease` in `bucket`; a layer given
+    /// by its ARN has its `:` encoded.
+    pub fn of_layer(bucket: &str, layer: &str) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            key: format!(
+                "{LEASES_PREFIX}{}.lease",
+                utf8_percent_encode(layer, UNRESERVED)
+            ),
+        }
+    }
+
+    pub fn s3_uri(&self) -> String {
+        s3_uri(&self.bucket, &self.key)
     }
 }
 
@@ -303,12 +331,26 @@ mod tests {
                 dir.version_manifest_key(1, manifest),
                 dir.last_manifest_key(manifest),
                 dir.deployment_key(1),
-                dir.lease_key(),
+                dir.publish_source_key(),
+                LeaseKey::of_layer("b", "deps").key,
             ] {
                 assert_eq!(LayerDir::of_zip_key("b", &key), None, "{key}");
                 assert!(!key.ends_with(ZIP_FILE_NAME), "{key}");
             }
         }
+    }
+
+    #[test]
+    fn a_layers_lease_is_one_key_per_layer_outside_the_folders() {
+        assert_eq!(
+            LeaseKey::of_layer("b", "my-app_deps").s3_uri(),
+            "s3://b/layer-autopublish/leases/my-app_deps.lease"
+        );
+        let arn = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
+        assert_eq!(
+            LeaseKey::of_layer("b", arn).key,
+            "layer-autopublish/leases/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Alayer%3Adeps.lease"
+        );
     }
 
     #[test]

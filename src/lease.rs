@@ -1,15 +1,19 @@
-//! One writer per zip folder: `{dir}/publish.lease`, taken with an S3
-//! conditional write on the lease as the folder's listing showed it.
+//! One writer per layer, whatever folder its uploads come from:
+//! `layer-autopublish/leases/{layer}.lease` in the upload's bucket, taken
+//! with an S3 conditional write on the lease as a listing of it showed it.
 //!
-//! S3 delivers events at least once and Lambda may run several invocations
-//! for one upload at the same time. Each decides from the layer's versions
-//! and then one listing of the folder (`snapshot.rs`). To write (publish, or
-//! repair records) it takes the lease with a conditional PUT against that
-//! listing: `If-None-Match: *` when there was no lease, `If-Match` on its
-//! ETag when it was released or expired. Every writer takes the lease
-//! before writing, so the PUT succeeds only if nobody wrote since the
-//! listing, and the decision made from it still holds; a refused PUT means
-//! "look again".
+//! S3 delivers events at least once, Lambda may run several invocations for
+//! one upload at the same time, and several folders may publish to one
+//! layer. Each invocation decides from the layer's versions and then one
+//! listing of its folder (`facts.rs`), without the lease: an unchanged
+//! upload ends there. To write (publish, or repair records) it reads the
+//! lease first, then the versions and the folder again, and takes the lease
+//! with a conditional PUT against what it read: `If-None-Match: *` when
+//! there was no lease, `If-Match` on its ETag when it was released or
+//! expired. Every writer takes the lease before writing, so the PUT succeeds
+//! only if nobody took it since it was read, and whatever was published
+//! before that is in the versions read after it: the decision still holds.
+//! A refused PUT means "look again".
 //!
 //! - The lease object is never deleted. Releasing rewrites it (`If-Match`)
 //!   with a shorter body, and every body names its holder and the time to
@@ -22,7 +26,7 @@
 //!   lease (it expires): whoever takes it over reads the versions again.
 
 use crate::error::{AwsError, Problem};
-use crate::layout::{s3_uri, LayerDir};
+use crate::layout::{s3_uri, LeaseKey};
 use crate::manifest::ManifestMd5;
 use crate::ports::{Folder, ListedObject, SmallObject, WriteCondition};
 use serde::{Deserialize, Serialize};
@@ -58,7 +62,7 @@ pub struct LeaseBody {
 /// The lease as a listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseState {
-    /// Never taken in this folder.
+    /// Never taken for this layer in this bucket.
     Absent,
     /// Released by its last holder.
     Free { etag: String },
@@ -69,7 +73,7 @@ pub enum LeaseState {
 }
 
 impl LeaseState {
-    /// The lease as `listed` (its object in the folder's listing, if any)
+    /// The lease as `listed` (its object in a listing, if any)
     /// shows it at `now`: a held lease is exactly [`HELD_LEASE_BYTES`] long
     /// and lasts `ttl` from when S3 last wrote it; any other size, an empty
     /// object among them, is a released one, taken only with `If-Match`.
@@ -198,36 +202,52 @@ pub enum Take {
     },
 }
 
-/// Takes the lease of `dir` as `state` showed it, at `now`, for
-/// [`LEASE_TTL`], in the name of `holder`.
+/// The lease's state at `now`: one listing of its key (which, unlike a
+/// HEAD, says when S3 last wrote it).
+pub async fn read<F: Folder>(
+    folder: &F, lease: &LeaseKey, now: SystemTime,
+) -> Result<LeaseState, AwsError> {
+    let listed = folder.list_after(&lease.bucket, &lease.key, None).await?;
+    let object = listed.iter().find(|o| o.key == lease.key);
+    Ok(LeaseState::of(object, now, LEASE_TTL))
+}
+
+/// Takes `lease` as `state` showed it, at `now`, for [`LEASE_TTL`], in the
+/// name of `holder`.
 pub async fn take<F: Folder>(
-    folder: &F, dir: &LayerDir, holder: &str, state: &LeaseState, now: SystemTime,
+    folder: &F, lease: &LeaseKey, holder: &str, state: &LeaseState, now: SystemTime,
 ) -> Result<Take, AwsError> {
     let Some(condition) = state.take_condition() else {
         return Ok(Take::NotTaken { attempt: None });
     };
-    let key = dir.lease_key();
+    let uri = lease.s3_uri();
     let expires_at = (now + LEASE_TTL)
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let body = held_body(holder, expires_at);
     let attempt = Some(ManifestMd5::of(&body).to_string());
     let etag = match folder
-        .put(dir.bucket(), &key, body, "application/json", condition)
+        .put(
+            &lease.bucket,
+            &lease.key,
+            body,
+            "application/json",
+            condition,
+        )
         .await
     {
         Ok(Some(etag)) => etag,
         Ok(None) => return Ok(Take::NotTaken { attempt }),
         Err(e) if e.may_have_applied() => {
-            warn!(lease = %dir.s3_uri(&key), error = %e, "the lease write may have applied: looking again");
+            warn!(lease = %uri, error = %e, "the lease write may have applied: looking again");
             return Ok(Take::NotTaken { attempt });
         }
         Err(e) => return Err(e),
     };
     if matches!(state, LeaseState::Expired { .. }) {
-        warn!(lease = %dir.s3_uri(&key), "took over an expired lease (its holder crashed or timed out)");
+        warn!(lease = %uri, "took over an expired lease (its holder crashed or timed out)");
     }
-    Ok(Take::Taken(Lease::new(dir, etag, holder)))
+    Ok(Take::Taken(Lease::new(lease, etag, holder)))
 }
 
 /// Whether the lease as the listing shows it is this invocation's own,
@@ -235,7 +255,7 @@ pub async fn take<F: Folder>(
 /// `attempts`; or, where ETags are not MD5s (KMS), its body names `holder`
 /// (one read, only then).
 pub async fn is_own<F: Folder>(
-    folder: &F, dir: &LayerDir, state: &LeaseState, attempts: &[String], holder: &str,
+    folder: &F, lease: &LeaseKey, state: &LeaseState, attempts: &[String], holder: &str,
     etags_are_md5: bool,
 ) -> bool {
     let LeaseState::Held { etag, .. } = state else {
@@ -247,13 +267,13 @@ pub async fn is_own<F: Folder>(
     if etags_are_md5 {
         return attempts.contains(etag);
     }
-    holder_of(folder, dir).await.as_deref() == Some(holder)
+    holder_of(folder, lease).await.as_deref() == Some(holder)
 }
 
-/// Who holds the lease of `dir`, when it can be read.
-async fn holder_of<F: Folder>(folder: &F, dir: &LayerDir) -> Option<String> {
+/// Who holds `lease`, when it can be read.
+async fn holder_of<F: Folder>(folder: &F, lease: &LeaseKey) -> Option<String> {
     match folder
-        .read_small(dir.bucket(), &dir.lease_key(), HELD_LEASE_BYTES)
+        .read_small(&lease.bucket, &lease.key, HELD_LEASE_BYTES)
         .await
     {
         Ok(Some(SmallObject::Read(bytes))) => serde_json::from_slice::<LeaseBody>(&bytes)
@@ -263,39 +283,30 @@ async fn holder_of<F: Folder>(folder: &F, dir: &LayerDir) -> Option<String> {
     }
 }
 
-/// Why an invocation gives up at `now`: another holds the lease of `dir`.
-/// The holder is read from the lease for the message (worth one read).
+/// Why an invocation gives up at `now`: another holds `lease`. The holder
+/// is read from the lease for the message (worth one read).
 pub async fn in_progress<F: Folder>(
-    folder: &F, dir: &LayerDir, state: &LeaseState, now: SystemTime,
+    folder: &F, lease: &LeaseKey, state: &LeaseState, now: SystemTime,
 ) -> Problem {
-    let key = dir.lease_key();
-    let holder = match folder
-        .read_small(dir.bucket(), &key, HELD_LEASE_BYTES)
-        .await
-    {
-        Ok(Some(SmallObject::Read(bytes))) => serde_json::from_slice::<LeaseBody>(&bytes)
-            .map(|body| body.holder)
-            .ok(),
-        _ => None,
-    };
+    let holder = holder_of(folder, lease).await;
     let seconds_left = match state {
         LeaseState::Held { expiry, .. } => expiry.duration_since(now).map_or(0, |d| d.as_secs()),
         _ => 0,
     };
     Problem::PublishInProgress {
-        lease: dir.s3_uri(&key),
+        lease: lease.s3_uri(),
         holder: holder.unwrap_or_else(|| "unknown".into()),
         seconds_left,
     }
 }
 
 impl Lease {
-    /// The lease of `dir`, held by `holder` under `etag`: just taken, or
-    /// recognised as this invocation's own (see [`is_own`]).
-    pub fn new(dir: &LayerDir, etag: String, holder: &str) -> Self {
+    /// `lease`, held by `holder` under `etag`: just taken, or recognised as
+    /// this invocation's own (see [`is_own`]).
+    pub fn new(lease: &LeaseKey, etag: String, holder: &str) -> Self {
         Self {
-            bucket: dir.bucket().to_owned(),
-            key: dir.lease_key(),
+            bucket: lease.bucket.clone(),
+            key: lease.key.clone(),
             etag,
             holder: holder.to_owned(),
         }
@@ -317,7 +328,7 @@ impl Lease {
         }
     }
 
-    /// Leaves the lease to expire: the folder's records are not complete,
+    /// Leaves the lease to expire: a version's records are not complete,
     /// and the next holder must find that out by reading the versions again.
     pub fn keep_until_expiry(self) {
         warn!(lease = %s3_uri(&self.bucket, &self.key), "lease kept until it expires: a version was published but its records are not complete");

@@ -13,7 +13,7 @@
 //!   [`layer_zip`]: what is publishable;
 //! - [`publish`]: one record top to bottom: look ([`facts`], [`snapshot`]) →
 //!   plan ([`decide`], pure: change detection and every other decision) →
-//!   act; [`lease`]: one writer per folder;
+//!   act; [`lease`]: one writer per layer;
 //! - [`ports`]: what the publisher needs from AWS and time, as traits;
 //!   [`aws`]: the SDK behind them (every AWS call); [`fake`]: an in-memory
 //!   AWS behind them, with injected faults and a manual clock;

@@ -75,7 +75,8 @@ pub fn layer_name(
 
 /// A lock file name must be a plain file name, because the function writes
 /// `{dir}/{name}`-derived keys: no folders, no way out of `{dir}`, and no name
-/// whose copies could collide with the trigger, the lease or the deployment record.
+/// whose copies could collide with the trigger or the files the function
+/// writes (the deployment record, the copy Lambda takes).
 pub fn validate_manifest_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("it is empty".into());
@@ -105,7 +106,6 @@ pub fn validate_manifest_name(name: &str) -> Result<(), String> {
     }
     for own in [
         crate::layout::DEPLOYMENT_FILE_NAME,
-        crate::layout::LEASE_FILE_NAME,
         crate::layout::PUBLISH_SOURCE_FILE_NAME,
     ] {
         if name == own {
@@ -218,7 +218,6 @@ mod tests {
             "layer.zip",
             "my-layer.zip",
             "deployment.json",
-            "publish.lease",
             "publish-source.zip",
         ] {
             assert!(validate_manifest_name(bad).is_err(), "{bad:?} accepted");

@@ -36,6 +36,8 @@ pub struct ObjectHead {
     pub sha256: Option<String>,
     /// Encrypted with KMS: then no ETag in the bucket is an MD5.
     pub kms: bool,
+    /// When S3 last wrote it, by S3's clock (to the second).
+    pub last_modified: Option<SystemTime>,
 }
 
 /// The first bytes of an object, and which object they are from.
@@ -145,10 +147,11 @@ pub trait Folder: Send + Sync {
 
 /// The layer in Lambda: its versions, and publishing one.
 pub trait Layer: Send + Sync {
-    /// The newest version of `layer`, or `None` when it has none.
-    fn latest_version(
+    /// The newest versions of `layer`, newest first: at least the latest
+    /// (on AWS, the first page of up to 50); empty when it has none.
+    fn recent_versions(
         &self, layer: &str,
-    ) -> impl Future<Output = Result<Option<LayerVersion>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<LayerVersion>, AwsError>> + Send;
 
     /// The SHA-256 of a version's content, as Lambda computed it.
     fn version_sha256(

@@ -1,6 +1,6 @@
 //! What one listing of a zip's folder shows: the staged lock file, the
-//! latest version's records, the `last-` copy and the lease (read by
-//! `lease.rs`), each with its ETag and size. One `ListObjectsV2` call,
+//! latest version's records and the `last-` copy, each with its ETag and
+//! size. One `ListObjectsV2` call,
 //! started just before the latest version's folder, so its cost does not
 //! grow with the number of versions.
 //!
@@ -127,7 +127,7 @@ mod tests {
             "app/layer/000012/deployment.json",
             "app/layer/last-requirements.txt",
             "app/layer/layer.zip",
-            "app/layer/publish.lease",
+            "app/layer/publish-source.zip",
             "app/layer/requirements.txt",
             "app/layer/uv.lock",
         ] {
@@ -174,5 +174,27 @@ mod tests {
             true,
         );
         assert_eq!(snapshot.newest_recorded_version(), Some(8));
+    }
+
+    #[test]
+    fn a_versions_kept_lock_files_are_its_folders_files_but_the_record() {
+        let listed = [
+            "app/layer/000007/poetry.lock",
+            "app/layer/000007/deployment.json",
+            "app/layer/000007/requirements.txt",
+            "app/layer/000007/sub/file",
+            "app/layer/000008/uv.lock",
+            "app/layer/last-poetry.lock",
+        ];
+        let objects = listed.iter().map(|k| object(k, MD5, 1)).collect();
+        let snapshot = FolderSnapshot::new(dir(), Some(7), objects, true);
+        assert_eq!(
+            snapshot.kept_lock_files(7),
+            [
+                "app/layer/000007/poetry.lock",
+                "app/layer/000007/requirements.txt"
+            ]
+        );
+        assert!(snapshot.kept_lock_files(9).is_empty());
     }
 }

@@ -135,6 +135,10 @@ async fn head_tells_etag_size_metadata_and_version<P: Folder, S: Scene>(ports: &
     );
     assert_eq!(head.sha256, None, "uploaded without a checksum");
     assert!(!head.kms);
+    // When S3 wrote it, to the second, as its listing says.
+    let listed = ports.list_after(b, "app/layer.zip", None).await.unwrap();
+    assert!(head.last_modified.is_some());
+    assert_eq!(head.last_modified, listed[0].last_modified);
 
     scene.enable_versioning().await;
     let second = scene.put("app/layer.zip", b"PK\x03\x04 two", &[]).await;
@@ -327,8 +331,8 @@ async fn layers_number_their_versions_and_hash_what_they_took<P: Folder + Layer,
 ) {
     let (b, layer) = (scene.bucket(), scene.layer());
     assert_eq!(
-        ports.latest_version(layer).await.unwrap(),
-        None,
+        ports.recent_versions(layer).await.unwrap(),
+        [],
         "no layer yet"
     );
     scene.put("l/layer.zip", b"PK\x03\x04 first", &[]).await;
@@ -349,15 +353,14 @@ async fn layers_number_their_versions_and_hash_what_they_took<P: Folder + Layer,
         second.version.arn
     );
     assert_eq!(second.code_sha256, Some(code_sha256(b"PK\x03\x04 second")));
-    let latest = ports
-        .latest_version(layer)
-        .await
-        .unwrap()
-        .expect("published");
-    assert_eq!(latest.version, 2);
+    let recent = ports.recent_versions(layer).await.unwrap();
+    let numbers: Vec<i64> = recent.iter().map(|v| v.version).collect();
+    assert_eq!(numbers, [2, 1], "newest first");
+    let latest = &recent[0];
     assert_eq!(latest.description, "manifest-md5:b");
     assert_eq!(latest.arn, second.version.arn);
-    assert!(!latest.created.is_empty());
+    let created = layer_autopublish::iso8601::parse(&latest.created);
+    assert!(created.is_some(), "a date: {:?}", latest.created);
     assert_eq!(
         ports.version_sha256(layer, 1).await.unwrap(),
         first.code_sha256

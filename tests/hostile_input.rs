@@ -79,9 +79,9 @@ async fn one_process_refuses_every_bad_input_then_publishes_a_good_upload() {
             "../../etc/passwd",
         ),
         (
-            "a manifest-name that is the lease",
+            "a manifest-name that is the copy Lambda takes",
             "manifest-name",
-            "publish.lease",
+            "publish-source.zip",
         ),
         ("a layer-name with a path", "layer-name", "../other"),
     ] {

@@ -78,7 +78,7 @@ async fn separate_processes_given_one_upload_publish_one_version() {
         "{outcomes:?}"
     );
     assert_eq!(w.versions().await.len(), 1);
-    assert!(w.lease_released("projects/app/layer").await);
+    assert!(w.lease_released().await);
 }
 
 /// serde_json stops at 128 levels of nesting: a payload deeper than that

@@ -106,7 +106,7 @@ proptest! {
 
     /// Whatever lock file name is accepted, every key derived from it stays
     /// in the zip's folder and is neither the zip, the trigger's suffix, the
-    /// lease nor a deployment record.
+    /// copy Lambda takes nor a deployment record.
     #[test]
     fn accepted_lock_file_names_stay_in_the_folder_and_off_the_trigger(
         name in prop_oneof!["\\PC{1,40}", "[./\\\\a-z]{1,12}", ".{0,8}(layer\\.zip|\\.\\.|/)"],
@@ -127,7 +127,7 @@ proptest! {
         for key in written {
             prop_assert!(key.starts_with(&format!("{dir}/")), "{key}");
             prop_assert!(!key.ends_with(ZIP_FILE_NAME), "{key}");
-            prop_assert_ne!(&key, &folder.lease_key());
+            prop_assert_ne!(&key, &folder.publish_source_key());
             prop_assert_ne!(&key, &folder.deployment_key(version));
         }
     }

@@ -67,18 +67,18 @@ async fn first_upload_publishes_version_1_and_records_it() {
         Some(zip_bytes("build 1").len() as i64)
     );
 
-    // S3: the lock file per version and as last-, the deployment record,
-    // the released lease, and (the bucket is unversioned) the copy of the
-    // checked zip that Lambda took.
+    // S3: the layer's released lease, the lock file per version and as
+    // last-, the deployment record, and (the bucket is unversioned) the copy
+    // of the checked zip that Lambda took.
     assert_eq!(
         w.keys().await,
         [
+            w.lease_key(),
             key("000001/deployment.json"),
             key("000001/requirements.txt"),
             key("last-requirements.txt"),
             key("layer.zip"),
             key("publish-source.zip"),
-            key("publish.lease"),
             key("requirements.txt"),
         ]
     );
@@ -86,7 +86,7 @@ async fn first_upload_publishes_version_1_and_records_it() {
         w.get(&key("publish-source.zip")).await,
         Some(zip_bytes("build 1"))
     );
-    assert!(w.lease_released(DIR).await);
+    assert!(w.lease_released().await);
     w.assert_text(&key("000001/requirements.txt"), LOCK_V1)
         .await;
     w.assert_text(&key("last-requirements.txt"), LOCK_V1).await;
@@ -304,10 +304,10 @@ async fn seed_uploads_without_a_staged_lock_file_still_publish_and_record() {
     assert_eq!(
         w.keys().await,
         [
+            w.lease_key(),
             key("000001/deployment.json"),
             key("layer.zip"),
             key("publish-source.zip"),
-            key("publish.lease")
         ]
     );
     // The marker alone makes the next delivery idempotent.

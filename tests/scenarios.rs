@@ -17,6 +17,8 @@ use std::time::{Duration, UNIX_EPOCH};
 const BUCKET: &str = "artifacts";
 const DIR: &str = "projects/app/lambda/layer";
 const LAYER: &str = "deps";
+/// The layer's lease, whatever folder publishes to it.
+const LEASE: &str = "layer-autopublish/leases/deps.lease";
 const LOCK_V1: &str = "boto3==1.35.0\n";
 const LOCK_V2: &str = "boto3==1.35.1\n";
 
@@ -68,11 +70,31 @@ impl Scene {
         self.event_for(&id, bytes.len())
     }
 
+    /// [`Scene::upload`] into another folder `dir` that publishes to the
+    /// same layer.
+    fn upload_to(&self, dir: &str, lock: &str, build: &str) -> Value {
+        let md5 = md5(lock);
+        let metadata = [("manifest-md5", md5.as_str())];
+        let staged = format!("{dir}/requirements.txt");
+        self.aws
+            .put_object(BUCKET, &staged, lock.as_bytes(), &[], None);
+        let bytes = zip(build);
+        let zip_key = format!("{dir}/layer.zip");
+        let id = self
+            .aws
+            .put_object(BUCKET, &zip_key, &bytes, &metadata, None);
+        self.event_for_key(&zip_key, &id, bytes.len())
+    }
+
     fn event_for(&self, id: &ObjectId, size: usize) -> Value {
+        self.event_for_key(&key("layer.zip"), id, size)
+    }
+
+    fn event_for_key(&self, zip_key: &str, id: &ObjectId, size: usize) -> Value {
         let event = event::object_created(
             "us-east-1",
             BUCKET,
-            &key("layer.zip"),
+            zip_key,
             id.etag.as_deref(),
             id.version_id.as_deref(),
             size as u64,
@@ -102,7 +124,7 @@ impl Scene {
     }
 
     fn lease_held(&self) -> bool {
-        let lease = self.aws.object(BUCKET, &key("publish.lease"));
+        let lease = self.aws.object(BUCKET, LEASE);
         lease.is_some_and(|body| body.len() == 512)
     }
 
@@ -113,8 +135,7 @@ impl Scene {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let body = held_body(holder, secs);
-        self.aws
-            .put_object(BUCKET, &key("publish.lease"), &body, &[], None);
+        self.aws.put_object(BUCKET, LEASE, &body, &[], None);
     }
 
     /// The calls made since the last look, of `op` on a target ending in `suffix`.
@@ -167,7 +188,7 @@ async fn concurrent_deliveries_of_one_upload_publish_one_version() {
     assert_eq!(scene.versions().len(), 1);
     assert!(!scene.lease_held(), "lease released");
     let calls = scene.aws.take_calls();
-    let lease_writes = Scene::count(&calls, Op::PutObject, "publish.lease");
+    let lease_writes = Scene::count(&calls, Op::PutObject, "deps.lease");
     assert!(
         lease_writes > 2,
         "the deliveries raced for the lease (one take, one release, refusals): {lease_writes}"
@@ -186,11 +207,21 @@ async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
     assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 1);
     assert!(!scene.lease_held());
+    // Whatever the crashed holder published is read: the versions are read
+    // after the lease, before it is taken over.
     let calls = scene.aws.take_calls();
-    assert_eq!(
-        Scene::count(&calls, Op::ListLayerVersions, LAYER),
-        2,
-        "the versions are read again under the taken-over lease: {calls:?}"
+    let at = |op: Op, suffix: &str| {
+        calls
+            .iter()
+            .position(|c| c.op == op && c.target.ends_with(suffix))
+    };
+    let lease_read = at(Op::ListObjectsV2, "deps.lease").expect("read");
+    let take = at(Op::PutObject, "deps.lease").expect("taken");
+    assert!(
+        calls[lease_read..take]
+            .iter()
+            .any(|c| c.op == Op::ListLayerVersions),
+        "{calls:?}"
     );
 }
 
@@ -206,7 +237,9 @@ async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
 
     assert_eq!(error.error_type, "PublishInProgress");
     assert!(error.error_message.contains("another-invocation"));
-    assert!(error.error_message.contains("publish.lease"));
+    assert!(error
+        .error_message
+        .contains("s3://artifacts/layer-autopublish/leases/deps.lease"));
     let waited = scene.clock().now().duration_since(started).unwrap();
     assert!(
         waited >= Duration::from_secs(20) && waited < Duration::from_secs(22),
@@ -214,8 +247,8 @@ async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
     );
     let calls = scene.aws.take_calls();
     assert!(
-        Scene::count(&calls, Op::ListObjectsV2, "layer/") > 5,
-        "{calls:?}"
+        Scene::count(&calls, Op::ListObjectsV2, "deps.lease") > 5,
+        "looked at the lease again and again: {calls:?}"
     );
     assert_eq!(
         Scene::count(&calls, Op::PutObject, ""),
@@ -232,11 +265,11 @@ async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
     scene.put_held_lease("another-invocation");
     let event = scene.upload(LOCK_V1, "build 1");
     // The other holder releases its lease while this invocation waits:
-    // after its first look, before its second.
-    scene.aws.meanwhile(Op::ListObjectsV2, "", |aws| {
-        aws.meanwhile(Op::ListObjectsV2, "", |aws| {
+    // after its first look at the lease, before its second.
+    scene.aws.meanwhile(Op::ListObjectsV2, "deps.lease", |aws| {
+        aws.meanwhile(Op::ListObjectsV2, "deps.lease", |aws| {
             let released = br#"{"released_by":"another-invocation"}"#;
-            aws.put_object(BUCKET, &key("publish.lease"), released, &[], None);
+            aws.put_object(BUCKET, LEASE, released, &[], None);
         });
     });
 
@@ -245,7 +278,7 @@ async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
     assert_eq!(outcome(&response), OutcomeKind::Published);
     let calls = scene.aws.take_calls();
     assert_eq!(
-        Scene::count(&calls, Op::ListObjectsV2, "layer/"),
+        Scene::count(&calls, Op::ListObjectsV2, "deps.lease"),
         2,
         "looked again after the pause: {calls:?}"
     );
@@ -257,7 +290,7 @@ async fn a_refused_lease_write_is_retried_and_the_upload_published() {
     let event = scene.upload(LOCK_V1, "build 1");
     scene
         .aws
-        .inject(Op::PutObject, "publish.lease", Fault::Conflict, 1);
+        .inject(Op::PutObject, "deps.lease", Fault::Conflict, 1);
 
     let response = scene.invoke(event).await.expect("published");
 
@@ -265,7 +298,7 @@ async fn a_refused_lease_write_is_retried_and_the_upload_published() {
     let calls = scene.aws.take_calls();
     // Refused, taken, released.
     assert_eq!(
-        Scene::count(&calls, Op::PutObject, "publish.lease"),
+        Scene::count(&calls, Op::PutObject, "deps.lease"),
         3,
         "{calls:?}"
     );
@@ -278,14 +311,14 @@ async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
     let event = scene.upload(LOCK_V1, "build 1");
     scene
         .aws
-        .inject_always(Op::PutObject, "publish.lease", Fault::Conflict);
+        .inject_always(Op::PutObject, "deps.lease", Fault::Conflict);
 
     let error = scene.invoke(event).await.expect_err("no lease");
 
     assert_eq!(error.error_type, "PublishInProgress");
     let calls = scene.aws.take_calls();
     assert!(
-        Scene::count(&calls, Op::PutObject, "publish.lease") > 5,
+        Scene::count(&calls, Op::PutObject, "deps.lease") > 5,
         "{calls:?}"
     );
     assert!(scene.versions().is_empty());
@@ -552,7 +585,7 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
     let claimed = code_sha256(b"other bytes");
     let event = scene.upload_with(LOCK_V1, "build 1", "manifest-md5", Some(&claimed));
     let mut keys_before = scene.aws.keys(BUCKET);
-    keys_before.push(key("publish.lease"));
+    keys_before.push(LEASE.to_owned());
     keys_before.push(key("publish-source.zip"));
     keys_before.sort();
 
@@ -643,7 +676,7 @@ async fn a_delivery_during_a_slow_publish_waits_for_it_and_finds_the_lock_file_p
     assert_eq!(scene.versions().len(), 1);
     let calls = scene.aws.take_calls();
     assert!(
-        Scene::count(&calls, Op::ListObjectsV2, "layer/") > 3,
+        Scene::count(&calls, Op::ListObjectsV2, "deps.lease") > 3,
         "the other delivery looked again while the publish was in flight: {calls:?}"
     );
 }
@@ -655,7 +688,7 @@ async fn a_lost_answer_to_the_lease_write_is_recognised_as_its_own_lease() {
     let event = scene.upload(LOCK_V1, "build 1");
     scene
         .aws
-        .inject(Op::PutObject, "publish.lease", Fault::LoseAnswer, 1);
+        .inject(Op::PutObject, "deps.lease", Fault::LoseAnswer, 1);
 
     let response = scene.invoke(event).await.expect("published");
 
@@ -664,7 +697,7 @@ async fn a_lost_answer_to_the_lease_write_is_recognised_as_its_own_lease() {
     assert!(!scene.lease_held(), "released");
     let calls = scene.aws.take_calls();
     assert_eq!(
-        Scene::count(&calls, Op::PutObject, "publish.lease"),
+        Scene::count(&calls, Op::PutObject, "deps.lease"),
         2,
         "the lost take, then the release; no second take: {calls:?}"
     );
@@ -678,7 +711,7 @@ async fn a_lease_write_refused_on_retry_after_applying_is_recognised_as_its_own(
     let event = scene.upload(LOCK_V1, "build 1");
     let started = scene.clock().now();
     let fault = Fault::AppliedThenRefused;
-    scene.aws.inject(Op::PutObject, "publish.lease", fault, 1);
+    scene.aws.inject(Op::PutObject, "deps.lease", fault, 1);
 
     let response = scene.invoke(event).await.expect("published");
 
@@ -701,7 +734,7 @@ async fn in_a_kms_bucket_a_lost_lease_answer_is_recognised_by_its_holder() {
     let event = scene.upload(LOCK_V1, "build 1");
     scene
         .aws
-        .inject(Op::PutObject, "publish.lease", Fault::LoseAnswer, 1);
+        .inject(Op::PutObject, "deps.lease", Fault::LoseAnswer, 1);
 
     let response = scene.invoke(event.clone()).await.expect("published");
 
@@ -713,7 +746,7 @@ async fn in_a_kms_bucket_a_lost_lease_answer_is_recognised_by_its_holder() {
     assert!(!scene.lease_held());
     let calls = scene.aws.take_calls();
     assert_eq!(
-        Scene::count(&calls, Op::GetObject, "publish.lease"),
+        Scene::count(&calls, Op::GetObject, "deps.lease"),
         1,
         "the holder read once: {calls:?}"
     );
@@ -875,4 +908,80 @@ async fn a_seed_version_kept_under_its_build_tools_name_is_recognised_and_adopte
         "adopted_at": "2026-11-23T12:01:00.000+0000",
     });
     assert_eq!(record, expected, "what is known, and nothing else");
+}
+
+/// Fault 5: the guarantee is per layer. Two folders whose uploads name the
+/// same layer and carry the same lock file, delivered at once (each twice):
+/// one version.
+#[tokio::test(start_paused = true)]
+async fn two_folders_with_one_lock_file_for_one_layer_at_once_publish_one_version() {
+    let scene = Scene::new();
+    let other = "projects/other/lambda/layer";
+    let events = [
+        scene.upload(LOCK_V1, "build 1"),
+        scene.upload_to(other, LOCK_V1, "build 1 elsewhere"),
+    ];
+
+    let deliveries: Vec<_> = events
+        .iter()
+        .flat_map(|event| [event.clone(), event.clone()])
+        .map(|event| {
+            let publisher = scene.publisher();
+            tokio::spawn(async move { invoke(&publisher, event).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for delivery in deliveries {
+        let response = delivery.await.unwrap().expect("every delivery succeeds");
+        outcomes.push(outcome(&response));
+    }
+
+    assert_eq!(scene.versions().len(), 1, "{outcomes:?}");
+    let published = outcomes
+        .iter()
+        .filter(|o| **o == OutcomeKind::Published)
+        .count();
+    assert_eq!(published, 1, "{outcomes:?}");
+    assert!(!scene.lease_held());
+}
+
+/// Fault 5: after folder B publishes another lock file, a late duplicate of
+/// folder A's event (its zip unchanged since) does not publish A's lock
+/// file again; a new upload of it in A (a deliberate return to it) does.
+#[tokio::test(start_paused = true)]
+async fn a_late_duplicate_after_another_folder_published_does_not_publish_again() {
+    let scene = Scene::new();
+    let other = "projects/other/lambda/layer";
+    let a = scene.upload(LOCK_V1, "build 1");
+    assert_eq!(
+        outcome(&scene.invoke(a.clone()).await.expect("v1")),
+        OutcomeKind::Published
+    );
+    scene.clock().advance(Duration::from_secs(60));
+    let b = scene.upload_to(other, LOCK_V2, "build 2");
+    assert_eq!(
+        outcome(&scene.invoke(b).await.expect("v2")),
+        OutcomeKind::Published
+    );
+    scene.clock().advance(Duration::from_secs(60));
+
+    let late = scene.invoke(a).await.expect("the late duplicate");
+
+    let result = &late.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Unchanged);
+    assert_eq!(
+        result.layer_version,
+        Some(1),
+        "the version it was published as"
+    );
+    let reason = result.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("version 2"), "{reason}");
+    assert_eq!(scene.versions().len(), 2, "{:?}", scene.versions());
+
+    // The same lock file uploaded again in A, later: the user returns to it.
+    scene.clock().advance(Duration::from_secs(60));
+    let again = scene.upload(LOCK_V1, "build 1, rebuilt");
+    let response = scene.invoke(again).await.expect("published");
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 3);
 }

@@ -184,10 +184,10 @@ fn page(
 /// The latest version found through `responses`, and how many calls it took.
 async fn latest(responses: Rule) -> (Result<Option<i64>, String>, usize) {
     let aws = lambda_only(&[&responses]);
-    let found = aws.latest_version("deps").await;
+    let found = aws.recent_versions("deps").await;
     (
         found
-            .map(|v| v.map(|v| v.version))
+            .map(|v| v.first().map(|v| v.version))
             .map_err(|e| e.to_string()),
         responses.num_calls(),
     )

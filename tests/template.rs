@@ -1,7 +1,7 @@
 //! What `template.yaml` deploys, checked from the file itself:
 //! - least privilege: no IAM statement allows a `*` action or resource, and
-//!   none allows a write outside the artifacts prefix or this stack's own
-//!   resources (the checker is itself tested on a template that breaks each
+//!   none allows a write outside the artifacts prefix, the layer's lease or
+//!   this stack's own resources (the checker is itself tested on a template that breaks each
 //!   rule, so it can fail);
 //! - no recursion: nothing the function writes matches its S3 trigger.
 //!
@@ -9,7 +9,8 @@
 //! plain values (`!GetAtt Queue.Arn` is `Queue.Arn`).
 
 use layer_autopublish::layout::{
-    LayerDir, DEPLOYMENT_FILE_NAME, LEASE_FILE_NAME, PUBLISH_SOURCE_FILE_NAME, ZIP_FILE_NAME,
+    LayerDir, LeaseKey, DEPLOYMENT_FILE_NAME, LEASES_PREFIX, PUBLISH_SOURCE_FILE_NAME,
+    ZIP_FILE_NAME,
 };
 use layer_autopublish::metadata::validate_manifest_name;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -20,6 +21,9 @@ const TEMPLATE: &str = include_str!("../template.yaml");
 const PREFIX_ARN: &str = "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/${ArtifactsPrefix}";
 const LAYER_ARN: &str =
     "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:${LayerName}";
+/// The one object outside the prefix the function writes: the layer's lease.
+const LEASE_ARN: &str =
+    "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${LayerName}.lease";
 
 fn load(text: &str) -> Yaml {
     YamlLoader::load_from_str(text)
@@ -69,9 +73,10 @@ fn allow_statements(template: &Yaml) -> Vec<(String, Yaml)> {
     found
 }
 
-/// The prefix, its bucket (to list under the prefix) and the layer.
+/// The prefix, its bucket (to list under the prefix), the layer and its lease.
 fn is_ours(resource: &str) -> bool {
     resource.starts_with(PREFIX_ARN)
+        || resource == LEASE_ARN
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
         || resource.strip_prefix(LAYER_ARN) == Some(":*")
@@ -121,7 +126,7 @@ fn privilege_violations(text: &str) -> Vec<String> {
         for action in actions.iter().filter(|a| !is_read(a)) {
             for resource in &resources {
                 let allowed = if action.starts_with("s3:") {
-                    resource.starts_with(PREFIX_ARN)
+                    resource.starts_with(PREFIX_ARN) || resource == LEASE_ARN
                 } else if action.starts_with("lambda:") {
                     resource == LAYER_ARN
                 } else {
@@ -243,7 +248,6 @@ fn nothing_the_function_writes_can_trigger_it() {
         "my-layer.zip",
         "layer.zip",
         DEPLOYMENT_FILE_NAME,
-        LEASE_FILE_NAME,
         PUBLISH_SOURCE_FILE_NAME,
     ];
     let mut checked = 0;
@@ -253,12 +257,30 @@ fn nothing_the_function_writes_can_trigger_it() {
             folder.version_manifest_key(999_999, name),
             folder.last_manifest_key(name),
             folder.deployment_key(1),
-            folder.lease_key(),
             folder.publish_source_key(),
+            LeaseKey::of_layer("artifacts", name).key,
         ] {
             assert!(!key.ends_with(&suffix), "{key} would trigger the function");
             checked += 1;
         }
     }
     assert!(checked >= 20, "accepted names were checked");
+}
+
+/// The lease the role may write is the one the function takes for the
+/// configured layer.
+#[test]
+fn the_role_may_write_exactly_the_layers_lease() {
+    let granted = LEASE_ARN
+        .strip_prefix("arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/")
+        .expect("in the bucket");
+    assert_eq!(granted, format!("{LEASES_PREFIX}${{LayerName}}.lease"));
+    assert_eq!(
+        LeaseKey::of_layer("artifacts", "my-deps").key,
+        format!("{LEASES_PREFIX}my-deps.lease")
+    );
+    assert!(
+        TEMPLATE.contains(&format!("/{granted}\"")),
+        "template.yaml grants the lease"
+    );
 }

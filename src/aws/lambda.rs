@@ -1,5 +1,5 @@
-//! [`Layer`] on the Lambda client: the latest version (one call when the
-//! first page proves it), a version's `CodeSha256`, and the publish.
+//! [`Layer`] on the Lambda client: the recent versions (one call when the
+//! first page is newest first), a version's `CodeSha256`, and the publish.
 
 use super::{failure, Aws};
 use crate::error::{AwsError, AwsService};
@@ -10,10 +10,10 @@ use aws_sdk_lambda::types::{
 };
 
 impl Layer for Aws {
-    /// One call on AWS, which lists newest first; any other order (and so
-    /// any emulator's) is handled by reading every page. See
-    /// [`page_is_newest_first`].
-    async fn latest_version(&self, layer: &str) -> Result<Option<LayerVersion>, AwsError> {
+    /// One call on AWS, which lists newest first: its first page; any other
+    /// order (and so any emulator's) is handled by reading every page, newest
+    /// first. See [`page_is_newest_first`].
+    async fn recent_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
         let mut pages = self
             .lambda
             .list_layer_versions()
@@ -24,17 +24,18 @@ impl Layer for Aws {
         while let Some(page) = pages.next().await {
             let page = match page {
                 Ok(page) => page,
-                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(Vec::new()),
                 Err(e) => return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e)),
             };
             let versions: Vec<LayerVersion> =
                 page.layer_versions().iter().map(layer_version).collect();
             if seen.is_empty() && !versions.is_empty() && page_is_newest_first(&versions) {
-                return Ok(versions.into_iter().next());
+                return Ok(versions);
             }
             seen.extend(versions);
         }
-        Ok(seen.into_iter().max_by_key(|v| v.version))
+        seen.sort_by_key(|v| std::cmp::Reverse(v.version));
+        Ok(seen)
     }
 
     async fn version_sha256(&self, layer: &str, version: i64) -> Result<Option<String>, AwsError> {

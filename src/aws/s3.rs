@@ -47,6 +47,9 @@ impl Folder for Aws {
             kms: out
                 .server_side_encryption()
                 .is_some_and(|sse| sse.as_str().starts_with("aws:kms")),
+            last_modified: out
+                .last_modified()
+                .and_then(|t| SystemTime::try_from(*t).ok()),
         }))
     }
 

@@ -62,12 +62,19 @@ impl Layers {
 }
 
 impl Layer for FakeAws {
-    async fn latest_version(&self, layer: &str) -> Result<Option<LayerVersion>, AwsError> {
+    /// Every version, newest first (as one page of Lambda's).
+    async fn recent_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
         self.call(Op::ListLayerVersions, layer, |state, _| {
             let versions = state.lambda.0.get(name_of(layer));
             Ok(versions
-                .and_then(|v| v.published.last())
-                .map(|p| p.version.clone()))
+                .map(|v| {
+                    v.published
+                        .iter()
+                        .rev()
+                        .map(|p| p.version.clone())
+                        .collect()
+                })
+                .unwrap_or_default())
         })
         .await
     }

@@ -123,6 +123,7 @@ impl Folder for FakeAws {
                 size: o.bytes.len() as u64,
                 sha256: o.sha256.clone(),
                 kms,
+                last_modified: Some(to_the_second(o.last_modified)),
             }))
         })
         .await

@@ -13,7 +13,7 @@ use crate::error::Problem;
 use crate::event::Upload;
 use crate::facts::{self, Look};
 use crate::layer_zip::{self, LOCAL_FILE_HEADER};
-use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir};
+use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir, LeaseKey};
 use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, Folder, Layer, SystemClock};
@@ -123,7 +123,10 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
             dry_run: self.config.dry_run,
             ..Default::default()
         };
-        let mut look = match self.look(checked).await {
+        // The layer's lease, read from the first look that is to write on.
+        let lease_key = checked.lease_key();
+        let mut read_lease = false;
+        let mut look = match self.look(checked, None, None).await {
             Ok(look) => look,
             Err(problem) => return settled(Err(problem)),
         };
@@ -133,16 +136,21 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         let mut attempts: Vec<String> = Vec::new();
         loop {
             progress.holding_lease = lease.is_some();
-            progress.lease_is_own = lease.is_none()
-                && lease::is_own(
-                    &self.aws,
-                    &checked.dir,
-                    &look.facts.lease,
-                    &attempts,
-                    &holder,
-                    !checked.head.kms,
-                )
-                .await;
+            progress.lease_is_own = match (&lease, &look.facts.lease) {
+                (None, Some(state)) => {
+                    let etags_are_md5 = !checked.head.kms;
+                    lease::is_own(
+                        &self.aws,
+                        &lease_key,
+                        state,
+                        &attempts,
+                        &holder,
+                        etags_are_md5,
+                    )
+                    .await
+                }
+                _ => false,
+            };
             progress.wait_over = wait.is_over(self.clock.now());
             let mut look_again = true;
             match decide::plan(&checked.md5, &look.facts, progress) {
@@ -150,6 +158,9 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                 Step::Unchanged { latest, records } => {
                     let kept = look.kept_elsewhere.as_deref();
                     return settled(Ok(self.unchanged(checked, latest, records, kept)));
+                }
+                Step::PublishedSinceUpload { version, latest } => {
+                    return settled(Ok(self.published_since_upload(checked, version, latest)));
                 }
                 Step::CheckZip => match self.check_current_zip(checked).await {
                     Ok(None) => {
@@ -163,14 +174,15 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                     let kept = look.kept_elsewhere.as_deref();
                     return settled(Ok(self.report(checked, write, kept)));
                 }
-                Step::TakeLease => match self.take_lease(checked, &look.facts.lease, &holder).await
+                Step::ReadLease => read_lease = true,
+                Step::TakeLease => match self
+                    .take_lease(&lease_key, &look.facts.lease, &holder)
+                    .await
                 {
+                    // The versions were read after the lease: whatever an
+                    // earlier holder (a crashed one too) published is known.
                     Ok(Take::Taken(taken)) => {
-                        // Its crashed holder may have published: the look
-                        // again under it reads the versions afresh.
-                        let expired = matches!(look.facts.lease, LeaseState::Expired { .. });
-                        progress.versions_read_again |= expired;
-                        look_again = expired;
+                        look_again = false;
                         *lease = Some(taken);
                     }
                     // Another invocation wrote it since the listing (its
@@ -184,9 +196,9 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                     Err(problem) => return settled(Err(problem)),
                 },
                 Step::OwnLease => {
-                    if let LeaseState::Held { etag, .. } = &look.facts.lease {
-                        info!(lease = %checked.dir.s3_uri(&checked.dir.lease_key()), "the lease is this invocation's own: a take whose answer was lost had applied");
-                        *lease = Some(Lease::new(&checked.dir, etag.clone(), &holder));
+                    if let Some(LeaseState::Held { etag, .. }) = &look.facts.lease {
+                        info!(lease = %lease_key.s3_uri(), "the lease is this invocation's own: a take whose answer was lost had applied");
+                        *lease = Some(Lease::new(&lease_key, etag.clone(), &holder));
                         look_again = false;
                     }
                 }
@@ -196,8 +208,8 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                 }
                 Step::GiveUp => {
                     let now = self.clock.now();
-                    let dir = &checked.dir;
-                    let problem = lease::in_progress(&self.aws, dir, &look.facts.lease, now).await;
+                    let state = look.facts.lease.as_ref().unwrap_or(&LeaseState::Absent);
+                    let problem = lease::in_progress(&self.aws, &lease_key, state, now).await;
                     return settled(Err(problem));
                 }
                 Step::Write(Write::Repair { latest, records }) => {
@@ -211,7 +223,11 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                 }
             }
             if look_again {
-                look = match self.look(checked).await {
+                // With the lease read first, the folder's listing is read
+                // again only if the versions changed.
+                let with_lease = (read_lease && lease.is_none()).then_some(&lease_key);
+                let before = with_lease.and(Some(look));
+                look = match self.look(checked, with_lease, before).await {
                     Ok(look) => look,
                     Err(problem) => return settled(Err(problem)),
                 };
@@ -219,15 +235,20 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         }
     }
 
-    async fn look(&self, checked: &CheckedUpload<'_>) -> Result<Look, Problem> {
-        facts::look(&self.aws, checked, self.clock.now(), lease::LEASE_TTL).await
+    async fn look(
+        &self, checked: &CheckedUpload<'_>, lease: Option<&LeaseKey>, before: Option<Look>,
+    ) -> Result<Look, Problem> {
+        facts::look(&self.aws, checked, lease, self.clock.now(), before).await
     }
 
     async fn take_lease(
-        &self, checked: &CheckedUpload<'_>, state: &LeaseState, holder: &str,
+        &self, lease: &LeaseKey, state: &Option<LeaseState>, holder: &str,
     ) -> Result<Take, Problem> {
+        let Some(state) = state else {
+            return Err(Problem::Internal("the lease was to be taken unread".into()));
+        };
         let now = self.clock.now();
-        Ok(lease::take(&self.aws, &checked.dir, holder, state, now).await?)
+        Ok(lease::take(&self.aws, lease, holder, state, now).await?)
     }
 
     /// Just before publishing, one ranged GET of the current object: the

@@ -136,8 +136,11 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                 Err(e) if !e.may_have_applied() => return Err((e.into(), false)),
                 Err(e) => e,
             };
-            let latest = self.aws.latest_version(&checked.layer).await;
-            let latest = latest.map_err(|e| (Problem::from(e), true))?;
+            let recent = self.aws.recent_versions(&checked.layer).await;
+            let latest = recent
+                .map_err(|e| (Problem::from(e), true))?
+                .into_iter()
+                .next();
             let ours = latest.filter(|v| {
                 Some(v.version) > listed
                     && manifest::md5_from_description(&v.description).as_ref() == Some(&checked.md5)
@@ -304,6 +307,25 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
     ) -> Outcome {
         let kept = kept_lock_file(checked, latest, records, kept_elsewhere);
         let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept);
+        self.log_decision(&outcome, checked);
+        outcome
+    }
+
+    /// A late or repeated event: its upload's lock file became `version`
+    /// after the upload was made, and `latest` (another lock file) since.
+    pub(super) fn published_since_upload(
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion, latest: &LayerVersion,
+    ) -> Outcome {
+        let reason = format!(
+            "this upload's lock file was published as version {} after the upload was made, \
+             and version {} (another lock file) since: a late or repeated event publishes \
+             nothing; upload the zip again to make this lock file the latest",
+            version.version, latest.version
+        );
+        let outcome = Outcome {
+            reason: Some(reason),
+            ..outcome(OutcomeKind::Unchanged, checked, version, None)
+        };
         self.log_decision(&outcome, checked);
         outcome
     }

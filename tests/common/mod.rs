@@ -285,10 +285,15 @@ impl World {
         );
     }
 
-    /// Whether the lease of `dir` is released (or was never taken): a held
+    /// The key of this world's layer's lease.
+    pub fn lease_key(&self) -> String {
+        layer_autopublish::layout::LeaseKey::of_layer(&self.bucket, &self.layer).key
+    }
+
+    /// Whether the layer's lease is released (or was never taken): a held
     /// lease is exactly `HELD_LEASE_BYTES` long.
-    pub async fn lease_released(&self, dir: &str) -> bool {
-        match self.get(&format!("{dir}/publish.lease")).await {
+    pub async fn lease_released(&self) -> bool {
+        match self.get(&self.lease_key()).await {
             None => true,
             Some(body) => (body.len() as u64) < layer_autopublish::lease::HELD_LEASE_BYTES,
         }

@@ -77,7 +77,7 @@ mod tests {
 
     fn busy() -> RecordError {
         record(Problem::PublishInProgress {
-            lease: "s3://b/publish.lease".into(),
+            lease: "s3://b/layer-autopublish/leases/deps.lease".into(),
             holder: "h".into(),
             seconds_left: 30,
         })
