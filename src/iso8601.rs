@@ -21,13 +21,11 @@ pub fn format(time: SystemTime) -> String {
 /// `Z` or `+00:00`, and without the fraction); `None` for anything else.
 pub fn parse(text: &str) -> Option<SystemTime> {
     let (date, rest) = text.split_once('T')?;
-    let mut ymd = date.splitn(3, '-').map(|n| n.parse::<i64>().ok());
-    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let (year, month, day) = three_numbers(date, '-')?;
     let zone_at = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
     let (clock, zone) = rest.split_at(zone_at);
     let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut parts = hms.splitn(3, ':').map(|n| n.parse::<i64>().ok());
-    let (hour, minute, second) = (parts.next()??, parts.next()??, parts.next()??);
+    let (hour, minute, second) = three_numbers(hms, ':')?;
     let offset = match zone {
         "" | "Z" => 0,
         _ => {
@@ -52,6 +50,12 @@ pub fn parse(text: &str) -> Option<SystemTime> {
     let whole =
         UNIX_EPOCH.checked_add(std::time::Duration::from_secs(u64::try_from(seconds).ok()?))?;
     whole.checked_add(std::time::Duration::from_millis(millis))
+}
+
+/// `a{separator}b{separator}c` as three numbers.
+fn three_numbers(text: &str, separator: char) -> Option<(i64, i64, i64)> {
+    let mut numbers = text.splitn(3, separator).map(|n| n.parse::<i64>().ok());
+    Some((numbers.next()??, numbers.next()??, numbers.next()??))
 }
 
 /// Howard Hinnant's date-to-days algorithm.
@@ -95,22 +99,14 @@ mod tests {
     #[test]
     fn dates_are_read_as_lambda_and_emulators_write_them() {
         let at = |secs, millis| UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
-        assert_eq!(
-            parse("2026-11-23T12:00:00.000+0000"),
-            Some(at(1_795_435_200, 0))
-        );
-        assert_eq!(
-            parse("2026-11-23T12:00:00.250Z"),
-            Some(at(1_795_435_200, 250))
-        );
-        assert_eq!(
-            parse("2026-11-23T13:00:00+01:00"),
-            Some(at(1_795_435_200, 0))
-        );
-        assert_eq!(
-            parse("2000-02-29T00:00:00.5+0000"),
-            Some(at(951_782_400, 500))
-        );
+        for (text, secs, millis) in [
+            ("2026-11-23T12:00:00.000+0000", 1_795_435_200, 0),
+            ("2026-11-23T12:00:00.250Z", 1_795_435_200, 250),
+            ("2026-11-23T13:00:00+01:00", 1_795_435_200, 0),
+            ("2000-02-29T00:00:00.5+0000", 951_782_400, 500),
+        ] {
+            assert_eq!(parse(text), Some(at(secs, millis)), "{text}");
+        }
         for secs in [0, 951_782_400, 1_795_435_200, 4_102_444_799] {
             let written = format(UNIX_EPOCH + Duration::from_secs(secs));
             assert_eq!(parse(&written), Some(at(secs, 0)), "{written}");

@@ -80,17 +80,20 @@ fn seed(w: &World, project: &Project, args: &[&str]) -> Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
 }
 
+/// The zip the seed uploaded, as S3 has it now.
+async fn head_zip(w: &World) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+    w.s3.head_object()
+        .bucket(&w.bucket)
+        .key(key("layer.zip"))
+        .send()
+        .await
+        .expect("the seed uploaded the zip")
+}
+
 /// S3's event for the zip as it is now.
 async fn event_for_current_zip(w: &World) -> Value {
-    let key = format!("{DIR}/layer.zip");
-    let head =
-        w.s3.head_object()
-            .bucket(&w.bucket)
-            .key(&key)
-            .send()
-            .await
-            .expect("the seed uploaded the zip");
-    w.event(&key, head.e_tag().map(|e| e.trim_matches('"')))
+    let head = head_zip(w).await;
+    w.event(&key("layer.zip"), head.e_tag().map(|e| e.trim_matches('"')))
 }
 
 fn key(name: &str) -> String {
@@ -110,13 +113,7 @@ async fn the_seeds_upload_alone_publishes_once_but_keeps_no_lock_file() {
         seed(&w, &project, &["upload"]),
         serde_json::json!({"uploaded": key("layer.zip")})
     );
-    let stored =
-        w.s3.head_object()
-            .bucket(&w.bucket)
-            .key(key("layer.zip"))
-            .send()
-            .await
-            .expect("uploaded");
+    let stored = head_zip(&w).await;
     let md5 = md5_hex(POETRY_LOCK.as_bytes());
     assert_eq!(
         stored.metadata().and_then(|m| m.get("manifest_md5")),
