@@ -985,3 +985,31 @@ async fn a_late_duplicate_after_another_folder_published_does_not_publish_again(
     assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 3);
 }
+
+/// The copy Lambda is to take from fails (before applying, or applied with
+/// its answer lost): nothing is published, the lease is released, and the
+/// retry copies again and publishes once.
+#[tokio::test(start_paused = true)]
+async fn a_failed_copy_of_the_publish_source_publishes_nothing_until_the_retry() {
+    for fault in [Fault::FailBefore, Fault::LoseAnswer] {
+        let scene = Scene::new();
+        let event = scene.upload(LOCK_V1, "build 1");
+        scene
+            .aws
+            .inject(Op::CopyObject, "publish-source.zip", fault, 1);
+
+        let error = scene.invoke(event.clone()).await.expect_err("copy failed");
+
+        assert_eq!(error.error_type, "S3Error", "{fault:?}");
+        assert!(scene.versions().is_empty(), "{fault:?}");
+        assert!(
+            !scene.lease_held(),
+            "{fault:?}: nothing published, released"
+        );
+
+        let retry = scene.invoke(event).await.expect("retried");
+
+        assert_eq!(outcome(&retry), OutcomeKind::Published, "{fault:?}");
+        assert_eq!(scene.versions().len(), 1, "{fault:?}");
+    }
+}
