@@ -6,6 +6,7 @@
 
 use crate::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
 use crate::metadata::{validate_layer_name, validate_manifest_name};
+use crate::pointer::validate_template;
 
 /// Lambda's limit on `LicenseInfo`.
 const MAX_LICENSE_CHARS: usize = 512;
@@ -29,6 +30,9 @@ pub struct Config {
     pub layer_description: String,
     /// `DRY_RUN`: decide and report, write and publish nothing.
     pub dry_run: bool,
+    /// `LATEST_PARAMETER`: the SSM parameter (`{layer}` stands for the
+    /// layer's name) that holds the latest version's ARN; `None`: off.
+    pub latest_parameter: Option<String>,
 }
 
 impl Default for Config {
@@ -41,6 +45,7 @@ impl Default for Config {
             license_info: None,
             layer_description: String::new(),
             dry_run: false,
+            latest_parameter: None,
         }
     }
 }
@@ -143,6 +148,11 @@ impl Config {
             Some(other) => return Err(fail("DRY_RUN", other, "use true or false".to_owned())),
         };
 
+        let latest_parameter = var("LATEST_PARAMETER");
+        if let Some(template) = &latest_parameter {
+            validate_template(template).map_err(|why| fail("LATEST_PARAMETER", template, why))?;
+        }
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -151,6 +161,7 @@ impl Config {
             license_info,
             layer_description,
             dry_run,
+            latest_parameter,
         })
     }
 }
@@ -222,6 +233,7 @@ mod tests {
             ("LICENSE_INFO", "x".repeat(513)),
             ("LAYER_DESCRIPTION", "x".repeat(211)),
             ("DRY_RUN", "maybe".to_string()),
+            ("LATEST_PARAMETER", "no spaces/{layer}".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();
@@ -236,5 +248,13 @@ mod tests {
             "COMPATIBLE_RUNTIMES"
         );
         assert!(config(&[("LAYER_DESCRIPTION", &"x".repeat(210))]).is_ok());
+        let pointer = "/layer-autopublish/{layer}/latest";
+        assert_eq!(
+            config(&[("LATEST_PARAMETER", pointer)])
+                .unwrap()
+                .latest_parameter
+                .as_deref(),
+            Some(pointer)
+        );
     }
 }

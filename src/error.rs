@@ -39,6 +39,7 @@ impl AwsError {
 pub enum AwsService {
     S3,
     Lambda,
+    Ssm,
 }
 
 /// Why one record of an event could not be processed: the upload it was
@@ -217,6 +218,7 @@ impl Problem {
             Self::Aws(source) => match source.service {
                 AwsService::S3 => "S3Error",
                 AwsService::Lambda => "LambdaError",
+                AwsService::Ssm => "SsmError",
             },
         }
     }

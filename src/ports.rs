@@ -1,5 +1,6 @@
-//! What the publisher needs from the world, as three small traits: the
-//! [`Folder`] in S3, the [`Layer`] in Lambda, and a [`Clock`].
+//! What the publisher needs from the world, as small traits: the [`Folder`]
+//! in S3, the [`Layer`] in Lambda, the [`Parameters`] in SSM the latest
+//! version's pointer is kept in, and a [`Clock`].
 //!
 //! The publisher (`publish.rs`) is generic over them. The SDK implements them
 //! in `aws/`; the in-memory AWS of `fake.rs` implements them too, for what a
@@ -162,6 +163,20 @@ pub trait Layer: Send + Sync {
     fn publish(
         &self, request: &PublishRequest<'_>,
     ) -> impl Future<Output = Result<NewVersion, AwsError>> + Send;
+}
+
+/// SSM String parameters: where the latest version's ARN is kept for stacks
+/// to resolve (`LATEST_PARAMETER`).
+pub trait Parameters: Send + Sync {
+    /// The parameter's value; `None` when it does not exist.
+    fn get_parameter(
+        &self, name: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// Writes the parameter as a String, overwriting any value.
+    fn put_parameter(
+        &self, name: &str, value: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Time: what the lease's expiry and the wait for another's lease are

@@ -9,7 +9,7 @@ mod common;
 use layer_autopublish::fake::{code_sha256, FakeAws};
 use layer_autopublish::manifest::ManifestMd5;
 use layer_autopublish::ports::{
-    Folder, Layer, ObjectId, ObjectStart, PublishRequest, SmallObject, WriteCondition,
+    Folder, Layer, ObjectId, ObjectStart, Parameters, PublishRequest, SmallObject, WriteCondition,
 };
 use std::time::UNIX_EPOCH;
 
@@ -98,6 +98,7 @@ contract!(
     layers_number_their_versions_and_hash_what_they_took,
     a_publish_takes_the_object_version_it_names,
     a_bucket_that_does_not_exist,
+    parameters_are_read_and_overwritten,
 );
 
 fn md5(bytes: &[u8]) -> String {
@@ -409,4 +410,21 @@ async fn a_bucket_that_does_not_exist<P: Folder, S: Scene>(ports: &P, scene: &S)
     let listing = ports.list_after(&nowhere, "a/", None).await.unwrap_err();
     assert_eq!(listing.code.as_deref(), Some("NoSuchBucket"));
     assert_eq!(listing.operation, "ListObjectsV2");
+}
+
+async fn parameters_are_read_and_overwritten<P: Parameters, S: Scene>(ports: &P, scene: &S) {
+    let name = format!("/layer-autopublish/{}/latest", scene.layer());
+    assert_eq!(ports.get_parameter(&name).await.unwrap(), None, "none yet");
+
+    ports.put_parameter(&name, "arn:1").await.unwrap();
+    assert_eq!(
+        ports.get_parameter(&name).await.unwrap().as_deref(),
+        Some("arn:1")
+    );
+    ports.put_parameter(&name, "arn:2").await.unwrap();
+    assert_eq!(
+        ports.get_parameter(&name).await.unwrap().as_deref(),
+        Some("arn:2"),
+        "overwritten"
+    );
 }

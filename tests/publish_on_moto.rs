@@ -752,3 +752,31 @@ async fn a_dry_run_reports_what_would_happen_and_changes_nothing() {
     assert_eq!(w.keys().await, keys_before);
     assert_eq!(w.versions().await.len(), 1);
 }
+
+/// Issue 11, the latest pointer, on moto's SSM: the parameter names v1,
+/// then v2.
+#[tokio::test]
+async fn the_latest_pointer_names_each_new_version() {
+    let w = world("pointer").await;
+    let config = Config {
+        latest_parameter: Some("/layer-autopublish/{layer}/latest".into()),
+        ..w.config()
+    };
+    let publisher = w.publisher(config);
+    let name = format!("/layer-autopublish/{}/latest", w.layer);
+    let pointer = || async {
+        let out = w.aws.ssm().get_parameter().name(&name).send().await;
+        out.expect("the parameter exists")
+            .parameter()
+            .and_then(|p| p.value())
+            .map(str::to_owned)
+    };
+
+    for (lock, build, version) in [(LOCK_V1, "build 1", 1), (LOCK_V2, "build 2", 2)] {
+        let event = w.upload(DIR, "requirements.txt", lock, build).await;
+        let response = common::invoke(&publisher, event).await.expect("published");
+        let arn = response.results[0].layer_version_arn.clone();
+        assert_eq!(response.results[0].layer_version, Some(version));
+        assert_eq!(pointer().await, arn, "v{version}");
+    }
+}

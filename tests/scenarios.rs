@@ -103,9 +103,14 @@ impl Scene {
     }
 
     fn publisher(&self) -> Publisher<FakeAws, ManualClock> {
+        self.publisher_with(Config::default())
+    }
+
+    /// A publisher with `config`, publishing to [`LAYER`].
+    fn publisher_with(&self, config: Config) -> Publisher<FakeAws, ManualClock> {
         let config = Config {
             layer_name: Some(LAYER.into()),
-            ..Config::default()
+            ..config
         };
         Publisher::with_clock(self.aws.clone(), self.clock(), config, "us-east-1")
     }
@@ -1012,4 +1017,90 @@ async fn a_failed_copy_of_the_publish_source_publishes_nothing_until_the_retry()
         assert_eq!(outcome(&retry), OutcomeKind::Published, "{fault:?}");
         assert_eq!(scene.versions().len(), 1, "{fault:?}");
     }
+}
+
+/// `LATEST_PARAMETER`, the layer's pointer.
+const POINTER: &str = "/layer-autopublish/deps/latest";
+
+fn with_pointer() -> Config {
+    Config {
+        latest_parameter: Some("/layer-autopublish/{layer}/latest".into()),
+        ..Config::default()
+    }
+}
+
+fn arn(version: i64) -> String {
+    format!("arn:aws:lambda:us-east-1:123456789012:layer:{LAYER}:{version}")
+}
+
+/// Issue 11, the latest pointer: it names each new version, from any
+/// folder, and never moves back: not for a late event, not below a newer
+/// version it names.
+#[tokio::test(start_paused = true)]
+async fn the_latest_pointer_follows_each_published_version_and_never_moves_back() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(with_pointer());
+    let other = "projects/other/lambda/layer";
+    let a = scene.upload(LOCK_V1, "build 1");
+    scene.clock().advance(Duration::from_secs(1));
+    invoke(&publisher, a.clone()).await.expect("v1");
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
+    scene.clock().advance(Duration::from_secs(60));
+    let b = scene.upload_to(other, LOCK_V2, "build 2");
+    invoke(&publisher, b).await.expect("v2");
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(2)));
+
+    let late = invoke(&publisher, a).await.expect("late");
+
+    assert_eq!(outcome(&late), OutcomeKind::Unchanged);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(2)), "not moved back");
+
+    // A newer version than the one published: left as it is.
+    scene.aws.put_parameter_by_hand(POINTER, &arn(9));
+    scene.clock().advance(Duration::from_secs(60));
+    let c = scene.upload("boto3==1.35.2\n", "build 3");
+    invoke(&publisher, c).await.expect("v3");
+    assert_eq!(scene.versions().len(), 3);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(9)));
+}
+
+/// The pointer's write fails after the publish: the record fails keeping
+/// the lease, without its deployment record; the retry moves the pointer and
+/// writes the record. With every record there, the pointer costs nothing:
+/// `unchanged` stays at 3 calls.
+#[tokio::test(start_paused = true)]
+async fn a_failed_pointer_write_after_the_publish_is_finished_by_the_retry() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(with_pointer());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutParameter, POINTER, Fault::FailBefore, 1);
+
+    let error = invoke(&publisher, event.clone())
+        .await
+        .expect_err("SSM failed");
+
+    assert_eq!(error.error_type, "SsmError");
+    assert!(
+        error.error_message.contains(POINTER),
+        "{}",
+        error.error_message
+    );
+    assert_eq!(scene.versions().len(), 1);
+    assert!(scene.lease_held(), "a version exists without its records");
+    assert!(scene.text("000001/deployment.json").is_none());
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = invoke(&publisher, event.clone()).await.expect("finished");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
+    assert!(scene.text("000001/deployment.json").is_some());
+    scene.aws.take_calls();
+
+    let again = invoke(&publisher, event).await.expect("unchanged");
+
+    assert_eq!(outcome(&again), OutcomeKind::Unchanged);
+    assert_eq!(scene.aws.take_calls().len(), 3, "nothing missing: 3 calls");
 }

@@ -1,7 +1,8 @@
-//! The SDK side of the ports: every S3 and Lambda call the function makes,
-//! and nothing else. [`config`] builds the SDK configuration; [`s3`] and
-//! [`lambda`] implement [`Folder`](crate::ports::Folder) and
-//! [`Layer`](crate::ports::Layer) on the SDK's clients.
+//! The SDK side of the ports: every S3, Lambda and SSM call the function
+//! makes, and nothing else. [`config`] builds the SDK configuration; `s3`,
+//! [`lambda`] and `ssm` implement [`Folder`](crate::ports::Folder),
+//! [`Layer`](crate::ports::Layer) and [`Parameters`](crate::ports::Parameters)
+//! on the SDK's clients.
 //!
 //! [`timeouts`] says how long each kind of call may take.
 //!
@@ -11,6 +12,7 @@
 pub mod config;
 pub mod lambda;
 mod s3;
+mod ssm;
 pub mod timeouts;
 
 pub use config::{config_loader, lambda_config, lambda_config_from, retry_config};
@@ -21,11 +23,12 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-/// The S3 and Lambda clients, built once per process.
+/// The S3, Lambda and SSM clients, built once per process.
 #[derive(Clone, Debug)]
 pub struct Aws {
     s3: aws_sdk_s3::Client,
     lambda: aws_sdk_lambda::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 impl Aws {
@@ -39,11 +42,14 @@ impl Aws {
         Self::from_clients(
             aws_sdk_s3::Client::from_conf(s3),
             aws_sdk_lambda::Client::new(sdk),
+            aws_sdk_ssm::Client::new(sdk),
         )
     }
 
-    pub fn from_clients(s3: aws_sdk_s3::Client, lambda: aws_sdk_lambda::Client) -> Self {
-        Self { s3, lambda }
+    pub fn from_clients(
+        s3: aws_sdk_s3::Client, lambda: aws_sdk_lambda::Client, ssm: aws_sdk_ssm::Client,
+    ) -> Self {
+        Self { s3, lambda, ssm }
     }
 
     /// The S3 client, for the calls only `layerctl` makes (uploads, listings).
@@ -54,6 +60,11 @@ impl Aws {
     /// The Lambda client, for the calls only `layerctl` makes.
     pub fn lambda(&self) -> &aws_sdk_lambda::Client {
         &self.lambda
+    }
+
+    /// The SSM client, for the calls only `layerctl` makes.
+    pub fn ssm(&self) -> &aws_sdk_ssm::Client {
+        &self.ssm
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod lambda;
 mod s3;
+mod ssm;
 
 pub use lambda::code_sha256;
 
@@ -77,6 +78,8 @@ pub enum Op {
     ListLayerVersions,
     GetLayerVersion,
     PublishLayerVersion,
+    GetParameter,
+    PutParameter,
 }
 
 impl Op {
@@ -90,6 +93,8 @@ impl Op {
             Self::ListLayerVersions => "ListLayerVersions",
             Self::GetLayerVersion => "GetLayerVersion",
             Self::PublishLayerVersion => "PublishLayerVersion",
+            Self::GetParameter => "GetParameter",
+            Self::PutParameter => "PutParameter",
         }
     }
 
@@ -98,6 +103,7 @@ impl Op {
             Self::ListLayerVersions | Self::GetLayerVersion | Self::PublishLayerVersion => {
                 AwsService::Lambda
             }
+            Self::GetParameter | Self::PutParameter => AwsService::Ssm,
             _ => AwsService::S3,
         }
     }
@@ -160,6 +166,7 @@ pub struct FakeAws {
 struct State {
     s3: s3::Buckets,
     lambda: lambda::Layers,
+    ssm: ssm::Store,
     faults: Vec<Injected>,
     meanwhile: Vec<(Op, String, Meanwhile)>,
     calls: Vec<Call>,
@@ -170,6 +177,7 @@ impl std::fmt::Debug for State {
         f.debug_struct("State")
             .field("s3", &self.s3)
             .field("lambda", &self.lambda)
+            .field("ssm", &self.ssm)
             .field("faults", &self.faults)
             .field("calls", &self.calls)
             .finish_non_exhaustive()

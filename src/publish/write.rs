@@ -10,8 +10,9 @@ use crate::error::Problem;
 use crate::facts::{Look, StagedLock};
 use crate::manifest;
 use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
+use crate::pointer;
 use crate::ports::{
-    Clock, Folder, Layer, LayerVersion, NewVersion, PublishRequest, WriteCondition,
+    Clock, Folder, Layer, LayerVersion, NewVersion, Parameters, PublishRequest, WriteCondition,
 };
 use tracing::info;
 
@@ -19,7 +20,7 @@ use tracing::info;
 /// finding that the one before did not apply.
 const PUBLISH_ATTEMPTS: u32 = 3;
 
-impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
+impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
     pub(super) async fn publish(
         &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
@@ -80,6 +81,7 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
                 self.keep_lock_file(checked, staged, new.version.version, Records::default())
                     .await?;
             }
+            self.move_pointer(checked, &new.version).await?;
             self.put_deployment(checked, &new.version, &outcome).await?;
             self.log_decision(&outcome, checked);
             Ok(outcome)
@@ -201,6 +203,9 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         }
         let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept.clone());
         if !records.deployment {
+            // What a publish does after its lock file copies, before its
+            // record: the record's absence says it may not have been done.
+            self.move_pointer(checked, latest).await?;
             let adopted = Adopted {
                 outcome: Adopted::OUTCOME.to_owned(),
                 layer_name: checked.layer.clone(),
@@ -222,6 +227,26 @@ impl<A: Folder + Layer, C: Clock> Publisher<A, C> {
         }
         self.log_decision(&outcome, checked);
         Ok(outcome)
+    }
+
+    /// `LATEST_PARAMETER`: the layer's parameter names `version`, unless it
+    /// names a newer one (a late event never moves it back).
+    async fn move_pointer(
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
+    ) -> Result<(), Problem> {
+        let Some(template) = &self.config.latest_parameter else {
+            return Ok(());
+        };
+        let name = pointer::parameter_name(template, &checked.layer);
+        let current = self.aws.get_parameter(&name).await?;
+        if pointer::moves(current.as_deref(), version) {
+            self.aws.put_parameter(&name, &version.arn).await?;
+            info!(parameter = %name, version = version.version, "latest pointer moved");
+        } else {
+            let current = current.unwrap_or_default();
+            info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
+        }
+        Ok(())
     }
 
     /// Step 6's lock file copies that `existing` lacks: `{NNNNNN}/{manifest}`

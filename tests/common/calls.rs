@@ -61,10 +61,14 @@ pub fn counted(sdk: &aws_config::SdkConfig) -> (Aws, Calls) {
     let lambda = aws_sdk_lambda::config::Builder::from(sdk)
         .interceptor(CountCalls(calls.clone()))
         .build();
+    let ssm = aws_sdk_ssm::config::Builder::from(sdk)
+        .interceptor(CountCalls(calls.clone()))
+        .build();
     (
         Aws::from_clients(
             aws_sdk_s3::Client::from_conf(s3),
             aws_sdk_lambda::Client::from_conf(lambda),
+            aws_sdk_ssm::Client::from_conf(ssm),
         ),
         calls,
     )
