@@ -21,6 +21,9 @@ const TEMPLATE: &str = include_str!("../template.yaml");
 const PREFIX_ARN: &str = "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/${ArtifactsPrefix}";
 const LAYER_ARN: &str =
     "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:${LayerName}";
+/// `LatestParameter` with `{layer}` replaced by `LayerName`: its `Before`
+/// and `After` the parameter split around `{layer}`.
+const POINTER_ARN: &str = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Before}${LayerName}${After}";
 /// The one object outside the prefix the function writes: the layer's lease.
 const LEASE_ARN: &str =
     "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${LayerName}.lease";
@@ -43,15 +46,23 @@ fn strings(value: &Yaml) -> Vec<String> {
 }
 
 /// Every IAM statement that allows something, wherever it sits: role and
-/// managed policies, SAM `Policies`, bucket and queue policies.
+/// managed policies, SAM `Policies`, bucket and queue policies; a statement
+/// under `!If [condition, statement, AWS::NoValue]` (a part that is on only
+/// when its parameter is set) counts as on.
 fn allow_statements(template: &Yaml) -> Vec<(String, Yaml)> {
     fn walk(path: &str, node: &Yaml, found: &mut Vec<(String, Yaml)>) {
         match node {
             Yaml::Hash(map) => {
                 if let Some(Yaml::Array(statements)) = map.get(&Yaml::from_str("Statement")) {
                     for (i, statement) in statements.iter().enumerate() {
-                        if statement["Effect"].as_str() == Some("Allow") {
-                            found.push((format!("{path}.Statement[{i}]"), statement.clone()));
+                        let branches = match statement {
+                            Yaml::Array(branches) => branches.clone(),
+                            one => vec![one.clone()],
+                        };
+                        for statement in branches {
+                            if statement["Effect"].as_str() == Some("Allow") {
+                                found.push((format!("{path}.Statement[{i}]"), statement));
+                            }
                         }
                     }
                 }
@@ -73,10 +84,12 @@ fn allow_statements(template: &Yaml) -> Vec<(String, Yaml)> {
     found
 }
 
-/// The prefix, its bucket (to list under the prefix), the layer and its lease.
+/// The prefix, its bucket (to list under the prefix), the layer, its lease
+/// and its pointer.
 fn is_ours(resource: &str) -> bool {
     resource.starts_with(PREFIX_ARN)
         || resource == LEASE_ARN
+        || resource == POINTER_ARN
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
         || resource.strip_prefix(LAYER_ARN) == Some(":*")
@@ -129,6 +142,8 @@ fn privilege_violations(text: &str) -> Vec<String> {
                     resource.starts_with(PREFIX_ARN) || resource == LEASE_ARN
                 } else if action.starts_with("lambda:") {
                     resource == LAYER_ARN
+                } else if action.starts_with("ssm:") {
+                    resource == POINTER_ARN
                 } else {
                     own_resources.contains(resource)
                 };
@@ -144,9 +159,62 @@ fn privilege_violations(text: &str) -> Vec<String> {
 #[test]
 fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
     assert_eq!(privilege_violations(TEMPLATE), Vec::<String>::new());
+    let statements = allow_statements(&load(TEMPLATE));
     assert!(
-        allow_statements(&load(TEMPLATE)).len() >= 7,
+        statements.len() >= 8,
         "the checker found the role's statements"
+    );
+    assert!(
+        statements
+            .iter()
+            .any(|(_, s)| s["Sid"].as_str() == Some("MoveTheLatestPointer")),
+        "every part's right is checked as if it were on"
+    );
+}
+
+/// The pointer's right: on the parameter named by `LatestParameter`, with
+/// `{layer}` replaced by the stack's `LayerName`, and only when it is set.
+#[test]
+fn the_pointers_right_is_on_the_layers_parameter_only_when_it_is_on() {
+    let template = load(TEMPLATE);
+    let statements = template["Resources"]["PublisherRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_vec()
+        .expect("the role's statements");
+    let conditional = statements
+        .iter()
+        .filter_map(Yaml::as_vec)
+        .find(|branches| branches[1]["Sid"].as_str() == Some("MoveTheLatestPointer"))
+        .expect("the pointer's right is conditional");
+    assert_eq!(conditional[0].as_str(), Some("HasLatestPointer"));
+    assert_eq!(conditional[2].as_str(), Some("AWS::NoValue"));
+    let sub = conditional[1]["Resource"]
+        .as_vec()
+        .expect("!Sub [text, vars]");
+    assert_eq!(sub[0].as_str(), Some(POINTER_ARN));
+    for (var, index) in [("Before", 0), ("After", 1)] {
+        let select = sub[1][var].as_vec().expect("!Select");
+        assert_eq!(
+            select[0]
+                .as_i64()
+                .or(select[0].as_str().and_then(|s| s.parse().ok())),
+            Some(index)
+        );
+        let split = select[1].as_vec().expect("!Split");
+        assert_eq!(split[0].as_str(), Some("{layer}"));
+        assert_eq!(split[1].as_str(), Some("${LatestParameter}{layer}"));
+    }
+    let variables = template["Resources"]["PublisherFunction"]["Properties"]["Environment"]
+        ["Variables"]
+        .clone();
+    assert_eq!(
+        variables["LATEST_PARAMETER"].as_str(),
+        Some("LatestParameter")
+    );
+    assert_eq!(
+        layer_autopublish::pointer::LAYER_PLACEHOLDER,
+        "{layer}",
+        "the template and the function split on the same placeholder"
     );
 }
 
@@ -184,6 +252,12 @@ Resources:
               - Effect: Deny
                 Action: "*"
                 Resource: "*"
+              - !If
+                - SomePartIsOn
+                - Effect: Allow
+                  Action: ssm:PutParameter
+                  Resource: arn:aws:ssm:us-east-1:123456789012:parameter/somebody-elses
+                - !Ref AWS::NoValue
 "#;
     let found = privilege_violations(overreaching);
     for expected in [
@@ -194,6 +268,7 @@ Resources:
         "sqs:SendMessage on SomebodyElsesQueue.Arn",
         "NotAction/NotResource grant by exclusion",
         "a resource not this stack's: arn:aws:s3:::other-bucket/*",
+        "ssm:PutParameter on arn:aws:ssm:us-east-1:123456789012:parameter/somebody-elses",
     ] {
         assert!(
             found.iter().any(|v| v.ends_with(expected)),
