@@ -75,6 +75,7 @@ LAYER_NAME=$layer
 COMPATIBLE_RUNTIMES="python3.12,python3.13"
 COMPATIBLE_ARCHITECTURES=x86_64
 LAYER_DESCRIPTION="Dependencies of my-app"
+LATEST_PARAMETER=/layer-autopublish/{layer}/latest
 ENV
 setsid cargo lambda watch --quiet --ignore-changes \
     --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
@@ -137,17 +138,32 @@ lock_v1='requests==2.32.3 --hash=sha256:70761cfe03c773ceb22aa2f671b4757976145175
 lock_v2='requests==2.32.4 --hash=sha256:27babd3cda2a6d50b30443204ee89830707d396671944c998b5975b031ac2b2c
 '
 
+# The latest pointer (LATEST_PARAMETER): what stacks resolve; it must name
+# version $1.
+pointer="/layer-autopublish/$layer/latest"
+pointer_expect() {
+    local value
+    value=$(aws ssm get-parameter --name "$pointer" --query Parameter.Value --output text)
+    echo "latest pointer $pointer = $value"
+    case "$value" in
+        *":$1") ;;
+        *) echo "expected the pointer to name version $1" >&2; exit 1 ;;
+    esac
+}
+
 say "1. First upload: the layer has no version yet -> publish v1"
 ci_upload "$lock_v1" 1
 invoke_expect published 1
+pointer_expect 1
 
 say "2. Rebuild from the same lock file -> unchanged, nothing published"
 ci_upload "$lock_v1" 2
 invoke_expect unchanged 1
 
-say "3. The lock file changes -> publish v2"
+say "3. The lock file changes -> publish v2, and the latest pointer moves to it"
 ci_upload "$lock_v2" 3
 invoke_expect published 2
+pointer_expect 2
 
 say "4. An unpinned lock file is refused before anything is uploaded (exit 3)"
 printf 'requests>=2\n' >"$work/unpinned.txt"
@@ -170,8 +186,9 @@ for line in sys.stdin:
 '
 
 say "What is published: layerctl status"
-echo "\$ layerctl status --s3-dir s3://$bucket/$dir --layer-name $layer"
-layerctl status --s3-dir "s3://$bucket/$dir" --layer-name "$layer"
+echo "\$ layerctl status --s3-dir s3://$bucket/$dir --layer-name $layer --latest-parameter '/layer-autopublish/{layer}/latest'"
+layerctl status --s3-dir "s3://$bucket/$dir" --layer-name "$layer" \
+    --latest-parameter '/layer-autopublish/{layer}/latest'
 
 say "What v2 changed: layerctl diff"
 echo "\$ layerctl diff --s3-dir s3://$bucket/$dir"
@@ -183,4 +200,4 @@ echo
 echo "last-requirements.txt holds the lock file of v2:"
 aws s3 cp --only-show-errors "s3://$bucket/$dir/last-requirements.txt" -
 echo
-echo "Demo done: v1 published, unchanged skipped, v2 published."
+echo "Demo done: v1 published, unchanged skipped, v2 published, the latest pointer moved v1 -> v2."

@@ -51,6 +51,7 @@ fn layerctl(w: &World, args: &[&str]) -> Output {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("LAYER_NAME", &w.layer)
+        .env("LATEST_PARAMETER", "/layer-autopublish/{layer}/latest")
         .output()
         .expect("layerctl runs")
 }
@@ -152,6 +153,9 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
     ));
     assert_eq!(status["staged"]["state"], "pending");
     assert_eq!(status["versions"].as_array().map(Vec::len), Some(0));
+    let pointer = format!("/layer-autopublish/{}/latest", w.layer);
+    assert_eq!(status["latest_pointer"]["parameter"], pointer.as_str());
+    assert!(status["latest_pointer"]["value"].is_null(), "not set yet");
 
     // invoke --dry-run: would publish, changes nothing.
     let keys_before = w.keys().await;
@@ -180,6 +184,7 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
     ));
     assert_eq!(status["staged"]["state"], "published");
     assert_eq!(status["staged"]["version"], 1);
+    assert_eq!(status["latest_pointer"]["version"], 1, "{status}");
     assert_eq!(status["versions"][0]["lock_file_kept"], true);
     assert_eq!(status["versions"][0]["deployment_record"], true);
     assert_eq!(
@@ -195,6 +200,9 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
     assert!(status.contains("staged layer.zip: pending"), "{status}");
     assert_exit(&layerctl(&w, &["invoke", "--s3-dir", &s3_dir(&w)]), 0);
     assert_eq!(w.versions().await.len(), 2);
+    let status = stdout(&layerctl(&w, &["status", "--s3-dir", &s3_dir(&w)]));
+    let moved = format!("latest pointer {pointer}: version 2 (arn:");
+    assert!(status.contains(&moved), "{status}");
 
     let diff = layerctl(&w, &["diff", "--s3-dir", &s3_dir(&w)]);
     assert_exit(&diff, 0);

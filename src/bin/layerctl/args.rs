@@ -98,6 +98,9 @@ pub struct StatusArgs {
     /// The lock file name (default: the staged zip's manifest-name metadata, else MANIFEST_NAME, else requirements.txt)
     #[arg(long, value_name = "NAME")]
     pub manifest_name: Option<String>,
+    /// The latest pointer's SSM parameter, {layer} for the layer's name (default: LATEST_PARAMETER)
+    #[arg(long, value_name = "NAME")]
+    pub latest_parameter: Option<String>,
 }
 
 /// Run the function's handler here, on the folder's current layer.zip (or a

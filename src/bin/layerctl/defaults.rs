@@ -9,6 +9,11 @@ pub fn layer_name() -> Option<String> {
     var("LAYER_NAME")
 }
 
+/// `LATEST_PARAMETER`, when set.
+pub fn latest_parameter() -> Option<String> {
+    var("LATEST_PARAMETER")
+}
+
 /// `MANIFEST_NAME`, else the function's default (`requirements.txt`).
 pub fn manifest_name() -> String {
     var("MANIFEST_NAME").unwrap_or_else(|| Config::default().manifest_name)

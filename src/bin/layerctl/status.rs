@@ -10,7 +10,8 @@ use layer_autopublish::aws::Aws;
 use layer_autopublish::layout::LayerDir;
 use layer_autopublish::manifest;
 use layer_autopublish::metadata;
-use layer_autopublish::ports::{Folder, LayerVersion};
+use layer_autopublish::pointer;
+use layer_autopublish::ports::{Folder, LayerVersion, Parameters};
 use layer_autopublish::snapshot::FolderSnapshot;
 use serde::Serialize;
 
@@ -21,6 +22,18 @@ struct Status {
     manifest_name: String,
     versions: Vec<VersionStatus>,
     staged: Staged,
+    /// With `--latest-parameter` (or `LATEST_PARAMETER`): what it names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_pointer: Option<LatestPointer>,
+}
+
+#[derive(Debug, Serialize)]
+struct LatestPointer {
+    parameter: String,
+    /// The ARN it holds; `None`: not set yet.
+    value: Option<String>,
+    /// The version of this layer it names, if it names one.
+    version: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,12 +133,29 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
             Err(_) => Staged::Invalid,
         },
     };
+    let latest_pointer = match args.latest_parameter.or_else(defaults::latest_parameter) {
+        Some(template) => {
+            let parameter = pointer::parameter_name(&template, &layer_name);
+            let value = aws.get_parameter(&parameter).await?;
+            let version = value
+                .as_deref()
+                .and_then(|arn| versions.iter().find(|v| v.arn == arn))
+                .map(|v| v.version);
+            Some(LatestPointer {
+                parameter,
+                value,
+                version,
+            })
+        }
+        None => None,
+    };
     let status = Status {
         s3_dir: folder.s3_uri(&folder.prefix()),
         layer_name,
         manifest_name,
         versions,
         staged,
+        latest_pointer,
     };
     print(report, &status);
     report.result(&status);
@@ -191,6 +221,21 @@ fn print(report: &Report, status: &Status) {
             "staged layer.zip: pending; no version has its lock file ({manifest_md5}) yet"
         ),
     });
+    if let Some(pointer) = &status.latest_pointer {
+        report.line(match (&pointer.value, pointer.version) {
+            (None, _) => format!("latest pointer {}: not set yet", pointer.parameter),
+            (Some(arn), Some(version)) => {
+                format!(
+                    "latest pointer {}: version {version} ({arn})",
+                    pointer.parameter
+                )
+            }
+            (Some(value), None) => format!(
+                "latest pointer {}: {value} (no version of this layer)",
+                pointer.parameter
+            ),
+        });
+    }
 }
 
 #[cfg(test)]
