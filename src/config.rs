@@ -7,6 +7,7 @@
 use crate::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
 use crate::metadata::{validate_layer_name, validate_manifest_name};
 use crate::pointer::validate_template;
+use crate::sharing::Grantee;
 
 /// Lambda's limit on `LicenseInfo`.
 const MAX_LICENSE_CHARS: usize = 512;
@@ -33,6 +34,8 @@ pub struct Config {
     /// `LATEST_PARAMETER`: the SSM parameter (`{layer}` stands for the
     /// layer's name) that holds the latest version's ARN; `None`: off.
     pub latest_parameter: Option<String>,
+    /// `SHARE_WITH`: who each new version is shared with.
+    pub share_with: Vec<Grantee>,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             layer_description: String::new(),
             dry_run: false,
             latest_parameter: None,
+            share_with: Vec::new(),
         }
     }
 }
@@ -153,6 +157,10 @@ impl Config {
             validate_template(template).map_err(|why| fail("LATEST_PARAMETER", template, why))?;
         }
 
+        let share_text = var("SHARE_WITH").unwrap_or_default();
+        let share_with =
+            Grantee::parse_list(&share_text).map_err(|why| fail("SHARE_WITH", &share_text, why))?;
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -162,6 +170,7 @@ impl Config {
             layer_description,
             dry_run,
             latest_parameter,
+            share_with,
         })
     }
 }
@@ -234,6 +243,7 @@ mod tests {
             ("LAYER_DESCRIPTION", "x".repeat(211)),
             ("DRY_RUN", "maybe".to_string()),
             ("LATEST_PARAMETER", "no spaces/{layer}".to_string()),
+            ("SHARE_WITH", "123456789012,everyone".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

@@ -42,6 +42,7 @@ pub mod outcome;
 pub mod pointer;
 pub mod ports;
 pub mod publish;
+pub mod sharing;
 pub mod snapshot;
 
 pub use error::{Error, Problem, RecordError};

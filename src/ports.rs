@@ -12,6 +12,7 @@
 //! [`AwsError`] that names the call; no SDK type crosses this line.
 
 use crate::error::AwsError;
+use crate::sharing::Grant;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -163,6 +164,12 @@ pub trait Layer: Send + Sync {
     fn publish(
         &self, request: &PublishRequest<'_>,
     ) -> impl Future<Output = Result<NewVersion, AwsError>> + Send;
+
+    /// Grants `lambda:GetLayerVersion` on a version; a statement with the
+    /// grant's id already there is success (the grant is idempotent).
+    fn share(
+        &self, layer: &str, version: i64, grant: &Grant,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// SSM String parameters: where the latest version's ARN is kept for stacks

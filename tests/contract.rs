@@ -99,6 +99,7 @@ contract!(
     a_publish_takes_the_object_version_it_names,
     a_bucket_that_does_not_exist,
     parameters_are_read_and_overwritten,
+    sharing_a_version_twice_is_one_grant,
 );
 
 fn md5(bytes: &[u8]) -> String {
@@ -427,4 +428,31 @@ async fn parameters_are_read_and_overwritten<P: Parameters, S: Scene>(ports: &P,
         Some("arn:2"),
         "overwritten"
     );
+}
+
+async fn sharing_a_version_twice_is_one_grant<P: Folder + Layer, S: Scene>(ports: &P, scene: &S) {
+    let (b, layer) = (scene.bucket(), scene.layer());
+    scene.put("s/layer.zip", b"PK\x03\x04 shared", &[]).await;
+    let version = ports
+        .publish(&request(layer, b, "s/layer.zip", None, "manifest-md5:s"))
+        .await
+        .unwrap()
+        .version
+        .version;
+    let grant = layer_autopublish::sharing::Grant {
+        statement_id: "layer-autopublish-123456789012".into(),
+        principal: "123456789012".into(),
+        organization_id: None,
+    };
+
+    ports.share(layer, version, &grant).await.expect("granted");
+    // Lambda refuses the same statement id (409), which is success here;
+    // moto appends it again, which is success too.
+    ports
+        .share(layer, version, &grant)
+        .await
+        .expect("granted again");
+
+    let missing = ports.share(layer, version + 10, &grant).await.unwrap_err();
+    assert!(missing.code.is_some(), "{missing}");
 }

@@ -780,3 +780,35 @@ async fn the_latest_pointer_names_each_new_version() {
         assert_eq!(pointer().await, arn, "v{version}");
     }
 }
+
+/// Issue 11, sharing, on moto: the new version's policy grants the account.
+#[tokio::test]
+async fn a_new_version_is_shared_with_the_accounts_named() {
+    let w = world("sharing").await;
+    let config = Config {
+        share_with: layer_autopublish::sharing::Grantee::parse_list("123456789012")
+            .expect("an account"),
+        ..w.config()
+    };
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let response = common::invoke(&w.publisher(config), event)
+        .await
+        .expect("published");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    let policy = w
+        .lambda
+        .get_layer_version_policy()
+        .layer_name(&w.layer)
+        .version_number(1)
+        .send()
+        .await
+        .expect("a policy");
+    let policy: serde_json::Value =
+        serde_json::from_str(policy.policy().unwrap_or_default()).expect("JSON");
+    let statements = policy["Statement"].as_array().expect("statements");
+    assert_eq!(statements.len(), 1, "{policy}");
+    assert_eq!(statements[0]["Sid"], "layer-autopublish-123456789012");
+    assert_eq!(statements[0]["Action"], "lambda:GetLayerVersion");
+}

@@ -1104,3 +1104,57 @@ async fn a_failed_pointer_write_after_the_publish_is_finished_by_the_retry() {
     assert_eq!(outcome(&again), OutcomeKind::Unchanged);
     assert_eq!(scene.aws.take_calls().len(), 3, "nothing missing: 3 calls");
 }
+
+fn sharing(with: &str) -> Config {
+    Config {
+        share_with: layer_autopublish::sharing::Grantee::parse_list(with).expect("grantees"),
+        ..Config::default()
+    }
+}
+
+/// Issue 11, sharing: each new version is shared with every grantee, and a
+/// grant that failed, or applied with its answer lost, is finished by the
+/// retry without a second statement.
+#[tokio::test(start_paused = true)]
+async fn each_new_version_is_shared_and_a_failed_grant_is_finished_by_the_retry() {
+    for fault in [Fault::FailBefore, Fault::LoseAnswer] {
+        let scene = Scene::new();
+        let publisher = scene.publisher_with(sharing("123456789012,o-a1b2c3d4e5,*"));
+        let event = scene.upload(LOCK_V1, "build 1");
+        // The second grant fails.
+        scene
+            .aws
+            .meanwhile(Op::AddLayerVersionPermission, "", move |aws| {
+                aws.inject(Op::AddLayerVersionPermission, "", fault, 1);
+            });
+
+        let error = invoke(&publisher, event.clone())
+            .await
+            .expect_err("grant failed");
+
+        assert_eq!(error.error_type, "LambdaError", "{fault:?}");
+        assert!(scene.lease_held(), "{fault:?}: records incomplete");
+        assert!(scene.text("000001/deployment.json").is_none());
+
+        scene.clock().advance(LEASE_TTL);
+        let retry = invoke(&publisher, event).await.expect("finished");
+
+        assert_eq!(outcome(&retry), OutcomeKind::Unchanged, "{fault:?}");
+        let ids: Vec<String> = scene
+            .aws
+            .grants(LAYER, 1)
+            .into_iter()
+            .map(|g| g.statement_id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "layer-autopublish-123456789012",
+                "layer-autopublish-o-a1b2c3d4e5",
+                "layer-autopublish-public"
+            ],
+            "{fault:?}: each grant once"
+        );
+        assert!(scene.text("000001/deployment.json").is_some());
+    }
+}

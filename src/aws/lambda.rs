@@ -4,6 +4,7 @@
 use super::{failure, Aws};
 use crate::error::{AwsError, AwsService};
 use crate::ports::{Layer, LayerVersion, NewVersion, PublishRequest};
+use crate::sharing::Grant;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::types::{
     Architecture, LayerVersionContentInput, LayerVersionsListItem, Runtime,
@@ -54,6 +55,34 @@ impl Layer for Aws {
             .content()
             .and_then(|c| c.code_sha256())
             .map(str::to_owned))
+    }
+
+    async fn share(&self, layer: &str, version: i64, grant: &Grant) -> Result<(), AwsError> {
+        let result = self
+            .lambda
+            .add_layer_version_permission()
+            .layer_name(layer)
+            .version_number(version)
+            .statement_id(&grant.statement_id)
+            .action("lambda:GetLayerVersion")
+            .principal(&grant.principal)
+            .set_organization_id(grant.organization_id.clone())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The statement id is there: granted before.
+            Err(e) if e.code() == Some("ResourceConflictException") => Ok(()),
+            Err(e) => {
+                let target = format!("{layer}:{version}");
+                Err(failure(
+                    AwsService::Lambda,
+                    "AddLayerVersionPermission",
+                    &target,
+                    e,
+                ))
+            }
+        }
     }
 
     /// Sent with the SDK's retries off: `PublishLayerVersion` is not

@@ -4,6 +4,7 @@
 use super::{aws_error, lock, FakeAws, Op};
 use crate::error::AwsError;
 use crate::ports::{Layer, LayerVersion, NewVersion, PublishRequest};
+use crate::sharing::Grant;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -24,6 +25,8 @@ struct Versions {
 struct Published {
     version: LayerVersion,
     code_sha256: String,
+    /// `AddLayerVersionPermission` grants, in order.
+    grants: Vec<Grant>,
 }
 
 /// A layer named by its name or its ARN.
@@ -52,6 +55,7 @@ impl Layers {
                 created: crate::iso8601::format(now),
             },
             code_sha256: code_sha256(bytes),
+            grants: Vec::new(),
         };
         versions.published.push(published.clone());
         NewVersion {
@@ -101,6 +105,38 @@ impl Layer for FakeAws {
         .await
     }
 
+    /// A statement id already there is refused with 409, as Lambda does;
+    /// the port reports it as success, as the SDK adapter does.
+    async fn share(&self, layer: &str, version: i64, grant: &Grant) -> Result<(), AwsError> {
+        let target = format!("{layer}:{version}");
+        let op = Op::AddLayerVersionPermission;
+        let added = self.call(op, &target, |state, _| {
+            let published = state.lambda.0.get_mut(name_of(layer)).and_then(|v| {
+                v.published
+                    .iter_mut()
+                    .find(|p| p.version.version == version)
+            });
+            let Some(published) = published else {
+                let message = "The resource you requested does not exist.";
+                return Err(aws_error(op, &target, "ResourceNotFoundException", message));
+            };
+            if published
+                .grants
+                .iter()
+                .any(|g| g.statement_id == grant.statement_id)
+            {
+                let message = "The statement id provided already exists.";
+                return Err(aws_error(op, &target, "ResourceConflictException", message));
+            }
+            published.grants.push(grant.clone());
+            Ok(())
+        });
+        match added.await {
+            Err(e) if e.code.as_deref() == Some("ResourceConflictException") => Ok(()),
+            other => other,
+        }
+    }
+
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<NewVersion, AwsError> {
         self.call(Op::PublishLayerVersion, request.layer_name, |state, now| {
             let object = state
@@ -148,6 +184,17 @@ impl FakeAws {
                     .map(|p| (p.version.version, p.version.description.clone()))
                     .collect()
             })
+            .unwrap_or_default()
+    }
+
+    /// A version's grants, in the order they were made.
+    pub fn grants(&self, layer: &str, version: i64) -> Vec<Grant> {
+        lock(&self.state)
+            .lambda
+            .0
+            .get(name_of(layer))
+            .and_then(|v| v.published.iter().find(|p| p.version.version == version))
+            .map(|p| p.grants.clone())
             .unwrap_or_default()
     }
 

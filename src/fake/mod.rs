@@ -80,6 +80,7 @@ pub enum Op {
     PublishLayerVersion,
     GetParameter,
     PutParameter,
+    AddLayerVersionPermission,
 }
 
 impl Op {
@@ -95,14 +96,16 @@ impl Op {
             Self::PublishLayerVersion => "PublishLayerVersion",
             Self::GetParameter => "GetParameter",
             Self::PutParameter => "PutParameter",
+            Self::AddLayerVersionPermission => "AddLayerVersionPermission",
         }
     }
 
     fn service(self) -> AwsService {
         match self {
-            Self::ListLayerVersions | Self::GetLayerVersion | Self::PublishLayerVersion => {
-                AwsService::Lambda
-            }
+            Self::ListLayerVersions
+            | Self::GetLayerVersion
+            | Self::PublishLayerVersion
+            | Self::AddLayerVersionPermission => AwsService::Lambda,
             Self::GetParameter | Self::PutParameter => AwsService::Ssm,
             _ => AwsService::S3,
         }

@@ -82,6 +82,7 @@ impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
                     .await?;
             }
             self.move_pointer(checked, &new.version).await?;
+            self.share(checked, &new.version).await?;
             self.put_deployment(checked, &new.version, &outcome).await?;
             self.log_decision(&outcome, checked);
             Ok(outcome)
@@ -206,6 +207,7 @@ impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
             // What a publish does after its lock file copies, before its
             // record: the record's absence says it may not have been done.
             self.move_pointer(checked, latest).await?;
+            self.share(checked, latest).await?;
             let adopted = Adopted {
                 outcome: Adopted::OUTCOME.to_owned(),
                 layer_name: checked.layer.clone(),
@@ -245,6 +247,21 @@ impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
         } else {
             let current = current.unwrap_or_default();
             info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
+        }
+        Ok(())
+    }
+
+    /// `SHARE_WITH`: `lambda:GetLayerVersion` on `version` for each grantee,
+    /// under statement ids that make granting again a no-op.
+    async fn share(
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
+    ) -> Result<(), Problem> {
+        for grantee in &self.config.share_with {
+            let grant = grantee.grant();
+            self.aws
+                .share(&checked.layer, version.version, &grant)
+                .await?;
+            info!(layer = %checked.layer, version = version.version, statement = %grant.statement_id, "version shared");
         }
         Ok(())
     }
