@@ -52,6 +52,7 @@ fn layerctl(w: &World, args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("LAYER_NAME", &w.layer)
         .env("LATEST_PARAMETER", "/layer-autopublish/{layer}/latest")
+        .env("SHARE_WITH", "123456789012")
         .output()
         .expect("layerctl runs")
 }
@@ -185,6 +186,7 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
     assert_eq!(status["staged"]["state"], "published");
     assert_eq!(status["staged"]["version"], 1);
     assert_eq!(status["latest_pointer"]["version"], 1, "{status}");
+    assert_eq!(status["shared_with"], serde_json::json!(["123456789012"]));
     assert_eq!(status["versions"][0]["lock_file_kept"], true);
     assert_eq!(status["versions"][0]["deployment_record"], true);
     assert_eq!(
@@ -203,6 +205,10 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
     let status = stdout(&layerctl(&w, &["status", "--s3-dir", &s3_dir(&w)]));
     let moved = format!("latest pointer {pointer}: version 2 (arn:");
     assert!(status.contains(&moved), "{status}");
+    assert!(
+        status.contains("version 2 is shared with 123456789012"),
+        "{status}"
+    );
 
     let diff = layerctl(&w, &["diff", "--s3-dir", &s3_dir(&w)]);
     assert_exit(&diff, 0);

@@ -169,7 +169,9 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
     );
     for part in ["MoveTheLatestPointer", "ShareTheConfiguredLayersVersions"] {
         assert!(
-            statements.iter().any(|(_, s)| s["Sid"].as_str() == Some(part)),
+            statements
+                .iter()
+                .any(|(_, s)| s["Sid"].as_str() == Some(part)),
             "{part}: every part's right is checked as if it were on"
         );
     }

@@ -1,5 +1,6 @@
 //! The AWS calls only `layerctl` makes: uploads with a SHA-256 checksum (in
-//! one PUT or in parts), and every version of a layer. The function's own
+//! one PUT or in parts), every version of a layer, and who a version is
+//! shared with. The function's own
 //! calls are the ports' (`layer_autopublish::ports`), which `layerctl` uses
 //! for everything else.
 
@@ -168,4 +169,77 @@ pub async fn all_layer_versions(aws: &Aws, layer: &str) -> Result<Vec<LayerVersi
     all.sort_by_key(|v| std::cmp::Reverse(v.version));
     all.dedup_by_key(|v| v.version);
     Ok(all)
+}
+
+/// Who a version is shared with, from its policy's statements: account ids,
+/// organization ids (`o-…`) and `*`; empty when it has no policy.
+pub async fn version_grantees(
+    aws: &Aws, layer: &str, version: i64,
+) -> Result<Vec<String>, AwsError> {
+    let result = aws
+        .lambda()
+        .get_layer_version_policy()
+        .layer_name(layer)
+        .version_number(version)
+        .send()
+        .await;
+    let policy = match result {
+        Ok(out) => out.policy().unwrap_or_default().to_owned(),
+        Err(e)
+            if aws_sdk_lambda::error::ProvideErrorMetadata::code(&e)
+                == Some("ResourceNotFoundException") =>
+        {
+            return Ok(Vec::new())
+        }
+        Err(e) => {
+            let target = format!("{layer}:{version}");
+            return Err(failure(
+                AwsService::Lambda,
+                "GetLayerVersionPolicy",
+                &target,
+                e,
+            ));
+        }
+    };
+    Ok(grantees_of(&policy))
+}
+
+/// The grantees a layer version policy's statements name.
+pub fn grantees_of(policy: &str) -> Vec<String> {
+    let policy: serde_json::Value = serde_json::from_str(policy).unwrap_or_default();
+    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    let mut grantees: Vec<String> = Vec::new();
+    for statement in statements {
+        let org = statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"].as_str();
+        let principal = statement["Principal"]
+            .as_str()
+            .or_else(|| statement["Principal"]["AWS"].as_str())
+            .unwrap_or_default();
+        // An account's ARN (`arn:aws:iam::123456789012:root`) by its id.
+        let principal = principal.split(':').nth(4).unwrap_or(principal);
+        let grantee = org.unwrap_or(principal).to_owned();
+        if !grantee.is_empty() && !grantees.contains(&grantee) {
+            grantees.push(grantee);
+        }
+    }
+    grantees
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_policy_names_accounts_organizations_and_everyone() {
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"a","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"lambda:GetLayerVersion"},
+            {"Sid":"b","Principal":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}},
+            {"Sid":"c","Principal":"*"},
+            {"Sid":"d","Principal":"210987654321"}]}"#;
+        assert_eq!(
+            grantees_of(policy),
+            ["123456789012", "o-a1b2c3d4e5", "*", "210987654321"]
+        );
+        assert!(grantees_of("not JSON").is_empty());
+    }
 }

@@ -25,6 +25,8 @@ struct Status {
     /// With `--latest-parameter` (or `LATEST_PARAMETER`): what it names.
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_pointer: Option<LatestPointer>,
+    /// Who the latest version is shared with (account ids, `o-…`, `*`).
+    shared_with: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,7 +151,12 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
         }
         None => None,
     };
+    let shared_with = match versions.first() {
+        Some(latest) => calls::version_grantees(aws, &layer_name, latest.version).await?,
+        None => Vec::new(),
+    };
     let status = Status {
+        shared_with,
         s3_dir: folder.s3_uri(&folder.prefix()),
         layer_name,
         manifest_name,
@@ -221,6 +228,16 @@ fn print(report: &Report, status: &Status) {
             "staged layer.zip: pending; no version has its lock file ({manifest_md5}) yet"
         ),
     });
+    if let Some(latest) = status.versions.first() {
+        report.line(match status.shared_with.as_slice() {
+            [] => format!("version {} is shared with nobody else", latest.version),
+            grantees => format!(
+                "version {} is shared with {}",
+                latest.version,
+                grantees.join(", ")
+            ),
+        });
+    }
     if let Some(pointer) = &status.latest_pointer {
         report.line(match (&pointer.value, pointer.version) {
             (None, _) => format!("latest pointer {}: not set yet", pointer.parameter),
