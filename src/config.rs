@@ -4,6 +4,7 @@
 //! message naming the variable: a wrong deployment must be loud at once, not
 //! on the first upload.
 
+use crate::announce::validate_bus;
 use crate::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
 use crate::metadata::{validate_layer_name, validate_manifest_name};
 use crate::pointer::validate_template;
@@ -36,6 +37,8 @@ pub struct Config {
     pub latest_parameter: Option<String>,
     /// `SHARE_WITH`: who each new version is shared with.
     pub share_with: Vec<Grantee>,
+    /// `EVENT_BUS`: the bus each new version is announced on; `None`: off.
+    pub event_bus: Option<String>,
 }
 
 impl Default for Config {
@@ -50,6 +53,7 @@ impl Default for Config {
             dry_run: false,
             latest_parameter: None,
             share_with: Vec::new(),
+            event_bus: None,
         }
     }
 }
@@ -161,6 +165,11 @@ impl Config {
         let share_with =
             Grantee::parse_list(&share_text).map_err(|why| fail("SHARE_WITH", &share_text, why))?;
 
+        let event_bus = var("EVENT_BUS");
+        if let Some(bus) = &event_bus {
+            validate_bus(bus).map_err(|why| fail("EVENT_BUS", bus, why))?;
+        }
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -171,6 +180,7 @@ impl Config {
             dry_run,
             latest_parameter,
             share_with,
+            event_bus,
         })
     }
 }
@@ -244,6 +254,7 @@ mod tests {
             ("DRY_RUN", "maybe".to_string()),
             ("LATEST_PARAMETER", "no spaces/{layer}".to_string()),
             ("SHARE_WITH", "123456789012,everyone".to_string()),
+            ("EVENT_BUS", "no spaces please".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

@@ -40,6 +40,7 @@ pub enum AwsService {
     S3,
     Lambda,
     Ssm,
+    EventBridge,
 }
 
 /// Why one record of an event could not be processed: the upload it was
@@ -219,6 +220,7 @@ impl Problem {
                 AwsService::S3 => "S3Error",
                 AwsService::Lambda => "LambdaError",
                 AwsService::Ssm => "SsmError",
+                AwsService::EventBridge => "EventBridgeError",
             },
         }
     }

@@ -22,6 +22,7 @@
 //! - [`lockfile`]: whether a requirements file pins every package
 //!   (`layerctl upload`, the command line in `src/bin/layerctl/`).
 
+pub mod announce;
 pub mod aws;
 pub mod checked;
 pub mod config;
@@ -50,7 +51,7 @@ pub use outcome::{Outcome, OutcomeKind};
 pub use publish::Publisher;
 
 use lambda_runtime::LambdaEvent;
-use ports::{Clock, Folder, Layer, Parameters};
+use ports::{Clock, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -66,14 +67,14 @@ pub struct Response {
 /// text, so that no payload fails before the function can name what is
 /// wrong with it (serde_json refuses to build a `Value` nested past 128
 /// levels, and the runtime would answer with its own error type).
-pub async fn handle_json<A: Folder + Layer + Parameters, C: Clock>(
+pub async fn handle_json<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Response, Error> {
     process_all(publisher, event::parse_json(event.payload.get())).await
 }
 
 /// [`handle_json`] on a payload already parsed (`layerctl invoke`, tests).
-pub async fn handle<A: Folder + Layer + Parameters, C: Clock>(
+pub async fn handle<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Value>,
 ) -> Result<Response, Error> {
     process_all(publisher, event::parse(event.payload)).await
@@ -81,7 +82,7 @@ pub async fn handle<A: Folder + Layer + Parameters, C: Clock>(
 
 /// Every record is processed; when any failed, the invocation fails after
 /// the others are done, listing each failure.
-async fn process_all<A: Folder + Layer + Parameters, C: Clock>(
+async fn process_all<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, uploads: Result<Vec<event::Upload>, event::EventProblem>,
 ) -> Result<Response, Error> {
     let uploads = uploads.map_err(|problem| {

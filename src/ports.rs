@@ -1,6 +1,7 @@
 //! What the publisher needs from the world, as small traits: the [`Folder`]
 //! in S3, the [`Layer`] in Lambda, the [`Parameters`] in SSM the latest
-//! version's pointer is kept in, and a [`Clock`].
+//! version's pointer is kept in, the [`Events`] bus it announces new versions
+//! on, and a [`Clock`].
 //!
 //! The publisher (`publish.rs`) is generic over them. The SDK implements them
 //! in `aws/`; the in-memory AWS of `fake.rs` implements them too, for what a
@@ -185,6 +186,20 @@ pub trait Parameters: Send + Sync {
         &self, name: &str, value: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// EventBridge: one event per new version (`EVENT_BUS`).
+pub trait Events: Send + Sync {
+    /// Puts one event on `bus` (a name or an ARN); an entry EventBridge
+    /// refuses is an error.
+    fn put_event(
+        &self, bus: &str, source: &str, detail_type: &str, detail: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Everything the publisher calls, as one bound.
+pub trait Ports: Folder + Layer + Parameters + Events {}
+
+impl<T: Folder + Layer + Parameters + Events> Ports for T {}
 
 /// Time: what the lease's expiry and the wait for another's lease are
 /// measured with. Tests use a manual one, so no test waits on the wall clock.

@@ -9,7 +9,8 @@ mod common;
 use layer_autopublish::fake::{code_sha256, FakeAws};
 use layer_autopublish::manifest::ManifestMd5;
 use layer_autopublish::ports::{
-    Folder, Layer, ObjectId, ObjectStart, Parameters, PublishRequest, SmallObject, WriteCondition,
+    Events, Folder, Layer, ObjectId, ObjectStart, Parameters, PublishRequest, SmallObject,
+    WriteCondition,
 };
 use std::time::UNIX_EPOCH;
 
@@ -100,6 +101,7 @@ contract!(
     a_bucket_that_does_not_exist,
     parameters_are_read_and_overwritten,
     sharing_a_version_twice_is_one_grant,
+    an_event_goes_on_the_default_bus,
 );
 
 fn md5(bytes: &[u8]) -> String {
@@ -455,4 +457,17 @@ async fn sharing_a_version_twice_is_one_grant<P: Folder + Layer, S: Scene>(ports
 
     let missing = ports.share(layer, version + 10, &grant).await.unwrap_err();
     assert!(missing.code.is_some(), "{missing}");
+}
+
+async fn an_event_goes_on_the_default_bus<P: Events, S: Scene>(ports: &P, _scene: &S) {
+    let detail = r#"{"outcome":"published","layer_version":1}"#;
+    ports
+        .put_event(
+            "default",
+            "layer-autopublish",
+            "Layer Version Published",
+            detail,
+        )
+        .await
+        .expect("put");
 }

@@ -812,3 +812,88 @@ async fn a_new_version_is_shared_with_the_accounts_named() {
     assert_eq!(statements[0]["Sid"], "layer-autopublish-123456789012");
     assert_eq!(statements[0]["Action"], "lambda:GetLayerVersion");
 }
+
+/// Issue 11, the event, on moto: a rule on the bus (the README's sample
+/// pattern) sends `Layer Version Published` to a queue; its detail is the
+/// outcome.
+#[tokio::test]
+async fn a_new_version_is_announced_on_the_bus() {
+    let w = world("events").await;
+    let events = aws_sdk_eventbridge::Client::new(&w.sdk);
+    let sqs = aws_sdk_sqs::Client::new(&w.sdk);
+    let bus = format!("layers-{}", w.layer);
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("a bus");
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("q-{}", w.layer))
+        .send()
+        .await
+        .expect("a queue");
+    let queue_url = queue.queue_url().unwrap_or_default().to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    let pattern = r#"{"source":["layer-autopublish"],"detail-type":["Layer Version Published"]}"#;
+    events
+        .put_rule()
+        .name("new-layer-versions")
+        .event_bus_name(&bus)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .expect("a rule");
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(&queue_arn)
+        .build()
+        .expect("a target");
+    events
+        .put_targets()
+        .rule("new-layer-versions")
+        .event_bus_name(&bus)
+        .targets(target)
+        .send()
+        .await
+        .expect("the queue is the rule's target");
+    let config = Config {
+        event_bus: Some(bus.clone()),
+        ..w.config()
+    };
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let response = common::invoke(&w.publisher(config), event)
+        .await
+        .expect("published");
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("received");
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let body: serde_json::Value =
+        serde_json::from_str(messages[0].body().unwrap_or_default()).expect("JSON");
+    assert_eq!(body["source"], "layer-autopublish");
+    assert_eq!(body["detail-type"], "Layer Version Published");
+    assert_eq!(body["detail"]["outcome"], "published");
+    assert_eq!(
+        body["detail"]["layer_version_arn"].as_str(),
+        response.results[0].layer_version_arn.as_deref()
+    );
+}

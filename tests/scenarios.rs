@@ -1158,3 +1158,84 @@ async fn each_new_version_is_shared_and_a_failed_grant_is_finished_by_the_retry(
         assert!(scene.text("000001/deployment.json").is_some());
     }
 }
+
+fn announcing() -> Config {
+    Config {
+        event_bus: Some("layers".into()),
+        ..Config::default()
+    }
+}
+
+/// Issue 11, the event per new version: one `Layer Version Published` per
+/// publish, its detail the outcome; nothing for an unchanged, ignored or
+/// superseded record, nor for a version another tool published.
+#[tokio::test(start_paused = true)]
+async fn each_new_version_is_announced_once_and_nothing_else_is() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(announcing());
+    let event = scene.upload(LOCK_V1, "build 1");
+    invoke(&publisher, event.clone()).await.expect("v1");
+    invoke(&publisher, event).await.expect("unchanged");
+    let mut ignored = scene.upload(LOCK_V1, "build 1");
+    ignored["Records"][0]["eventName"] = "ObjectRemoved:Delete".into();
+    invoke(&publisher, ignored).await.expect("ignored");
+    scene.clock().advance(Duration::from_secs(60));
+    let second = scene.upload(LOCK_V2, "build 2");
+    invoke(&publisher, second).await.expect("v2");
+
+    let events = scene.aws.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (event, version) in events.iter().zip([1, 2]) {
+        assert_eq!(event.bus, "layers");
+        assert_eq!(event.source, "layer-autopublish");
+        assert_eq!(event.detail_type, "Layer Version Published");
+        let detail: Value = serde_json::from_str(&event.detail).expect("JSON");
+        assert_eq!(detail["outcome"], "published");
+        assert_eq!(detail["layer_version"], version);
+        assert_eq!(detail["layer_version_arn"], arn(version).as_str());
+    }
+
+    // A version the seed published, adopted: not announced.
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(announcing());
+    scene.aws.publish_by_hand(LAYER, "", &zip("seed build"));
+    scene.aws.put_object(
+        BUCKET,
+        &key("000001/requirements.txt"),
+        LOCK_V1.as_bytes(),
+        &[],
+        None,
+    );
+    let adopted = scene.upload(LOCK_V1, "build 1");
+    assert_eq!(
+        outcome(&invoke(&publisher, adopted).await.expect("adopted")),
+        OutcomeKind::Unchanged
+    );
+    assert!(scene.aws.events().is_empty());
+}
+
+/// The event's put fails after the publish: the record fails keeping the
+/// lease; the retry announces the version and writes the record.
+#[tokio::test(start_paused = true)]
+async fn a_failed_announcement_is_finished_by_the_retry() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(announcing());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.aws.inject(Op::PutEvents, "", Fault::FailBefore, 1);
+
+    let error = invoke(&publisher, event.clone()).await.expect_err("failed");
+
+    assert_eq!(error.error_type, "EventBridgeError");
+    assert!(scene.aws.events().is_empty());
+    assert!(scene.text("000001/deployment.json").is_none());
+
+    scene.clock().advance(LEASE_TTL);
+    invoke(&publisher, event).await.expect("finished");
+
+    let events = scene.aws.events();
+    assert_eq!(events.len(), 1);
+    let detail: Value = serde_json::from_str(&events[0].detail).expect("JSON");
+    assert_eq!(detail["outcome"], "published");
+    assert_eq!(detail["layer_version"], 1);
+    assert!(scene.text("000001/deployment.json").is_some());
+}

@@ -26,6 +26,7 @@ fn s3_only(rules: &[&Rule]) -> Aws {
         mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules),
         mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[] as &[&Rule]),
         mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &[] as &[&Rule]),
+        mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[] as &[&Rule]),
     )
 }
 
@@ -36,6 +37,7 @@ fn lambda_only(rules: &[&Rule]) -> Aws {
             conf.retry_config(layer_autopublish::aws::retry_config())
         }),
         mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &[] as &[&Rule]),
+        mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[] as &[&Rule]),
     )
 }
 

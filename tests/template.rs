@@ -24,6 +24,9 @@ const LAYER_ARN: &str =
 /// `LatestParameter` with `{layer}` replaced by `LayerName`: its `Before`
 /// and `After` the parameter split around `{layer}`.
 const POINTER_ARN: &str = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Before}${LayerName}${After}";
+/// The bus new versions are announced on.
+const BUS_ARN: &str =
+    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBus}";
 /// The one object outside the prefix the function writes: the layer's lease.
 const LEASE_ARN: &str =
     "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${LayerName}.lease";
@@ -90,6 +93,7 @@ fn is_ours(resource: &str) -> bool {
     resource.starts_with(PREFIX_ARN)
         || resource == LEASE_ARN
         || resource == POINTER_ARN
+        || resource == BUS_ARN
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
         || resource.strip_prefix(LAYER_ARN) == Some(":*")
@@ -147,6 +151,8 @@ fn privilege_violations(text: &str) -> Vec<String> {
                             && resource.strip_prefix(LAYER_ARN) == Some(":*"))
                 } else if action.starts_with("ssm:") {
                     resource == POINTER_ARN
+                } else if action.starts_with("events:") {
+                    resource == BUS_ARN
                 } else {
                     own_resources.contains(resource)
                 };
@@ -167,7 +173,11 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
         statements.len() >= 8,
         "the checker found the role's statements"
     );
-    for part in ["MoveTheLatestPointer", "ShareTheConfiguredLayersVersions"] {
+    for part in [
+        "MoveTheLatestPointer",
+        "ShareTheConfiguredLayersVersions",
+        "AnnounceNewVersions",
+    ] {
         assert!(
             statements
                 .iter()

@@ -1,8 +1,9 @@
-//! The SDK side of the ports: every S3, Lambda and SSM call the function
-//! makes, and nothing else. [`config`] builds the SDK configuration; `s3`,
-//! [`lambda`] and `ssm` implement [`Folder`](crate::ports::Folder),
-//! [`Layer`](crate::ports::Layer) and [`Parameters`](crate::ports::Parameters)
-//! on the SDK's clients.
+//! The SDK side of the ports: every S3, Lambda, SSM and EventBridge call the
+//! function makes, and nothing else. [`config`] builds the SDK configuration;
+//! `s3`, [`lambda`], `ssm` and `events` implement
+//! [`Folder`](crate::ports::Folder), [`Layer`](crate::ports::Layer),
+//! [`Parameters`](crate::ports::Parameters) and
+//! [`Events`](crate::ports::Events) on the SDK's clients.
 //!
 //! [`timeouts`] says how long each kind of call may take.
 //!
@@ -10,6 +11,7 @@
 //! service's error code, so nothing past this module sees an SDK type.
 
 pub mod config;
+mod events;
 pub mod lambda;
 mod s3;
 mod ssm;
@@ -29,6 +31,7 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     lambda: aws_sdk_lambda::Client,
     ssm: aws_sdk_ssm::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 impl Aws {
@@ -43,13 +46,20 @@ impl Aws {
             aws_sdk_s3::Client::from_conf(s3),
             aws_sdk_lambda::Client::new(sdk),
             aws_sdk_ssm::Client::new(sdk),
+            aws_sdk_eventbridge::Client::new(sdk),
         )
     }
 
     pub fn from_clients(
         s3: aws_sdk_s3::Client, lambda: aws_sdk_lambda::Client, ssm: aws_sdk_ssm::Client,
+        events: aws_sdk_eventbridge::Client,
     ) -> Self {
-        Self { s3, lambda, ssm }
+        Self {
+            s3,
+            lambda,
+            ssm,
+            events,
+        }
     }
 
     /// The S3 client, for the calls only `layerctl` makes (uploads, listings).

@@ -14,9 +14,12 @@
 //! Faults are injected per call ([`FakeAws::inject`]): fail before the call
 //! applies, apply it and lose the answer, answer late, or never answer.
 
+mod events;
 mod lambda;
 mod s3;
 mod ssm;
+
+pub use events::PutEvent;
 
 pub use lambda::code_sha256;
 
@@ -81,6 +84,7 @@ pub enum Op {
     GetParameter,
     PutParameter,
     AddLayerVersionPermission,
+    PutEvents,
 }
 
 impl Op {
@@ -97,6 +101,7 @@ impl Op {
             Self::GetParameter => "GetParameter",
             Self::PutParameter => "PutParameter",
             Self::AddLayerVersionPermission => "AddLayerVersionPermission",
+            Self::PutEvents => "PutEvents",
         }
     }
 
@@ -107,6 +112,7 @@ impl Op {
             | Self::PublishLayerVersion
             | Self::AddLayerVersionPermission => AwsService::Lambda,
             Self::GetParameter | Self::PutParameter => AwsService::Ssm,
+            Self::PutEvents => AwsService::EventBridge,
             _ => AwsService::S3,
         }
     }
@@ -170,6 +176,7 @@ struct State {
     s3: s3::Buckets,
     lambda: lambda::Layers,
     ssm: ssm::Store,
+    events: Vec<PutEvent>,
     faults: Vec<Injected>,
     meanwhile: Vec<(Op, String, Meanwhile)>,
     calls: Vec<Call>,
@@ -181,6 +188,7 @@ impl std::fmt::Debug for State {
             .field("s3", &self.s3)
             .field("lambda", &self.lambda)
             .field("ssm", &self.ssm)
+            .field("events", &self.events)
             .field("faults", &self.faults)
             .field("calls", &self.calls)
             .finish_non_exhaustive()

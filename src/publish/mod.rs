@@ -16,7 +16,7 @@ use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir, LeaseKey};
 use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::ports::{Clock, Folder, Layer, Parameters, SystemClock};
+use crate::ports::{Clock, Ports, SystemClock};
 use tracing::{info, info_span, Instrument};
 
 mod write;
@@ -39,13 +39,13 @@ struct Written {
     keep_lease: bool,
 }
 
-impl<A: Folder + Layer + Parameters> Publisher<A, SystemClock> {
+impl<A: Ports> Publisher<A, SystemClock> {
     pub fn new(aws: A, config: Config, region: impl Into<String>) -> Self {
         Self::with_clock(aws, SystemClock, config, region)
     }
 }
 
-impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
+impl<A: Ports, C: Clock> Publisher<A, C> {
     pub fn with_clock(aws: A, clock: C, config: Config, region: impl Into<String>) -> Self {
         Self {
             aws,

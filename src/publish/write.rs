@@ -4,6 +4,7 @@
 //! outcomes these steps answer.
 
 use super::{Publisher, Written};
+use crate::announce;
 use crate::checked::CheckedUpload;
 use crate::decide::{self, PublishReason, Records, Write};
 use crate::error::Problem;
@@ -11,16 +12,14 @@ use crate::facts::{Look, StagedLock};
 use crate::manifest;
 use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::pointer;
-use crate::ports::{
-    Clock, Folder, Layer, LayerVersion, NewVersion, Parameters, PublishRequest, WriteCondition,
-};
+use crate::ports::{Clock, LayerVersion, NewVersion, Ports, PublishRequest, WriteCondition};
 use tracing::info;
 
 /// How many times one record sends `PublishLayerVersion` at most, each after
 /// finding that the one before did not apply.
 const PUBLISH_ATTEMPTS: u32 = 3;
 
-impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
+impl<A: Ports, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
     pub(super) async fn publish(
         &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
@@ -83,6 +82,7 @@ impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
             }
             self.move_pointer(checked, &new.version).await?;
             self.share(checked, &new.version).await?;
+            self.announce(&outcome).await?;
             self.put_deployment(checked, &new.version, &outcome).await?;
             self.log_decision(&outcome, checked);
             Ok(outcome)
@@ -208,6 +208,17 @@ impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
             // record: the record's absence says it may not have been done.
             self.move_pointer(checked, latest).await?;
             self.share(checked, latest).await?;
+            // A version this function published (its marker) may not have
+            // been announced yet; another tool's is not announced.
+            if manifest::md5_from_description(&latest.description).is_some() {
+                let published = Outcome {
+                    outcome: OutcomeKind::Published,
+                    code_sha256: code_sha256.clone(),
+                    reason: None,
+                    ..outcome.clone()
+                };
+                self.announce(&published).await?;
+            }
             let adopted = Adopted {
                 outcome: Adopted::OUTCOME.to_owned(),
                 layer_name: checked.layer.clone(),
@@ -263,6 +274,22 @@ impl<A: Folder + Layer + Parameters, C: Clock> Publisher<A, C> {
                 .await?;
             info!(layer = %checked.layer, version = version.version, statement = %grant.statement_id, "version shared");
         }
+        Ok(())
+    }
+
+    /// `EVENT_BUS`: one `Layer Version Published` event, the outcome its
+    /// detail. At least once: a redelivery that finishes a version's records
+    /// may announce it again (its ARN tells them apart).
+    async fn announce(&self, outcome: &Outcome) -> Result<(), Problem> {
+        let Some(bus) = &self.config.event_bus else {
+            return Ok(());
+        };
+        let detail = announce::detail(outcome)
+            .map_err(|e| Problem::Internal(format!("writing the event's detail: {e}")))?;
+        self.aws
+            .put_event(bus, announce::SOURCE, announce::DETAIL_TYPE, &detail)
+            .await?;
+        info!(bus = %bus, version = outcome.layer_version.unwrap_or_default(), "new version announced");
         Ok(())
     }
 

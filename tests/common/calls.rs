@@ -64,11 +64,15 @@ pub fn counted(sdk: &aws_config::SdkConfig) -> (Aws, Calls) {
     let ssm = aws_sdk_ssm::config::Builder::from(sdk)
         .interceptor(CountCalls(calls.clone()))
         .build();
+    let events = aws_sdk_eventbridge::config::Builder::from(sdk)
+        .interceptor(CountCalls(calls.clone()))
+        .build();
     (
         Aws::from_clients(
             aws_sdk_s3::Client::from_conf(s3),
             aws_sdk_lambda::Client::from_conf(lambda),
             aws_sdk_ssm::Client::from_conf(ssm),
+            aws_sdk_eventbridge::Client::from_conf(events),
         ),
         calls,
     )

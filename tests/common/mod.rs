@@ -12,7 +12,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use layer_autopublish::aws::Aws;
 use layer_autopublish::config::Config;
-use layer_autopublish::ports::{Clock, Folder, Layer, Parameters};
+use layer_autopublish::ports::{Clock, Ports};
 use layer_autopublish::{handle, Publisher, Response};
 use serde_json::Value;
 use std::net::{TcpListener, TcpStream};
@@ -372,7 +372,7 @@ impl World {
     }
 }
 
-pub async fn invoke<A: Folder + Layer + Parameters, C: Clock>(
+pub async fn invoke<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: Value,
 ) -> Result<Response, Diagnostic> {
     handle(publisher, LambdaEvent::new(event, Context::default()))
