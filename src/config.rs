@@ -39,6 +39,12 @@ pub struct Config {
     pub share_with: Vec<Grantee>,
     /// `EVENT_BUS`: the bus each new version is announced on; `None`: off.
     pub event_bus: Option<String>,
+    /// `KEEP_VERSIONS`: how many of the newest versions stay after a
+    /// publish; `None` (empty or 0): all.
+    pub keep_versions: Option<usize>,
+    /// `PRUNE_RECORDS`: with retention, delete the folder's records of the
+    /// versions deleted too.
+    pub prune_records: bool,
 }
 
 impl Default for Config {
@@ -54,6 +60,8 @@ impl Default for Config {
             latest_parameter: None,
             share_with: Vec::new(),
             event_bus: None,
+            keep_versions: None,
+            prune_records: false,
         }
     }
 }
@@ -150,11 +158,12 @@ impl Config {
             ));
         }
 
-        let dry_run = match var("DRY_RUN").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(other) => return Err(fail("DRY_RUN", other, "use true or false".to_owned())),
+        let flag = |name: &'static str| match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false" | "0" | "no") => Ok(false),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some(other) => Err(fail(name, other, "use true or false".to_owned())),
         };
+        let dry_run = flag("DRY_RUN")?;
 
         let latest_parameter = var("LATEST_PARAMETER");
         if let Some(template) = &latest_parameter {
@@ -170,6 +179,20 @@ impl Config {
             validate_bus(bus).map_err(|why| fail("EVENT_BUS", bus, why))?;
         }
 
+        let keep_text = var("KEEP_VERSIONS").unwrap_or_default();
+        let keep_versions = match keep_text.as_str() {
+            "" => None,
+            text => match text.parse::<usize>() {
+                Ok(0) => None,
+                Ok(n) => Some(n),
+                Err(_) => {
+                    let why = "a number of versions to keep (empty or 0: all)".to_owned();
+                    return Err(fail("KEEP_VERSIONS", text, why));
+                }
+            },
+        };
+        let prune_records = flag("PRUNE_RECORDS")?;
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -181,6 +204,8 @@ impl Config {
             latest_parameter,
             share_with,
             event_bus,
+            keep_versions,
+            prune_records,
         })
     }
 }
@@ -255,6 +280,8 @@ mod tests {
             ("LATEST_PARAMETER", "no spaces/{layer}".to_string()),
             ("SHARE_WITH", "123456789012,everyone".to_string()),
             ("EVENT_BUS", "no spaces please".to_string()),
+            ("KEEP_VERSIONS", "-1".to_string()),
+            ("PRUNE_RECORDS", "sometimes".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();
@@ -269,6 +296,15 @@ mod tests {
             "COMPATIBLE_RUNTIMES"
         );
         assert!(config(&[("LAYER_DESCRIPTION", &"x".repeat(210))]).is_ok());
+        let keeping = config(&[("KEEP_VERSIONS", "3"), ("PRUNE_RECORDS", "true")]).unwrap();
+        assert_eq!(
+            (keeping.keep_versions, keeping.prune_records),
+            (Some(3), true)
+        );
+        assert_eq!(
+            config(&[("KEEP_VERSIONS", "0")]).unwrap().keep_versions,
+            None
+        );
         let pointer = "/layer-autopublish/{layer}/latest";
         assert_eq!(
             config(&[("LATEST_PARAMETER", pointer)])

@@ -54,6 +54,9 @@ pub struct Outcome {
     /// Why a record was ignored or superseded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Versions retention (`KEEP_VERSIONS`) deleted after this publish.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_versions: Vec<i64>,
 }
 
 impl Outcome {
@@ -70,6 +73,7 @@ impl Outcome {
             manifest_key: None,
             code_sha256: None,
             reason: Some(reason.into()),
+            deleted_versions: Vec::new(),
         }
     }
 }

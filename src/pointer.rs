@@ -54,15 +54,17 @@ pub fn validate_template(template: &str) -> Result<(), String> {
 /// holds nothing, an older version of the same layer, or no version of it
 /// at all; never to an older version than the one it names.
 pub fn moves(current: Option<&str>, new: &LayerVersion) -> bool {
-    let Some(current) = current else {
-        return true;
-    };
-    match (current.rsplit_once(':'), new.arn.rsplit_once(':')) {
-        (Some((layer, number)), Some((new_layer, _))) if layer == new_layer => {
-            number.parse::<i64>().map_or(true, |n| n < new.version)
-        }
-        _ => true,
-    }
+    current
+        .and_then(|value| version_named(value, new))
+        .is_none_or(|named| named < new.version)
+}
+
+/// The version of `version`'s layer that the pointer's `value` names, if
+/// it names one.
+pub fn version_named(value: &str, version: &LayerVersion) -> Option<i64> {
+    let (layer, number) = value.rsplit_once(':')?;
+    let (this_layer, _) = version.arn.rsplit_once(':')?;
+    (layer == this_layer).then(|| number.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -132,5 +134,7 @@ mod tests {
         let other = "arn:aws:lambda:us-east-1:123456789012:layer:other:9";
         assert!(moves(Some(other), &version(2)), "not this layer's");
         assert!(moves(Some("set by hand"), &version(2)));
+        assert_eq!(version_named(&format!("{ARN}:7"), &version(2)), Some(7));
+        assert_eq!(version_named(other, &version(2)), None);
     }
 }

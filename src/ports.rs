@@ -141,6 +141,9 @@ pub trait Folder: Send + Sync {
         condition: WriteCondition<'_>,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
+    /// Deletes an object (`PRUNE_RECORDS`); one already gone is success.
+    fn delete(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// Copies `from` to `to` in the bucket only if `from`'s ETag is still
     /// `etag` (`x-amz-copy-source-if-match`); `false` when it changed or is gone.
     fn copy_if(
@@ -165,6 +168,16 @@ pub trait Layer: Send + Sync {
     fn publish(
         &self, request: &PublishRequest<'_>,
     ) -> impl Future<Output = Result<NewVersion, AwsError>> + Send;
+
+    /// Every version of `layer`, across every page, newest first.
+    fn all_versions(
+        &self, layer: &str,
+    ) -> impl Future<Output = Result<Vec<LayerVersion>, AwsError>> + Send;
+
+    /// Deletes a version; one already gone is success.
+    fn delete_layer_version(
+        &self, layer: &str, version: i64,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// Grants `lambda:GetLayerVersion` on a version; a statement with the
     /// grant's id already there is success (the grant is idempotent).

@@ -102,6 +102,7 @@ contract!(
     parameters_are_read_and_overwritten,
     sharing_a_version_twice_is_one_grant,
     an_event_goes_on_the_default_bus,
+    versions_and_objects_are_deleted_once_and_again,
 );
 
 fn md5(bytes: &[u8]) -> String {
@@ -470,4 +471,38 @@ async fn an_event_goes_on_the_default_bus<P: Events, S: Scene>(ports: &P, _scene
         )
         .await
         .expect("put");
+}
+
+async fn versions_and_objects_are_deleted_once_and_again<P: Folder + Layer, S: Scene>(
+    ports: &P, scene: &S,
+) {
+    let (b, layer) = (scene.bucket(), scene.layer());
+    scene.put("r/layer.zip", b"PK\x03\x04 kept", &[]).await;
+    for marker in ["manifest-md5:1", "manifest-md5:2", "manifest-md5:3"] {
+        ports
+            .publish(&request(layer, b, "r/layer.zip", None, marker))
+            .await
+            .unwrap();
+    }
+
+    ports.delete_layer_version(layer, 1).await.expect("deleted");
+    ports
+        .delete_layer_version(layer, 1)
+        .await
+        .expect("gone already: success");
+    let numbers: Vec<i64> = ports
+        .all_versions(layer)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(numbers, [3, 2], "every page, newest first");
+
+    ports.delete(b, "r/layer.zip").await.expect("deleted");
+    ports
+        .delete(b, "r/layer.zip")
+        .await
+        .expect("gone already: success");
+    assert_eq!(ports.head(b, "r/layer.zip").await.unwrap(), None);
 }

@@ -209,6 +209,21 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
         status.contains("version 2 is shared with 123456789012"),
         "{status}"
     );
+    for (keep, deletes) in [("2", serde_json::json!([1])), ("5", serde_json::json!([]))] {
+        let args = [
+            "status",
+            "--s3-dir",
+            &s3_dir(&w),
+            "--keep-versions",
+            keep,
+            "--json",
+        ];
+        let status = json(&layerctl(&w, &args));
+        assert_eq!(
+            status["retention"]["next_publish_deletes"], deletes,
+            "keep {keep}"
+        );
+    }
 
     let diff = layerctl(&w, &["diff", "--s3-dir", &s3_dir(&w)]);
     assert_exit(&diff, 0);

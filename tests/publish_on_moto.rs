@@ -897,3 +897,27 @@ async fn a_new_version_is_announced_on_the_bus() {
         response.results[0].layer_version_arn.as_deref()
     );
 }
+
+/// Issue 11, retention, on moto: with one version kept and records pruned,
+/// publishing v2 deletes v1 (every page of ListLayerVersions followed) and
+/// its records.
+#[tokio::test]
+async fn retention_deletes_versions_beyond_the_newest_and_their_records() {
+    let w = world("retention").await;
+    let config = Config {
+        keep_versions: Some(1),
+        prune_records: true,
+        ..w.config()
+    };
+    let publisher = w.publisher(config);
+    for (lock, build) in [(LOCK_V1, "build 1"), (LOCK_V2, "build 2")] {
+        let event = w.upload(DIR, "requirements.txt", lock, build).await;
+        common::invoke(&publisher, event).await.expect("published");
+    }
+
+    let versions: Vec<i64> = w.versions().await.iter().map(|(n, _)| *n).collect();
+    assert_eq!(versions, [2]);
+    let keys = w.keys().await;
+    assert!(!keys.iter().any(|k| k.contains("/000001/")), "{keys:?}");
+    assert!(keys.contains(&key("000002/deployment.json")), "{keys:?}");
+}

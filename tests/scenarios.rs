@@ -1239,3 +1239,90 @@ async fn a_failed_announcement_is_finished_by_the_retry() {
     assert_eq!(detail["layer_version"], 1);
     assert!(scene.text("000001/deployment.json").is_some());
 }
+
+fn keeping(versions: usize, prune_records: bool) -> Config {
+    Config {
+        keep_versions: Some(versions),
+        prune_records,
+        ..Config::default()
+    }
+}
+
+/// Publishes lock files 1 to `n` in turn, a minute apart.
+async fn publish_in_turn(scene: &Scene, publisher: &Publisher<FakeAws, ManualClock>, n: usize) {
+    for i in 1..=n {
+        scene.clock().advance(Duration::from_secs(60));
+        let event = scene.upload(&format!("boto3==1.35.{i}\n"), &format!("build {i}"));
+        let response = invoke(publisher, event).await.expect("published");
+        assert_eq!(outcome(&response), OutcomeKind::Published);
+    }
+}
+
+/// Issue 11, retention: after each publish only the newest N stay; the
+/// versions deleted are in the outcome and its record; with PRUNE_RECORDS
+/// their records go too. A dry run says what would go.
+#[tokio::test(start_paused = true)]
+async fn retention_keeps_the_newest_versions_and_a_dry_run_says_what_would_go() {
+    let scene = Scene::new();
+    publish_in_turn(&scene, &scene.publisher_with(keeping(2, true)), 3).await;
+
+    let numbers: Vec<i64> = scene.versions().iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [2, 3]);
+    assert!(scene.text("000001/deployment.json").is_none(), "pruned");
+    assert!(scene.text("000001/requirements.txt").is_none(), "pruned");
+    let record: Value =
+        serde_json::from_str(&scene.text("000003/deployment.json").expect("v3's record"))
+            .expect("JSON");
+    assert_eq!(record["deleted_versions"], serde_json::json!([1]));
+
+    let dry = Config {
+        dry_run: true,
+        ..keeping(2, true)
+    };
+    scene.clock().advance(Duration::from_secs(60));
+    let event = scene.upload("boto3==1.35.9\n", "build 9");
+    let response = invoke(&scene.publisher_with(dry), event)
+        .await
+        .expect("dry run");
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::WouldPublish);
+    let reason = result.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.ends_with("retention would then delete versions [2]"),
+        "{reason}"
+    );
+    assert_eq!(scene.versions().len(), 2, "nothing deleted");
+
+    // Without PRUNE_RECORDS the records stay as history.
+    let scene = Scene::new();
+    publish_in_turn(&scene, &scene.publisher_with(keeping(1, false)), 2).await;
+    assert_eq!(scene.versions().len(), 1);
+    assert!(scene.text("000001/deployment.json").is_some(), "history");
+}
+
+/// A deletion fails after the publish: the record fails keeping the lease;
+/// the retry finishes retention and writes the record.
+#[tokio::test(start_paused = true)]
+async fn a_failed_deletion_is_finished_by_the_retry() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(keeping(1, false));
+    publish_in_turn(&scene, &publisher, 1).await;
+    scene.clock().advance(Duration::from_secs(60));
+    let event = scene.upload("boto3==1.35.7\n", "build 7");
+    scene
+        .aws
+        .inject(Op::DeleteLayerVersion, "", Fault::FailBefore, 1);
+
+    let error = invoke(&publisher, event.clone()).await.expect_err("failed");
+
+    assert_eq!(error.error_type, "LambdaError");
+    assert_eq!(scene.versions().len(), 2);
+    assert!(scene.text("000002/deployment.json").is_none());
+
+    scene.clock().advance(LEASE_TTL);
+    invoke(&publisher, event).await.expect("finished");
+
+    let numbers: Vec<i64> = scene.versions().iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [2]);
+    assert!(scene.text("000002/deployment.json").is_some());
+}

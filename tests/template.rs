@@ -147,8 +147,10 @@ fn privilege_violations(text: &str) -> Vec<String> {
                 } else if action.starts_with("lambda:") {
                     // The layer, or (a version's permission) its versions.
                     resource == LAYER_ARN
-                        || (action == "lambda:AddLayerVersionPermission"
-                            && resource.strip_prefix(LAYER_ARN) == Some(":*"))
+                        || (matches!(
+                            action.as_str(),
+                            "lambda:AddLayerVersionPermission" | "lambda:DeleteLayerVersion"
+                        ) && resource.strip_prefix(LAYER_ARN) == Some(":*"))
                 } else if action.starts_with("ssm:") {
                     resource == POINTER_ARN
                 } else if action.starts_with("events:") {
@@ -177,6 +179,8 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
         "MoveTheLatestPointer",
         "ShareTheConfiguredLayersVersions",
         "AnnounceNewVersions",
+        "DeleteOldVersionsOfTheConfiguredLayer",
+        "PruneTheRecordsOfDeletedVersions",
     ] {
         assert!(
             statements

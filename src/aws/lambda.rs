@@ -15,28 +15,34 @@ impl Layer for Aws {
     /// order (and so any emulator's) is handled by reading every page, newest
     /// first. See [`page_is_newest_first`].
     async fn recent_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
-        let mut pages = self
+        self.list_versions(layer, true).await
+    }
+
+    async fn all_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
+        self.list_versions(layer, false).await
+    }
+
+    async fn delete_layer_version(&self, layer: &str, version: i64) -> Result<(), AwsError> {
+        let result = self
             .lambda
-            .list_layer_versions()
+            .delete_layer_version()
             .layer_name(layer)
-            .into_paginator()
-            .send();
-        let mut seen: Vec<LayerVersion> = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(page) => page,
-                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(Vec::new()),
-                Err(e) => return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e)),
-            };
-            let versions: Vec<LayerVersion> =
-                page.layer_versions().iter().map(layer_version).collect();
-            if seen.is_empty() && !versions.is_empty() && page_is_newest_first(&versions) {
-                return Ok(versions);
+            .version_number(version)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => {
+                let target = format!("{layer}:{version}");
+                Err(failure(
+                    AwsService::Lambda,
+                    "DeleteLayerVersion",
+                    &target,
+                    e,
+                ))
             }
-            seen.extend(versions);
         }
-        seen.sort_by_key(|v| std::cmp::Reverse(v.version));
-        Ok(seen)
     }
 
     async fn version_sha256(&self, layer: &str, version: i64) -> Result<Option<String>, AwsError> {
@@ -152,6 +158,39 @@ impl Layer for Aws {
                 .and_then(|c| c.code_sha256())
                 .map(str::to_owned),
         })
+    }
+}
+
+impl Aws {
+    /// The layer's versions, newest first, page by page; with
+    /// `first_page_will_do`, a first page that is newest first ends it.
+    async fn list_versions(
+        &self, layer: &str, first_page_will_do: bool,
+    ) -> Result<Vec<LayerVersion>, AwsError> {
+        let mut pages = self
+            .lambda
+            .list_layer_versions()
+            .layer_name(layer)
+            .into_paginator()
+            .send();
+        let mut seen: Vec<LayerVersion> = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(Vec::new()),
+                Err(e) => return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e)),
+            };
+            let versions: Vec<LayerVersion> =
+                page.layer_versions().iter().map(layer_version).collect();
+            let newest_first = !versions.is_empty() && page_is_newest_first(&versions);
+            if first_page_will_do && seen.is_empty() && newest_first {
+                return Ok(versions);
+            }
+            seen.extend(versions);
+        }
+        seen.sort_by_key(|v| std::cmp::Reverse(v.version));
+        seen.dedup_by_key(|v| v.version);
+        Ok(seen)
     }
 }
 

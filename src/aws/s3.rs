@@ -144,6 +144,14 @@ impl Folder for Aws {
         }
     }
 
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        match self.s3.delete_object().bucket(bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(s3_failure("DeleteObject", bucket, key)(e)),
+        }
+    }
+
     async fn copy_if(
         &self, bucket: &str, from: &str, to: &str, etag: &str,
     ) -> Result<bool, AwsError> {

@@ -105,6 +105,21 @@ impl Layer for FakeAws {
         .await
     }
 
+    async fn all_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
+        self.recent_versions(layer).await
+    }
+
+    async fn delete_layer_version(&self, layer: &str, version: i64) -> Result<(), AwsError> {
+        let target = format!("{layer}:{version}");
+        self.call(Op::DeleteLayerVersion, &target, |state, _| {
+            if let Some(v) = state.lambda.0.get_mut(name_of(layer)) {
+                v.published.retain(|p| p.version.version != version);
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// A statement id already there is refused with 409, as Lambda does;
     /// the port reports it as success, as the SDK adapter does.
     async fn share(&self, layer: &str, version: i64, grant: &Grant) -> Result<(), AwsError> {

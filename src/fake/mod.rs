@@ -85,6 +85,8 @@ pub enum Op {
     PutParameter,
     AddLayerVersionPermission,
     PutEvents,
+    DeleteLayerVersion,
+    DeleteObject,
 }
 
 impl Op {
@@ -102,6 +104,8 @@ impl Op {
             Self::PutParameter => "PutParameter",
             Self::AddLayerVersionPermission => "AddLayerVersionPermission",
             Self::PutEvents => "PutEvents",
+            Self::DeleteLayerVersion => "DeleteLayerVersion",
+            Self::DeleteObject => "DeleteObject",
         }
     }
 
@@ -110,7 +114,8 @@ impl Op {
             Self::ListLayerVersions
             | Self::GetLayerVersion
             | Self::PublishLayerVersion
-            | Self::AddLayerVersionPermission => AwsService::Lambda,
+            | Self::AddLayerVersionPermission
+            | Self::DeleteLayerVersion => AwsService::Lambda,
             Self::GetParameter | Self::PutParameter => AwsService::Ssm,
             Self::PutEvents => AwsService::EventBridge,
             _ => AwsService::S3,

@@ -228,6 +228,18 @@ impl Folder for FakeAws {
         }
     }
 
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+        self.call(Op::DeleteObject, &s3_uri(bucket, key), |state, _| {
+            state
+                .s3
+                .bucket(Op::DeleteObject, bucket, key)?
+                .objects
+                .remove(key);
+            Ok(())
+        })
+        .await
+    }
+
     async fn copy_if(
         &self, bucket: &str, from: &str, to: &str, etag: &str,
     ) -> Result<bool, AwsError> {

@@ -172,7 +172,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 },
                 Step::Report(write) => {
                     let kept = look.kept_elsewhere.as_deref();
-                    return settled(Ok(self.report(checked, write, kept)));
+                    return settled(self.report(checked, write, kept).await);
                 }
                 Step::ReadLease => read_lease = true,
                 Step::TakeLease => match self

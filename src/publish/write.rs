@@ -9,10 +9,12 @@ use crate::checked::CheckedUpload;
 use crate::decide::{self, PublishReason, Records, Write};
 use crate::error::Problem;
 use crate::facts::{Look, StagedLock};
+use crate::layout;
 use crate::manifest;
 use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::pointer;
 use crate::ports::{Clock, LayerVersion, NewVersion, Ports, PublishRequest, WriteCondition};
+use crate::retention;
 use tracing::info;
 
 /// How many times one record sends `PublishLayerVersion` at most, each after
@@ -80,8 +82,12 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 self.keep_lock_file(checked, staged, new.version.version, Records::default())
                     .await?;
             }
-            self.move_pointer(checked, &new.version).await?;
+            let pointed = self.move_pointer(checked, &new.version).await?;
             self.share(checked, &new.version).await?;
+            let outcome = Outcome {
+                deleted_versions: self.retain(checked, &new.version, pointed).await?,
+                ..outcome
+            };
             self.announce(&outcome).await?;
             self.put_deployment(checked, &new.version, &outcome).await?;
             self.log_decision(&outcome, checked);
@@ -206,8 +212,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         if !records.deployment {
             // What a publish does after its lock file copies, before its
             // record: the record's absence says it may not have been done.
-            self.move_pointer(checked, latest).await?;
+            let pointed = self.move_pointer(checked, latest).await?;
             self.share(checked, latest).await?;
+            let deleted_versions = self.retain(checked, latest, pointed).await?;
             // A version this function published (its marker) may not have
             // been announced yet; another tool's is not announced.
             if manifest::md5_from_description(&latest.description).is_some() {
@@ -215,6 +222,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     outcome: OutcomeKind::Published,
                     code_sha256: code_sha256.clone(),
                     reason: None,
+                    deleted_versions,
                     ..outcome.clone()
                 };
                 self.announce(&published).await?;
@@ -243,23 +251,51 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     }
 
     /// `LATEST_PARAMETER`: the layer's parameter names `version`, unless it
-    /// names a newer one (a late event never moves it back).
+    /// names a newer one (a late event never moves it back). Returns the
+    /// version it names now, if any.
     async fn move_pointer(
         &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
-    ) -> Result<(), Problem> {
+    ) -> Result<Option<i64>, Problem> {
         let Some(template) = &self.config.latest_parameter else {
-            return Ok(());
+            return Ok(None);
         };
         let name = pointer::parameter_name(template, &checked.layer);
         let current = self.aws.get_parameter(&name).await?;
         if pointer::moves(current.as_deref(), version) {
             self.aws.put_parameter(&name, &version.arn).await?;
             info!(parameter = %name, version = version.version, "latest pointer moved");
-        } else {
-            let current = current.unwrap_or_default();
-            info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
+            return Ok(Some(version.version));
         }
-        Ok(())
+        let current = current.unwrap_or_default();
+        info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
+        Ok(pointer::version_named(&current, version))
+    }
+
+    /// `KEEP_VERSIONS`: deletes the versions beyond the newest N, never
+    /// `version` (just published) nor `pointed` (the pointer's), and with
+    /// `PRUNE_RECORDS` their records in this folder. Returns what it deleted.
+    async fn retain(
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion, pointed: Option<i64>,
+    ) -> Result<Vec<i64>, Problem> {
+        let Some(keep) = self.config.keep_versions else {
+            return Ok(Vec::new());
+        };
+        let all = self.aws.all_versions(&checked.layer).await?;
+        let deleted = retention::to_delete(&all, keep, version.version, pointed);
+        let dir = &checked.dir;
+        for &old in &deleted {
+            self.aws.delete_layer_version(&checked.layer, old).await?;
+            if self.config.prune_records {
+                let folder = format!("{}{}/", dir.prefix(), layout::version_folder(old));
+                for record in self.aws.list_after(dir.bucket(), &folder, None).await? {
+                    self.aws.delete(dir.bucket(), &record.key).await?;
+                }
+            }
+        }
+        if !deleted.is_empty() {
+            info!(layer = %checked.layer, keep, deleted = ?deleted, pruned_records = self.config.prune_records, "old versions deleted");
+        }
+        Ok(deleted)
     }
 
     /// `SHARE_WITH`: `lambda:GetLayerVersion` on `version` for each grantee,
@@ -400,22 +436,57 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     }
 
     /// `DRY_RUN`: the decision, reported; nothing written.
-    pub(super) fn report(
+    pub(super) async fn report(
         &self, checked: &CheckedUpload<'_>, write: Write<'_>, kept_elsewhere: Option<&str>,
-    ) -> Outcome {
-        match write {
-            Write::Publish(reason) => would_publish(checked, &reason),
+    ) -> Result<Outcome, Problem> {
+        Ok(match write {
+            Write::Publish(reason) => {
+                let would_delete = self.would_delete(checked).await?;
+                would_publish(checked, &reason, &would_delete)
+            }
             Write::Repair { latest, records } => Outcome {
                 reason: Some("dry run: would repair the version's records".into()),
                 ..self.unchanged(checked, latest, records, kept_elsewhere)
             },
-        }
+        })
+    }
+
+    /// `DRY_RUN` with `KEEP_VERSIONS`: the versions a publish now would
+    /// delete (the new version being the newest), the pointer's kept.
+    async fn would_delete(&self, checked: &CheckedUpload<'_>) -> Result<Vec<i64>, Problem> {
+        let Some(keep) = self.config.keep_versions else {
+            return Ok(Vec::new());
+        };
+        let all = self.aws.all_versions(&checked.layer).await?;
+        let pointed = match (&self.config.latest_parameter, all.first()) {
+            (Some(template), Some(latest)) => {
+                let name = pointer::parameter_name(template, &checked.layer);
+                let value = self.aws.get_parameter(&name).await?;
+                value.and_then(|v| pointer::version_named(&v, latest))
+            }
+            _ => None,
+        };
+        // The version to come is the newest, and none is number 0.
+        let not_published_yet = 0;
+        let keep_existing = keep.saturating_sub(1);
+        Ok(retention::to_delete(
+            &all,
+            keep_existing,
+            not_published_yet,
+            pointed,
+        ))
     }
 }
 
-/// A dry run's `would_publish`, logged.
-pub(super) fn would_publish(checked: &CheckedUpload<'_>, reason: &PublishReason) -> Outcome {
-    let reason_text = format!("dry run: {reason}");
+/// A dry run's `would_publish`, logged, with the versions retention would
+/// then delete.
+pub(super) fn would_publish(
+    checked: &CheckedUpload<'_>, reason: &PublishReason, would_delete: &[i64],
+) -> Outcome {
+    let reason_text = match would_delete {
+        [] => format!("dry run: {reason}"),
+        versions => format!("dry run: {reason}; retention would then delete versions {versions:?}"),
+    };
     let mut outcome = Outcome::skipped(OutcomeKind::WouldPublish, checked.upload, reason_text);
     outcome.layer_name = Some(checked.layer.clone());
     outcome.manifest_md5 = Some(checked.md5.to_string());
@@ -458,5 +529,6 @@ pub(super) fn outcome(
         manifest_key,
         code_sha256: None,
         reason: None,
+        deleted_versions: Vec::new(),
     }
 }

@@ -101,6 +101,9 @@ pub struct StatusArgs {
     /// The latest pointer's SSM parameter, {layer} for the layer's name (default: LATEST_PARAMETER)
     #[arg(long, value_name = "NAME")]
     pub latest_parameter: Option<String>,
+    /// How many versions retention keeps, to show what the next publish deletes (default: KEEP_VERSIONS)
+    #[arg(long, value_name = "N")]
+    pub keep_versions: Option<usize>,
 }
 
 /// Run the function's handler here, on the folder's current layer.zip (or a

@@ -1,15 +1,12 @@
 //! The AWS calls only `layerctl` makes: uploads with a SHA-256 checksum (in
-//! one PUT or in parts), every version of a layer, and who a version is
-//! shared with. The function's own
+//! one PUT or in parts), and who a version is shared with. The function's own
 //! calls are the ports' (`layer_autopublish::ports`), which `layerctl` uses
 //! for everything else.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
-use layer_autopublish::aws::lambda::layer_version;
 use layer_autopublish::aws::{failure, s3_failure, Aws};
 use layer_autopublish::error::{AwsError, AwsService};
-use layer_autopublish::ports::LayerVersion;
 use std::collections::HashMap;
 
 /// What an upload left in S3.
@@ -142,33 +139,6 @@ pub async fn abort_multipart_upload(
         .await
         .map(|_| ())
         .map_err(s3_failure("AbortMultipartUpload", bucket, key))
-}
-
-/// Every version of `layer`, newest first (empty when it has none), across
-/// every page.
-pub async fn all_layer_versions(aws: &Aws, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
-    let mut pages = aws
-        .lambda()
-        .list_layer_versions()
-        .layer_name(layer)
-        .into_paginator()
-        .send();
-    let mut all: Vec<LayerVersion> = Vec::new();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => all.extend(page.layer_versions().iter().map(layer_version)),
-            Err(e)
-                if aws_sdk_lambda::error::ProvideErrorMetadata::code(&e)
-                    == Some("ResourceNotFoundException") =>
-            {
-                return Ok(Vec::new())
-            }
-            Err(e) => return Err(failure(AwsService::Lambda, "ListLayerVersions", layer, e)),
-        }
-    }
-    all.sort_by_key(|v| std::cmp::Reverse(v.version));
-    all.dedup_by_key(|v| v.version);
-    Ok(all)
 }
 
 /// Who a version is shared with, from its policy's statements: account ids,

@@ -14,6 +14,13 @@ pub fn latest_parameter() -> Option<String> {
     var("LATEST_PARAMETER")
 }
 
+/// `KEEP_VERSIONS`, when set (and not 0).
+pub fn keep_versions() -> Option<usize> {
+    var("KEEP_VERSIONS")
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+}
+
 /// `MANIFEST_NAME`, else the function's default (`requirements.txt`).
 pub fn manifest_name() -> String {
     var("MANIFEST_NAME").unwrap_or_else(|| Config::default().manifest_name)

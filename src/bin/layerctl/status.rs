@@ -11,7 +11,8 @@ use layer_autopublish::layout::LayerDir;
 use layer_autopublish::manifest;
 use layer_autopublish::metadata;
 use layer_autopublish::pointer;
-use layer_autopublish::ports::{Folder, LayerVersion, Parameters};
+use layer_autopublish::ports::{Folder, Layer, LayerVersion, Parameters};
+use layer_autopublish::retention;
 use layer_autopublish::snapshot::FolderSnapshot;
 use serde::Serialize;
 
@@ -27,6 +28,16 @@ struct Status {
     latest_pointer: Option<LatestPointer>,
     /// Who the latest version is shared with (account ids, `o-…`, `*`).
     shared_with: Vec<String>,
+    /// With `--keep-versions` (or `KEEP_VERSIONS`): what retention keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<Retention>,
+}
+
+#[derive(Debug, Serialize)]
+struct Retention {
+    keep: usize,
+    /// What the next publish deletes (it becomes the newest).
+    next_publish_deletes: Vec<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,7 +121,7 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
         metadata::manifest_name(&zip_metadata, &default_manifest).unwrap_or(default_manifest)
     });
 
-    let versions = calls::all_layer_versions(aws, &layer_name).await?;
+    let published = aws.all_versions(&layer_name).await?;
     let objects = aws
         .list_after(folder.bucket(), &folder.prefix(), None)
         .await?;
@@ -118,7 +129,7 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
     // only where the bucket is not KMS-encrypted and the upload was one PUT.
     let kms = zip.as_ref().is_some_and(|head| head.kms);
     let listing = FolderSnapshot::new(folder.clone(), None, objects, !kms);
-    let versions: Vec<VersionStatus> = versions
+    let versions: Vec<VersionStatus> = published
         .iter()
         .map(|version| version_status(&folder, &manifest_name, &listing, version))
         .collect();
@@ -155,7 +166,21 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
         Some(latest) => calls::version_grantees(aws, &layer_name, latest.version).await?,
         None => Vec::new(),
     };
+    let keep = args
+        .keep_versions
+        .or_else(defaults::keep_versions)
+        .filter(|&n| n > 0);
+    let retention = keep.map(|keep| {
+        let pointed = latest_pointer.as_ref().and_then(|p| p.version);
+        // The version to come is the newest, and none is number 0.
+        let deletes = retention::to_delete(&published, keep.saturating_sub(1), 0, pointed);
+        Retention {
+            keep,
+            next_publish_deletes: deletes,
+        }
+    });
     let status = Status {
+        retention,
         shared_with,
         s3_dir: folder.s3_uri(&folder.prefix()),
         layer_name,
@@ -235,6 +260,18 @@ fn print(report: &Report, status: &Status) {
                 "version {} is shared with {}",
                 latest.version,
                 grantees.join(", ")
+            ),
+        });
+    }
+    if let Some(retention) = &status.retention {
+        report.line(match retention.next_publish_deletes.as_slice() {
+            [] => format!(
+                "retention keeps the newest {}: the next publish deletes nothing",
+                retention.keep
+            ),
+            deletes => format!(
+                "retention keeps the newest {}: the next publish deletes versions {deletes:?}",
+                retention.keep
             ),
         });
     }

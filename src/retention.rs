@@ -1,0 +1,61 @@
+//! Retention (`KEEP_VERSIONS`): which versions go after a publish, so that
+//! the newest N stay. Never the version just published, never the one the
+//! latest pointer names.
+
+use crate::ports::LayerVersion;
+
+/// The versions to delete, oldest first: all but the `keep` newest of
+/// `versions` (any order), minus `published` and `pointed`.
+pub fn to_delete(
+    versions: &[LayerVersion], keep: usize, published: i64, pointed: Option<i64>,
+) -> Vec<i64> {
+    let mut numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
+    numbers.sort_unstable_by(|a, b| b.cmp(a));
+    numbers.dedup();
+    let mut deleted: Vec<i64> = numbers
+        .into_iter()
+        .skip(keep)
+        .filter(|&n| n != published && Some(n) != pointed)
+        .collect();
+    deleted.reverse();
+    deleted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(numbers: &[i64]) -> Vec<LayerVersion> {
+        numbers
+            .iter()
+            .map(|&version| LayerVersion {
+                version,
+                arn: String::new(),
+                description: String::new(),
+                created: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_newest_stay_the_published_and_pointed_too() {
+        let all = versions(&[9, 8, 7, 5, 4, 1]);
+        assert_eq!(to_delete(&all, 3, 9, None), [1, 4, 5]);
+        assert_eq!(
+            to_delete(&all, 3, 9, Some(4)),
+            [1, 5],
+            "the pointer's stays"
+        );
+        assert_eq!(
+            to_delete(&all, 1, 8, Some(9)),
+            [1, 4, 5, 7],
+            "just published stays"
+        );
+        assert_eq!(to_delete(&all, 6, 9, None), Vec::<i64>::new());
+        assert_eq!(
+            to_delete(&versions(&[1, 3, 2]), 1, 3, None),
+            [1, 2],
+            "any order"
+        );
+    }
+}
