@@ -45,6 +45,8 @@ pub struct Config {
     /// `PRUNE_RECORDS`: with retention, delete the folder's records of the
     /// versions deleted too.
     pub prune_records: bool,
+    /// `FOLLOWERS`: functions moved to each new version.
+    pub followers: Vec<String>,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             event_bus: None,
             keep_versions: None,
             prune_records: false,
+            followers: Vec::new(),
         }
     }
 }
@@ -192,6 +195,9 @@ impl Config {
             },
         };
         let prune_records = flag("PRUNE_RECORDS")?;
+        let followers_text = var("FOLLOWERS").unwrap_or_default();
+        let followers = crate::followers::parse_list(&followers_text)
+            .map_err(|why| fail("FOLLOWERS", &followers_text, why))?;
 
         Ok(Self {
             layer_name,
@@ -206,6 +212,7 @@ impl Config {
             event_bus,
             keep_versions,
             prune_records,
+            followers,
         })
     }
 }
@@ -282,6 +289,7 @@ mod tests {
             ("EVENT_BUS", "no spaces please".to_string()),
             ("KEEP_VERSIONS", "-1".to_string()),
             ("PRUNE_RECORDS", "sometimes".to_string()),
+            ("FOLLOWERS", "api,not a function".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

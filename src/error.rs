@@ -149,6 +149,17 @@ pub enum Problem {
     )]
     PublishUnconfirmed { layer: String, error: AwsError },
 
+    #[error(
+        "version {version_arn} is published, but not every function of FOLLOWERS uses it yet: \
+         {}. The publish stands; the lease is kept until it expires, and Lambda's retry of \
+         this event moves the rest",
+        followers_said(.followers)
+    )]
+    FollowersNotMoved {
+        version_arn: String,
+        followers: Vec<crate::followers::FollowerResult>,
+    },
+
     #[error("{}{}", .0, hint(.0))]
     Aws(#[from] AwsError),
 
@@ -170,6 +181,18 @@ fn excerpt(value: &str) -> String {
         let start: String = value.chars().take(MAX_CHARS).collect();
         format!("{start:?}… ({} bytes)", value.len())
     }
+}
+
+/// Each follower's result, for a message.
+fn followers_said(followers: &[crate::followers::FollowerResult]) -> String {
+    let each: Vec<String> = followers
+        .iter()
+        .map(|f| match &f.error {
+            Some(error) => format!("{} {} ({error})", f.function, f.result),
+            None => format!("{} {}", f.function, f.result),
+        })
+        .collect();
+    each.join(", ")
 }
 
 /// What to do about the AWS errors a user can fix.
@@ -215,6 +238,7 @@ impl Problem {
             Self::ChecksumMismatch { .. } => "ChecksumMismatch",
             Self::PublishInProgress { .. } => "PublishInProgress",
             Self::PublishUnconfirmed { .. } => "PublishUnconfirmed",
+            Self::FollowersNotMoved { .. } => "FollowersNotMoved",
             Self::Internal(_) => "InternalError",
             Self::Aws(source) => match source.service {
                 AwsService::S3 => "S3Error",

@@ -31,6 +31,7 @@ pub mod error;
 pub mod event;
 pub mod facts;
 pub mod fake;
+pub mod followers;
 pub mod iso8601;
 pub mod layer_zip;
 pub mod layout;

@@ -2,6 +2,7 @@
 //! version's `deployment.json`.
 
 use crate::event::Upload;
+use crate::followers::FollowerResult;
 use serde::{Deserialize, Serialize};
 
 /// What happened to one record.
@@ -57,6 +58,9 @@ pub struct Outcome {
     /// Versions retention (`KEEP_VERSIONS`) deleted after this publish.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_versions: Vec<i64>,
+    /// What happened to each function of `FOLLOWERS`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followers: Vec<FollowerResult>,
 }
 
 impl Outcome {
@@ -74,6 +78,7 @@ impl Outcome {
             code_sha256: None,
             reason: Some(reason.into()),
             deleted_versions: Vec::new(),
+            followers: Vec::new(),
         }
     }
 }

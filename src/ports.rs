@@ -209,10 +209,24 @@ pub trait Events: Send + Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// Everything the publisher calls, as one bound.
-pub trait Ports: Folder + Layer + Parameters + Events {}
+/// Lambda functions that follow the layer (`FOLLOWERS`).
+pub trait Functions: Send + Sync {
+    /// The layer version ARNs a function uses, in order; `None` when the
+    /// function does not exist.
+    fn function_layers(
+        &self, function: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send;
 
-impl<T: Folder + Layer + Parameters + Events> Ports for T {}
+    /// Sets a function's layers, in order.
+    fn set_function_layers(
+        &self, function: &str, layers: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Everything the publisher calls, as one bound.
+pub trait Ports: Folder + Layer + Parameters + Events + Functions {}
+
+impl<T: Folder + Layer + Parameters + Events + Functions> Ports for T {}
 
 /// Time: what the lease's expiry and the wait for another's lease are
 /// measured with. Tests use a manual one, so no test waits on the wall clock.

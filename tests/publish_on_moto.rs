@@ -921,3 +921,103 @@ async fn retention_deletes_versions_beyond_the_newest_and_their_records() {
     assert!(!keys.iter().any(|k| k.contains("/000001/")), "{keys:?}");
     assert!(keys.contains(&key("000002/deployment.json")), "{keys:?}");
 }
+
+/// Creates a function on moto that uses `layers`, with boto3 from the
+/// project's `.venv` (moto wants an IAM role Lambda can assume; the Rust
+/// side has no IAM client).
+fn create_function_on_moto(name: &str, layers: &[String]) {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let script = r##"
+import io, json, sys, zipfile, boto3
+name, layers = sys.argv[1], json.loads(sys.argv[2])
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+         "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+iam = boto3.client("iam")
+try:
+    role = iam.create_role(RoleName="follower", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+except iam.exceptions.EntityAlreadyExistsException:
+    role = iam.get_role(RoleName="follower")["Role"]["Arn"]
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as z:
+    z.writestr("bootstrap", "#!/bin/sh\n")
+boto3.client("lambda").create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
+    Handler="bootstrap", Code={"ZipFile": code.getvalue()}, Layers=layers)
+"##;
+    let layers = serde_json::to_string(layers).expect("JSON");
+    let output = std::process::Command::new(python)
+        .args(["-c", script, name, &layers])
+        .env("AWS_ENDPOINT_URL", common::moto_endpoint())
+        .env("AWS_DEFAULT_REGION", common::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Issue 11, moving consumers, on moto: a function on v1 is moved to v2,
+/// keeping its other layer; one without the layer is left alone.
+#[tokio::test]
+async fn a_follower_on_the_previous_version_is_moved_to_the_new_one() {
+    let w = world("followers").await;
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let first = common::invoke(&w.publisher(w.config()), event)
+        .await
+        .expect("v1");
+    let v1 = first.results[0].layer_version_arn.clone().expect("an ARN");
+    let other = w
+        .lambda
+        .publish_layer_version()
+        .layer_name(format!("{}-other", w.layer))
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .s3_bucket(&w.bucket)
+                .s3_key(key("layer.zip"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("another layer")
+        .layer_version_arn()
+        .unwrap_or_default()
+        .to_owned();
+    let api = format!("api-{}", w.layer);
+    let worker = format!("worker-{}", w.layer);
+    create_function_on_moto(&api, &[v1.clone(), other.clone()]);
+    create_function_on_moto(&worker, std::slice::from_ref(&other));
+    let config = Config {
+        followers: vec![api.clone(), worker.clone()],
+        ..w.config()
+    };
+    let event = w.upload(DIR, "requirements.txt", LOCK_V2, "build 2").await;
+
+    let response = common::invoke(&w.publisher(config), event)
+        .await
+        .expect("v2");
+
+    let result = &response.results[0];
+    let v2 = result.layer_version_arn.clone().expect("an ARN");
+    let said: Vec<&str> = result.followers.iter().map(|f| f.result.as_str()).collect();
+    assert_eq!(said, ["moved", "not_using"]);
+    assert_eq!(layers_of(&w, &api).await, [v2, other.clone()]);
+    assert_eq!(layers_of(&w, &worker).await, [other]);
+}
+
+/// A function's layer version ARNs on moto, in order.
+async fn layers_of(w: &common::World, function: &str) -> Vec<String> {
+    let out = w
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .expect("the function");
+    out.layers()
+        .iter()
+        .filter_map(|l| l.arn().map(str::to_owned))
+        .collect()
+}

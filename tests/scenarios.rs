@@ -1326,3 +1326,85 @@ async fn a_failed_deletion_is_finished_by_the_retry() {
     assert_eq!(numbers, [2]);
     assert!(scene.text("000002/deployment.json").is_some());
 }
+
+fn following(functions: &str) -> Config {
+    Config {
+        followers: layer_autopublish::followers::parse_list(functions).expect("functions"),
+        ..Config::default()
+    }
+}
+
+const OTHER_LAYER: &str = "arn:aws:lambda:us-east-1:123456789012:layer:other:4";
+
+/// Issue 11, moving consumers: a function on an older version is moved to
+/// the new one, its other layers kept in order; one that does not use the
+/// layer is left alone and reported.
+#[tokio::test(start_paused = true)]
+async fn followers_on_an_older_version_are_moved_and_the_others_left_alone() {
+    let scene = Scene::new();
+    let old_marker = format!("manifest-md5:{}", md5("boto3==1.0.0\n"));
+    scene.aws.publish_by_hand(LAYER, &old_marker, &zip("old"));
+    let last = format!("{OTHER_LAYER}2");
+    scene
+        .aws
+        .create_function("api", &[OTHER_LAYER.into(), arn(1), last.clone()]);
+    scene.aws.create_function("worker", &[OTHER_LAYER.into()]);
+    let publisher = scene.publisher_with(following("api,worker"));
+    scene.clock().advance(Duration::from_secs(60));
+    let event = scene.upload(LOCK_V1, "build 1");
+
+    let response = invoke(&publisher, event).await.expect("published");
+
+    let result = &response.results[0];
+    assert_eq!(result.layer_version, Some(2));
+    let said: Vec<(&str, &str)> = result
+        .followers
+        .iter()
+        .map(|f| (f.function.as_str(), f.result.as_str()))
+        .collect();
+    assert_eq!(said, [("api", "moved"), ("worker", "not_using")]);
+    assert_eq!(
+        scene.aws.layers_of("api"),
+        Some(vec![OTHER_LAYER.into(), arn(2), last]),
+        "in place, the others kept in order"
+    );
+    assert_eq!(
+        scene.aws.layers_of("worker"),
+        Some(vec![OTHER_LAYER.into()])
+    );
+}
+
+/// A follower busy with another update for the whole wait: the publish
+/// stands, the record fails listing each follower, and the retry moves it.
+#[tokio::test(start_paused = true)]
+async fn a_busy_follower_never_undoes_the_publish_and_the_retry_moves_it() {
+    let scene = Scene::new();
+    let old_marker = format!("manifest-md5:{}", md5("boto3==1.0.0\n"));
+    scene.aws.publish_by_hand(LAYER, &old_marker, &zip("old"));
+    scene.aws.create_function("api", &[arn(1)]);
+    let publisher = scene.publisher_with(following("api"));
+    scene.clock().advance(Duration::from_secs(60));
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::UpdateFunctionConfiguration, "api", Fault::Conflict, 4);
+
+    let error = invoke(&publisher, event.clone()).await.expect_err("busy");
+
+    assert_eq!(error.error_type, "FollowersNotMoved");
+    assert!(
+        error.error_message.contains("api busy"),
+        "{}",
+        error.error_message
+    );
+    assert_eq!(scene.versions().len(), 2, "the publish stands");
+    assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(1)]));
+    assert!(scene.text("000002/deployment.json").is_none());
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]));
+    assert!(scene.text("000002/deployment.json").is_some());
+}

@@ -24,6 +24,8 @@ const LAYER_ARN: &str =
 /// `LatestParameter` with `{layer}` replaced by `LayerName`: its `Before`
 /// and `After` the parameter split around `{layer}`.
 const POINTER_ARN: &str = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Before}${LayerName}${After}";
+/// The functions `Followers` lists (ARNs), as the checker names them.
+const FOLLOWERS: &str = "${Followers}";
 /// The bus new versions are announced on.
 const BUS_ARN: &str =
     "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBus}";
@@ -94,6 +96,7 @@ fn is_ours(resource: &str) -> bool {
         || resource == LEASE_ARN
         || resource == POINTER_ARN
         || resource == BUS_ARN
+        || resource == FOLLOWERS
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
         || resource.strip_prefix(LAYER_ARN) == Some(":*")
@@ -124,7 +127,17 @@ fn privilege_violations(text: &str) -> Vec<String> {
             continue; // the role's trust policy: who may assume it, not rights
         }
         let actions = strings(&statement["Action"]);
-        let resources = strings(&statement["Resource"]);
+        // `!Split [",", Followers]`: the functions the parameter lists.
+        let followers_split = statement["Resource"].as_vec().is_some_and(|split| {
+            split.len() == 2
+                && split[0].as_str() == Some(",")
+                && split[1].as_str() == Some("Followers")
+        });
+        let resources = if followers_split {
+            vec![FOLLOWERS.to_owned()]
+        } else {
+            strings(&statement["Resource"])
+        };
         if !statement["NotAction"].is_badvalue() || !statement["NotResource"].is_badvalue() {
             violations.push(format!("{path}: NotAction/NotResource grant by exclusion"));
         }
@@ -144,6 +157,8 @@ fn privilege_violations(text: &str) -> Vec<String> {
             for resource in &resources {
                 let allowed = if action.starts_with("s3:") {
                     resource.starts_with(PREFIX_ARN) || resource == LEASE_ARN
+                } else if action == "lambda:UpdateFunctionConfiguration" {
+                    resource == FOLLOWERS
                 } else if action.starts_with("lambda:") {
                     // The layer, or (a version's permission) its versions.
                     resource == LAYER_ARN
@@ -181,6 +196,7 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
         "AnnounceNewVersions",
         "DeleteOldVersionsOfTheConfiguredLayer",
         "PruneTheRecordsOfDeletedVersions",
+        "MoveTheFollowers",
     ] {
         assert!(
             statements

@@ -12,6 +12,7 @@
 
 pub mod config;
 mod events;
+mod functions;
 pub mod lambda;
 mod s3;
 mod ssm;

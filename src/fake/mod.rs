@@ -15,6 +15,7 @@
 //! applies, apply it and lose the answer, answer late, or never answer.
 
 mod events;
+mod functions;
 mod lambda;
 mod s3;
 mod ssm;
@@ -87,6 +88,8 @@ pub enum Op {
     PutEvents,
     DeleteLayerVersion,
     DeleteObject,
+    GetFunctionConfiguration,
+    UpdateFunctionConfiguration,
 }
 
 impl Op {
@@ -106,6 +109,8 @@ impl Op {
             Self::PutEvents => "PutEvents",
             Self::DeleteLayerVersion => "DeleteLayerVersion",
             Self::DeleteObject => "DeleteObject",
+            Self::GetFunctionConfiguration => "GetFunctionConfiguration",
+            Self::UpdateFunctionConfiguration => "UpdateFunctionConfiguration",
         }
     }
 
@@ -115,7 +120,9 @@ impl Op {
             | Self::GetLayerVersion
             | Self::PublishLayerVersion
             | Self::AddLayerVersionPermission
-            | Self::DeleteLayerVersion => AwsService::Lambda,
+            | Self::DeleteLayerVersion
+            | Self::GetFunctionConfiguration
+            | Self::UpdateFunctionConfiguration => AwsService::Lambda,
             Self::GetParameter | Self::PutParameter => AwsService::Ssm,
             Self::PutEvents => AwsService::EventBridge,
             _ => AwsService::S3,
@@ -143,7 +150,9 @@ pub enum Fault {
     /// it refused (412): the write stands, the caller hears "refused".
     AppliedThenRefused,
     /// A conditional write refused with 409 `ConditionalRequestConflict`
-    /// (another conditional write to the key was in flight): nothing applied.
+    /// (another conditional write to the key was in flight), or for a Lambda
+    /// call, `ResourceConflictException` (another update in progress):
+    /// nothing applied.
     Conflict,
 }
 
@@ -182,6 +191,7 @@ struct State {
     lambda: lambda::Layers,
     ssm: ssm::Store,
     events: Vec<PutEvent>,
+    functions: functions::Registry,
     faults: Vec<Injected>,
     meanwhile: Vec<(Op, String, Meanwhile)>,
     calls: Vec<Call>,
@@ -194,6 +204,7 @@ impl std::fmt::Debug for State {
             .field("lambda", &self.lambda)
             .field("ssm", &self.ssm)
             .field("events", &self.events)
+            .field("functions", &self.functions)
             .field("faults", &self.faults)
             .field("calls", &self.calls)
             .finish_non_exhaustive()
@@ -313,6 +324,13 @@ impl FakeAws {
                     "PreconditionFailed",
                     "injected: the retry was refused",
                 ))
+            }
+            // Lambda's own word for it: another update of the function is
+            // in progress.
+            Some(Fault::Conflict) if op.service() == AwsService::Lambda => {
+                let message =
+                    "The operation cannot be performed at this time. An update is in progress";
+                Err(aws_error(op, target, "ResourceConflictException", message))
             }
             Some(Fault::Conflict) => {
                 let message = "A conflicting conditional operation is currently in progress";

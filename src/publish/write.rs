@@ -9,6 +9,7 @@ use crate::checked::CheckedUpload;
 use crate::decide::{self, PublishReason, Records, Write};
 use crate::error::Problem;
 use crate::facts::{Look, StagedLock};
+use crate::followers::{self, FollowerResult, Plan};
 use crate::layout;
 use crate::manifest;
 use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
@@ -20,6 +21,11 @@ use tracing::info;
 /// How many times one record sends `PublishLayerVersion` at most, each after
 /// finding that the one before did not apply.
 const PUBLISH_ATTEMPTS: u32 = 3;
+
+/// How often a follower busy with another update is tried, and the first
+/// pause (doubling): 7 s of waiting in all.
+const FOLLOWER_ATTEMPTS: u32 = 4;
+const FOLLOWER_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl<A: Ports, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
@@ -84,8 +90,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             }
             let pointed = self.move_pointer(checked, &new.version).await?;
             self.share(checked, &new.version).await?;
+            let followers = self.move_followers(&new.version).await?;
             let outcome = Outcome {
                 deleted_versions: self.retain(checked, &new.version, pointed).await?,
+                followers,
                 ..outcome
             };
             self.announce(&outcome).await?;
@@ -214,6 +222,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             // record: the record's absence says it may not have been done.
             let pointed = self.move_pointer(checked, latest).await?;
             self.share(checked, latest).await?;
+            let followers = self.move_followers(latest).await?;
             let deleted_versions = self.retain(checked, latest, pointed).await?;
             // A version this function published (its marker) may not have
             // been announced yet; another tool's is not announced.
@@ -223,6 +232,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     code_sha256: code_sha256.clone(),
                     reason: None,
                     deleted_versions,
+                    followers,
                     ..outcome.clone()
                 };
                 self.announce(&published).await?;
@@ -269,6 +279,61 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let current = current.unwrap_or_default();
         info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
         Ok(pointer::version_named(&current, version))
+    }
+
+    /// `FOLLOWERS`: each function that uses an older version of the layer
+    /// is moved to `version`, its other layers kept in order. Every one is
+    /// tried; if any is left busy or failed, the publish stands and the
+    /// record fails (`FollowersNotMoved`) for the retry to finish.
+    async fn move_followers(&self, version: &LayerVersion) -> Result<Vec<FollowerResult>, Problem> {
+        let mut results = Vec::new();
+        for function in &self.config.followers {
+            let result = self.move_follower(function, &version.arn).await;
+            info!(function = %function, result = %result.result, error = result.error.as_deref().unwrap_or_default(), "follower");
+            results.push(result);
+        }
+        if results.iter().any(FollowerResult::unfinished) {
+            return Err(Problem::FollowersNotMoved {
+                version_arn: version.arn.clone(),
+                followers: results,
+            });
+        }
+        Ok(results)
+    }
+
+    /// One follower: read its layers, and move it when it uses an older
+    /// version; a function busy with another update is waited for (1, 2, 4 s).
+    async fn move_follower(&self, function: &str, arn: &str) -> FollowerResult {
+        let said = |result: &str, error: Option<String>| FollowerResult {
+            function: function.to_owned(),
+            result: result.to_owned(),
+            error,
+        };
+        let layers = match self.aws.function_layers(function).await {
+            Ok(Some(layers)) => layers,
+            Ok(None) => return said("failed", Some("the function does not exist".into())),
+            Err(e) => return said("failed", Some(e.to_string())),
+        };
+        let moved = match followers::plan(&layers, arn) {
+            Plan::NotUsing => return said("not_using", None),
+            Plan::UpToDate => return said("up_to_date", None),
+            Plan::Move(moved) => moved,
+        };
+        let mut pause = FOLLOWER_FIRST_PAUSE;
+        for attempt in 1..=FOLLOWER_ATTEMPTS {
+            match self.aws.set_function_layers(function, &moved).await {
+                Ok(()) => return said("moved", None),
+                Err(e) if e.code.as_deref() == Some("ResourceConflictException") => {
+                    if attempt == FOLLOWER_ATTEMPTS {
+                        return said("busy", Some(e.to_string()));
+                    }
+                    self.clock.sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(e) => return said("failed", Some(e.to_string())),
+            }
+        }
+        said("busy", None)
     }
 
     /// `KEEP_VERSIONS`: deletes the versions beyond the newest N, never
@@ -530,5 +595,6 @@ pub(super) fn outcome(
         code_sha256: None,
         reason: None,
         deleted_versions: Vec::new(),
+        followers: Vec::new(),
     }
 }

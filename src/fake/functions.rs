@@ -1,0 +1,59 @@
+//! The in-memory Lambda functions: each one's layers, in order.
+
+use super::{aws_error, lock, FakeAws, Op};
+use crate::error::AwsError;
+use crate::ports::Functions;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default)]
+pub(super) struct Registry(BTreeMap<String, Vec<String>>);
+
+/// A function named by its name or its ARN.
+fn name_of(function: &str) -> &str {
+    function.rsplit(':').next().unwrap_or(function)
+}
+
+impl Functions for FakeAws {
+    async fn function_layers(&self, function: &str) -> Result<Option<Vec<String>>, AwsError> {
+        self.call(Op::GetFunctionConfiguration, function, |state, _| {
+            Ok(state.functions.0.get(name_of(function)).cloned())
+        })
+        .await
+    }
+
+    async fn set_function_layers(&self, function: &str, layers: &[String]) -> Result<(), AwsError> {
+        let op = Op::UpdateFunctionConfiguration;
+        self.call(op, function, |state, _| {
+            let Some(current) = state.functions.0.get_mut(name_of(function)) else {
+                let message = "Function not found";
+                return Err(aws_error(
+                    op,
+                    function,
+                    "ResourceNotFoundException",
+                    message,
+                ));
+            };
+            *current = layers.to_vec();
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Functions as a test creates and reads them, neither logged nor faulted.
+impl FakeAws {
+    pub fn create_function(&self, name: &str, layers: &[String]) {
+        lock(&self.state)
+            .functions
+            .0
+            .insert(name.to_owned(), layers.to_vec());
+    }
+
+    pub fn layers_of(&self, function: &str) -> Option<Vec<String>> {
+        lock(&self.state)
+            .functions
+            .0
+            .get(name_of(function))
+            .cloned()
+    }
+}
