@@ -394,3 +394,67 @@ fn the_role_may_write_exactly_the_layers_lease() {
         "template.yaml grants the lease"
     );
 }
+
+/// Each optional part's template parameter accepts what the function
+/// accepts for its variable (so a stack that deploys also starts), and
+/// refuses what would break the rights built from it.
+#[test]
+fn each_parts_parameter_pattern_agrees_with_the_function() {
+    use layer_autopublish::config::Config;
+    let template = load(TEMPLATE);
+    let allowed = |parameter: &str| {
+        let pattern = template["Parameters"][parameter]["AllowedPattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{parameter} has an AllowedPattern"))
+            .to_owned();
+        let regex = regex::Regex::new(&pattern).expect("a regex");
+        move |value: &str| regex.is_match(value)
+    };
+    let starts = |variable: &str, value: &str| {
+        Config::from_lookup(|name| (name == variable).then(|| value.to_owned())).is_ok()
+    };
+    let cases: [(&str, &str, &[&str], &[&str]); 5] = [
+        (
+            "LatestParameter",
+            "LATEST_PARAMETER",
+            &["", "/layer-autopublish/{layer}/latest", "/{layer}"],
+            &["/fixed/name", "no-slash/{layer}", "/a/{layer}/{layer}", "/a b/{layer}"],
+        ),
+        (
+            "ShareWith",
+            "SHARE_WITH",
+            &["", "123456789012", "*", "123456789012,o-a1b2c3d4e5,*"],
+            &["12345", "everyone", "123456789012,"],
+        ),
+        (
+            "EventBus",
+            "EVENT_BUS",
+            &["", "default", "team/layers.v2"],
+            &["with space", "arn:aws:events:us-east-1:123456789012:event-bus/x"],
+        ),
+        ("KeepVersions", "KEEP_VERSIONS", &["", "0", "3", "50"], &["-1", "three"]),
+        (
+            "Followers",
+            "FOLLOWERS",
+            &[
+                "",
+                "arn:aws:lambda:us-east-1:123456789012:function:api",
+                "arn:aws:lambda:us-east-1:123456789012:function:api,arn:aws:lambda:eu-west-1:123456789012:function:worker_2",
+            ],
+            &["api", "arn:aws:lambda:us-east-1:123456789012:function:api,"],
+        ),
+    ];
+    for (parameter, variable, good, bad) in cases {
+        let matches = allowed(parameter);
+        for value in good {
+            assert!(matches(value), "{parameter} refuses {value:?}");
+            assert!(
+                starts(variable, value),
+                "{variable}={value:?} stops the function"
+            );
+        }
+        for value in bad {
+            assert!(!matches(value), "{parameter} accepts {value:?}");
+        }
+    }
+}
