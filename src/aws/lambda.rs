@@ -5,10 +5,11 @@ use super::{failure, Aws};
 use crate::error::{AwsError, AwsService};
 use crate::ports::{Layer, LayerVersion, NewVersion, PublishRequest};
 use crate::sharing::Grant;
-use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::{
     Architecture, LayerVersionContentInput, LayerVersionsListItem, Runtime,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 impl Layer for Aws {
     /// One call on AWS, which lists newest first: its first page; any other
@@ -33,15 +34,7 @@ impl Layer for Aws {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => {
-                let target = format!("{layer}:{version}");
-                Err(failure(
-                    AwsService::Lambda,
-                    "DeleteLayerVersion",
-                    &target,
-                    e,
-                ))
-            }
+            Err(e) => Err(version_failure("DeleteLayerVersion", layer, version)(e)),
         }
     }
 
@@ -53,10 +46,7 @@ impl Layer for Aws {
             .version_number(version)
             .send()
             .await
-            .map_err(|e| {
-                let target = format!("{layer}:{version}");
-                failure(AwsService::Lambda, "GetLayerVersion", &target, e)
-            })?;
+            .map_err(version_failure("GetLayerVersion", layer, version))?;
         Ok(out
             .content()
             .and_then(|c| c.code_sha256())
@@ -79,15 +69,7 @@ impl Layer for Aws {
             Ok(_) => Ok(()),
             // The statement id is there: granted before.
             Err(e) if e.code() == Some("ResourceConflictException") => Ok(()),
-            Err(e) => {
-                let target = format!("{layer}:{version}");
-                Err(failure(
-                    AwsService::Lambda,
-                    "AddLayerVersionPermission",
-                    &target,
-                    e,
-                ))
-            }
+            Err(e) => Err(version_failure("AddLayerVersionPermission", layer, version)(e)),
         }
     }
 
@@ -192,6 +174,18 @@ impl Aws {
         seen.dedup_by_key(|v| v.version);
         Ok(seen)
     }
+}
+
+/// Maps a failed call on one version of `layer` to an [`AwsError`] whose
+/// target is `layer:version`.
+fn version_failure<E>(
+    operation: &'static str, layer: &str, version: i64,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let target = format!("{layer}:{version}");
+    move |error| failure(AwsService::Lambda, operation, &target, error)
 }
 
 /// How often, and after what first pause, a throttled publish is sent
