@@ -1408,3 +1408,52 @@ async fn a_busy_follower_never_undoes_the_publish_and_the_retry_moves_it() {
     assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]));
     assert!(scene.text("000002/deployment.json").is_some());
 }
+
+/// Every part on; each of their writes applies and loses its answer once.
+/// The record fails keeping the lease; the retry finishes without harm: the
+/// pointer, the deletions and the follower end as if nothing was lost, and
+/// only the event may come twice (at least once), with the same version.
+#[tokio::test(start_paused = true)]
+async fn a_lost_answer_after_the_publish_is_finished_by_the_retry_without_harm() {
+    for op in [
+        Op::PutParameter,
+        Op::AddLayerVersionPermission,
+        Op::UpdateFunctionConfiguration,
+        Op::DeleteLayerVersion,
+        Op::PutEvents,
+    ] {
+        let scene = Scene::new();
+        let old_marker = format!("manifest-md5:{}", md5("boto3==1.0.0\n"));
+        scene.aws.publish_by_hand(LAYER, &old_marker, &zip("old"));
+        scene.aws.create_function("api", &[arn(1)]);
+        let config = Config {
+            latest_parameter: with_pointer().latest_parameter,
+            share_with: sharing("123456789012").share_with,
+            followers: following("api").followers,
+            keep_versions: Some(1),
+            event_bus: Some("layers".into()),
+            ..Config::default()
+        };
+        let publisher = scene.publisher_with(config);
+        scene.clock().advance(Duration::from_secs(60));
+        let event = scene.upload(LOCK_V1, "build 1");
+        scene.aws.inject(op, "", Fault::LoseAnswer, 1);
+
+        invoke(&publisher, event.clone())
+            .await
+            .expect_err("answer lost");
+        scene.clock().advance(LEASE_TTL);
+        invoke(&publisher, event).await.expect("finished");
+
+        assert_eq!(scene.aws.parameter(POINTER), Some(arn(2)), "{op:?}");
+        assert_eq!(scene.aws.grants(LAYER, 2).len(), 1, "{op:?}");
+        assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]), "{op:?}");
+        let numbers: Vec<i64> = scene.versions().iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [2], "{op:?}");
+        let events = scene.aws.events();
+        let expected = if op == Op::PutEvents { 2 } else { 1 };
+        assert_eq!(events.len(), expected, "{op:?}");
+        assert!(events.iter().all(|e| e.detail.contains(&arn(2))), "{op:?}");
+        assert!(scene.text("000002/deployment.json").is_some(), "{op:?}");
+    }
+}
