@@ -21,6 +21,15 @@ pub fn to_delete(
     deleted
 }
 
+/// What the next publish deletes, before it is made: the new version will
+/// be the newest, so `keep - 1` of the existing ones stay (none is number 0).
+pub fn next_publish_deletes(
+    versions: &[LayerVersion], keep: usize, pointed: Option<i64>,
+) -> Vec<i64> {
+    let not_published_yet = 0;
+    to_delete(versions, keep.saturating_sub(1), not_published_yet, pointed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +65,12 @@ mod tests {
             to_delete(&versions(&[1, 3, 2]), 1, 3, None),
             [1, 2],
             "any order"
+        );
+        let next = next_publish_deletes(&all, 3, Some(4));
+        assert_eq!(
+            next,
+            [1, 5, 7],
+            "two of the existing stay, and the pointer's"
         );
     }
 }

@@ -88,11 +88,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 self.keep_lock_file(checked, staged, new.version.version, Records::default())
                     .await?;
             }
-            let pointed = self.move_pointer(checked, &new.version).await?;
-            self.share(checked, &new.version).await?;
-            let followers = self.move_followers(&new.version).await?;
+            let (followers, deleted_versions) = self.after_publish(checked, &new.version).await?;
             let outcome = Outcome {
-                deleted_versions: self.retain(checked, &new.version, pointed).await?,
+                deleted_versions,
                 followers,
                 ..outcome
             };
@@ -220,10 +218,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         if !records.deployment {
             // What a publish does after its lock file copies, before its
             // record: the record's absence says it may not have been done.
-            let pointed = self.move_pointer(checked, latest).await?;
-            self.share(checked, latest).await?;
-            let followers = self.move_followers(latest).await?;
-            let deleted_versions = self.retain(checked, latest, pointed).await?;
+            let (followers, deleted_versions) = self.after_publish(checked, latest).await?;
             // A version this function published (its marker) may not have
             // been announced yet; another tool's is not announced.
             if manifest::md5_from_description(&latest.description).is_some() {
@@ -258,6 +253,21 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         }
         self.log_decision(&outcome, checked);
         Ok(outcome)
+    }
+
+    /// The lifecycle parts that follow a publish, in their order: the
+    /// latest pointer, sharing, the followers, retention (the event comes
+    /// after, with what these did). Each is idempotent, so a redelivery that
+    /// finds the version's record missing runs them all again. Returns each
+    /// follower's result and the versions deleted.
+    async fn after_publish(
+        &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
+    ) -> Result<(Vec<FollowerResult>, Vec<i64>), Problem> {
+        let pointed = self.move_pointer(checked, version).await?;
+        self.share(checked, version).await?;
+        let followers = self.move_followers(version).await?;
+        let deleted_versions = self.retain(checked, version, pointed).await?;
+        Ok((followers, deleted_versions))
     }
 
     /// `LATEST_PARAMETER`: the layer's parameter names `version`, unless it
@@ -320,20 +330,21 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             Plan::Move(moved) => moved,
         };
         let mut pause = FOLLOWER_FIRST_PAUSE;
-        for attempt in 1..=FOLLOWER_ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             match self.aws.set_function_layers(function, &moved).await {
                 Ok(()) => return said("moved", None),
-                Err(e) if e.code.as_deref() == Some("ResourceConflictException") => {
-                    if attempt == FOLLOWER_ATTEMPTS {
-                        return said("busy", Some(e.to_string()));
-                    }
+                Err(e) if e.code.as_deref() != Some("ResourceConflictException") => {
+                    return said("failed", Some(e.to_string()))
+                }
+                Err(e) if attempt == FOLLOWER_ATTEMPTS => return said("busy", Some(e.to_string())),
+                Err(_) => {
                     self.clock.sleep(pause).await;
                     pause *= 2;
+                    attempt += 1;
                 }
-                Err(e) => return said("failed", Some(e.to_string())),
             }
         }
-        said("busy", None)
     }
 
     /// `KEEP_VERSIONS`: deletes the versions beyond the newest N, never
@@ -531,15 +542,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             }
             _ => None,
         };
-        // The version to come is the newest, and none is number 0.
-        let not_published_yet = 0;
-        let keep_existing = keep.saturating_sub(1);
-        Ok(retention::to_delete(
-            &all,
-            keep_existing,
-            not_published_yet,
-            pointed,
-        ))
+        Ok(retention::next_publish_deletes(&all, keep, pointed))
     }
 }
 

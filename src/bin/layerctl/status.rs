@@ -172,8 +172,7 @@ pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Fai
         .filter(|&n| n > 0);
     let retention = keep.map(|keep| {
         let pointed = latest_pointer.as_ref().and_then(|p| p.version);
-        // The version to come is the newest, and none is number 0.
-        let deletes = retention::to_delete(&published, keep.saturating_sub(1), 0, pointed);
+        let deletes = retention::next_publish_deletes(&published, keep, pointed);
         Retention {
             keep,
             next_publish_deletes: deletes,
