@@ -48,7 +48,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         zip.version_id(),
         0,
     );
-    let upload = serde_json::to_value(upload)?;
     let other_key = event::object_created(
         &region,
         BUCKET,
@@ -57,7 +56,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None,
         0,
     );
-    let other_key = serde_json::to_value(other_key)?;
 
     let (aws, calls) = counted(&sdk);
     let layer = format!("bench-calls-{}", std::process::id());

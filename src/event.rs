@@ -1,18 +1,27 @@
-//! S3 event notification → the uploaded objects it reports.
+//! What invokes the function → the uploaded objects it reports, in the three
+//! shapes S3 can deliver them:
+//! - an S3 event notification (`Records[].s3`), sent by the bucket's own
+//!   notification configuration: keys URL-encoded the way HTML forms are;
+//! - an EventBridge "Object Created" event (`source` `aws.s3`), sent by a rule
+//!   on a bucket with EventBridge notifications on: one object, its key as is;
+//! - an SQS batch (`Records[].eventSource` `aws:sqs`) whose message bodies are
+//!   S3 notifications (or EventBridge events, or S3's test message): each
+//!   message stands alone, and a failed one is reported by its `messageId`.
 //!
 //! The handler takes the payload as raw JSON so that a misrouted or malformed
 //! payload becomes our own `InvalidEvent` error, named and explained, instead
 //! of a generic deserialisation failure.
 
 use crate::layout::UNRESERVED_AND_SLASH;
-use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use percent_encoding::{percent_decode_str, utf8_percent_encode};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// S3's limit on the length of a key, in UTF-8 bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
 
-/// One object reported by one record of an S3 notification.
+/// One object reported by one record of an S3 notification (or by an
+/// EventBridge event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
     /// `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`, …
@@ -27,6 +36,31 @@ pub struct Upload {
 }
 
 impl Upload {
+    /// The upload an event reports, once its key is one S3 could hold.
+    fn reported(
+        event_name: String, bucket: String, key: String, version_id: Option<String>,
+        etag: Option<String>,
+    ) -> Result<Self, String> {
+        if key.is_empty() {
+            return Err("its key is empty".into());
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(format!(
+                "its key is {} bytes long; S3 keys are at most {MAX_KEY_BYTES}",
+                key.len()
+            ));
+        }
+        Ok(Self {
+            event_name,
+            bucket,
+            key,
+            // Versioning-suspended buckets report the version id "null": the
+            // object is overwritten in place, as in an unversioned bucket.
+            version_id: version_id.filter(|id| !id.is_empty() && id != "null"),
+            etag: etag.map(|etag| etag.trim_matches('"').to_owned()),
+        })
+    }
+
     pub fn is_object_created(&self) -> bool {
         self.event_name.starts_with("ObjectCreated:")
     }
@@ -44,25 +78,74 @@ impl Upload {
     }
 }
 
-/// Why a payload is not an S3 event notification.
+/// What one invocation carries, and how its failures are reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// An S3 notification or an EventBridge event, invoked asynchronously:
+    /// the invocation fails when any upload fails, and Lambda retries it.
+    Direct(Vec<Upload>),
+    /// An SQS batch: each message succeeds or fails on its own; the failed
+    /// ones go back to the queue (`batchItemFailures`).
+    Queue(Vec<QueuedMessage>),
+}
+
+impl Delivery {
+    /// Every upload, in order (an unreadable message's none).
+    pub fn uploads(&self) -> Vec<&Upload> {
+        match self {
+            Self::Direct(uploads) => uploads.iter().collect(),
+            Self::Queue(messages) => messages
+                .iter()
+                .filter_map(|m| m.uploads.as_ref().ok())
+                .flatten()
+                .collect(),
+        }
+    }
+}
+
+/// One message of an SQS batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// SQS's `messageId`: how a failure is reported.
+    pub message_id: String,
+    /// What its body reports, or why it cannot be read. S3's test message
+    /// (sent when a notification is configured) reports nothing.
+    pub uploads: Result<Vec<Upload>, EventProblem>,
+}
+
+/// Why a payload is not something S3 delivers.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct EventProblem(pub String);
 
-/// Every record of the notification, in order.
-pub fn parse(payload: Value) -> Result<Vec<Upload>, EventProblem> {
-    uploads(serde_json::from_value(payload))
+/// What the payload delivers.
+pub fn parse(payload: Value) -> Result<Delivery, EventProblem> {
+    if payload.get("detail-type").is_some() {
+        return bridge_event(payload).map(|upload| Delivery::Direct(vec![upload]));
+    }
+    if payload["Records"][0]["eventSource"] == "aws:sqs" {
+        return queued(payload).map(Delivery::Queue);
+    }
+    s3_notification(payload).map(Delivery::Direct)
 }
 
 /// [`parse`] from JSON text, as the runtime received it: any text, nested
 /// past serde_json's depth limit too, gets an [`EventProblem`].
-pub fn parse_json(text: &str) -> Result<Vec<Upload>, EventProblem> {
-    uploads(serde_json::from_str(text))
+pub fn parse_json(text: &str) -> Result<Delivery, EventProblem> {
+    serde_json::from_str(text)
+        .map_err(|e| not_a_delivery(&e))
+        .and_then(parse)
 }
 
-fn uploads(event: Result<S3Event, serde_json::Error>) -> Result<Vec<Upload>, EventProblem> {
-    let event =
-        event.map_err(|e| EventProblem(format!("it is not an S3 event notification ({e})")))?;
+fn not_a_delivery(e: &serde_json::Error) -> EventProblem {
+    EventProblem(format!(
+        "it is not an S3 event notification, an EventBridge S3 event or an SQS batch of S3 \
+         notifications ({e})"
+    ))
+}
+
+fn s3_notification(payload: Value) -> Result<Vec<Upload>, EventProblem> {
+    let event: S3Notification = serde_json::from_value(payload).map_err(|e| not_a_delivery(&e))?;
     if event.records.is_empty() {
         return Err(EventProblem("its `Records` list is empty".into()));
     }
@@ -76,7 +159,153 @@ fn uploads(event: Result<S3Event, serde_json::Error>) -> Result<Vec<Upload>, Eve
         .collect()
 }
 
-fn upload_of(record: S3EventRecord) -> Result<Upload, String> {
+/// An S3 event notification: only what the function reads (moto, for one,
+/// leaves out `userIdentity` and the request's fields).
+#[derive(Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records")]
+    records: Vec<S3Record>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Record {
+    #[serde(default)]
+    event_name: Option<String>,
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    #[serde(default)]
+    bucket: S3Bucket,
+    #[serde(default)]
+    object: S3Object,
+}
+
+#[derive(Default, Deserialize)]
+struct S3Bucket {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Object {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    version_id: Option<String>,
+    #[serde(default)]
+    e_tag: Option<String>,
+}
+
+/// An EventBridge event, as S3 sends it to EventBridge.
+#[derive(Deserialize)]
+struct BridgeEvent {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
+    detail: BridgeDetail,
+}
+
+#[derive(Deserialize)]
+struct BridgeDetail {
+    bucket: BridgeBucket,
+    object: BridgeObject,
+    /// `PutObject`, `CopyObject`, `CompleteMultipartUpload`.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BridgeBucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct BridgeObject {
+    key: String,
+    #[serde(default, alias = "eTag")]
+    etag: Option<String>,
+    #[serde(default, rename = "version-id")]
+    version_id: Option<String>,
+}
+
+fn bridge_event(payload: Value) -> Result<Upload, EventProblem> {
+    let event: BridgeEvent = serde_json::from_value(payload).map_err(|e| {
+        EventProblem(format!(
+            "it is an EventBridge event but not one S3 sends for an object ({e})"
+        ))
+    })?;
+    if event.source != "aws.s3" {
+        return Err(EventProblem(format!(
+            "it is an EventBridge event from {:?}, not from S3 (aws.s3)",
+            event.source
+        )));
+    }
+    // The notification's event names, so that one filter serves both.
+    let event_name = match (event.detail_type.as_str(), event.detail.reason.as_deref()) {
+        ("Object Created", Some("PutObject")) => "ObjectCreated:Put".to_owned(),
+        ("Object Created", Some("CopyObject")) => "ObjectCreated:Copy".to_owned(),
+        ("Object Created", Some(other)) => format!("ObjectCreated:{other}"),
+        ("Object Created", None) => "ObjectCreated:".to_owned(),
+        (other, _) => other.to_owned(),
+    };
+    let object = event.detail.object;
+    let (bucket, key) = (event.detail.bucket.name, object.key);
+    if bucket.is_empty() {
+        return Err(EventProblem("it has no `detail.bucket.name`".into()));
+    }
+    // EventBridge carries the key itself, not URL-encoded.
+    Upload::reported(event_name, bucket, key, object.version_id, object.etag).map_err(EventProblem)
+}
+
+/// A batch from an SQS event source mapping.
+#[derive(Deserialize)]
+struct SqsBatch {
+    #[serde(rename = "Records")]
+    records: Vec<SqsRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SqsRecord {
+    message_id: String,
+    #[serde(default)]
+    body: String,
+}
+
+fn queued(payload: Value) -> Result<Vec<QueuedMessage>, EventProblem> {
+    let batch: SqsBatch = serde_json::from_value(payload).map_err(|e| {
+        EventProblem(format!(
+            "it is an SQS batch without a `messageId` on each message ({e})"
+        ))
+    })?;
+    Ok(batch
+        .records
+        .into_iter()
+        .map(|record| QueuedMessage {
+            uploads: message_uploads(&record.body),
+            message_id: record.message_id,
+        })
+        .collect())
+}
+
+/// What one SQS message's body reports.
+fn message_uploads(body: &str) -> Result<Vec<Upload>, EventProblem> {
+    let body: Value = serde_json::from_str(body)
+        .map_err(|e| EventProblem(format!("its body is not JSON from S3 ({e})")))?;
+    if body["Event"] == "s3:TestEvent" {
+        return Ok(Vec::new());
+    }
+    if body.get("detail-type").is_some() {
+        return bridge_event(body).map(|upload| vec![upload]);
+    }
+    s3_notification(body)
+}
+
+fn upload_of(record: S3Record) -> Result<Upload, String> {
     let event_name = record
         .event_name
         .filter(|name| !name.is_empty())
@@ -93,46 +322,26 @@ fn upload_of(record: S3EventRecord) -> Result<Upload, String> {
         .filter(|key| !key.is_empty())
         .ok_or("it has no `s3.object.key`")?;
     let key = decode_key(&raw_key)?;
-    if key.len() > MAX_KEY_BYTES {
-        return Err(format!(
-            "its key is {} bytes long; S3 keys are at most {MAX_KEY_BYTES}",
-            key.len()
-        ));
-    }
-    Ok(Upload {
-        event_name,
-        bucket,
-        key,
-        // Versioning-suspended buckets report the version id "null": the
-        // object is overwritten in place, exactly as in an unversioned bucket.
-        version_id: object
-            .version_id
-            .filter(|id| !id.is_empty() && id != "null"),
-        etag: object.e_tag.map(|etag| etag.trim_matches('"').to_owned()),
-    })
+    Upload::reported(event_name, bucket, key, object.version_id, object.e_tag)
 }
 
 /// The notification S3 sends when `key` is created: what `layerctl invoke`
 /// hands the handler to publish without the trigger.
 pub fn object_created(
     region: &str, bucket: &str, key: &str, etag: Option<&str>, version_id: Option<&str>, size: u64,
-) -> S3Event {
-    let mut record = S3EventRecord::default();
-    record.event_version = Some("2.1".into());
-    record.event_source = Some("aws:s3".into());
-    record.aws_region = Some(region.into());
-    record.event_time = std::time::SystemTime::now().into();
-    record.event_name = Some("ObjectCreated:Put".into());
-    record.s3.schema_version = Some("1.0".into());
-    record.s3.bucket.name = Some(bucket.into());
-    record.s3.bucket.arn = Some(format!("arn:aws:s3:::{bucket}"));
-    record.s3.object.key = Some(encode_key(key));
-    record.s3.object.size = i64::try_from(size).ok();
-    record.s3.object.e_tag = etag.map(str::to_owned);
-    record.s3.object.version_id = version_id.map(str::to_owned);
-    let mut event = S3Event::default();
-    event.records.push(record);
-    event
+) -> Value {
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": crate::iso8601::format(std::time::SystemTime::now()),
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": encode_key(key), "size": size, "eTag": etag, "versionId": version_id}
+        }
+    }]})
 }
 
 /// How S3 encodes a key in a notification: form-style, `+` for a space.
@@ -156,6 +365,14 @@ pub fn decode_key(raw: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The uploads of a payload that must be delivered directly.
+    fn direct(payload: Value) -> Result<Vec<Upload>, EventProblem> {
+        match parse(payload)? {
+            Delivery::Direct(uploads) => Ok(uploads),
+            queued => panic!("not a direct delivery: {queued:?}"),
+        }
+    }
 
     fn record(name: &str, key: &str) -> Value {
         json!({
@@ -193,10 +410,10 @@ mod tests {
     #[test]
     fn keys_up_to_s3s_limit_are_accepted() {
         let longest = format!("{}/layer.zip", "k".repeat(MAX_KEY_BYTES - 10));
-        let uploads = parse(json!({"Records": [record("ObjectCreated:Put", &longest)]})).unwrap();
+        let uploads = direct(json!({"Records": [record("ObjectCreated:Put", &longest)]})).unwrap();
         assert_eq!(uploads[0].key.len(), MAX_KEY_BYTES);
         let too_long = format!("k{longest}");
-        let error = parse(json!({"Records": [record("ObjectCreated:Put", &too_long)]}));
+        let error = direct(json!({"Records": [record("ObjectCreated:Put", &too_long)]}));
         assert_eq!(
             error,
             Err(EventProblem(
@@ -209,12 +426,11 @@ mod tests {
     fn a_built_notification_parses_back() {
         let key = "projects/my app/a+b/café/layer.zip";
         let event = object_created("eu-west-1", "bkt", key, Some("e1"), Some("v1"), 42);
-        let event = serde_json::to_value(event).unwrap();
         assert_eq!(
             event["Records"][0]["s3"]["object"]["key"],
             "projects/my+app/a%2Bb/caf%C3%A9/layer.zip"
         );
-        let uploads = parse(event).unwrap();
+        let uploads = direct(event).unwrap();
         assert_eq!(
             uploads,
             vec![Upload {
@@ -229,7 +445,7 @@ mod tests {
 
     #[test]
     fn every_record_is_returned_in_order() {
-        let uploads = parse(json!({"Records": [
+        let uploads = direct(json!({"Records": [
             record("ObjectCreated:Put", "a/layer.zip"),
             record("ObjectRemoved:Delete", "b+c/layer.zip"),
         ]}))
@@ -248,12 +464,12 @@ mod tests {
         let mut r = record("ObjectCreated:Put", "a/layer.zip");
         r["s3"]["object"]["versionId"] = json!("null");
         assert_eq!(
-            parse(json!({"Records": [r.clone()]})).unwrap()[0].version_id,
+            direct(json!({"Records": [r.clone()]})).unwrap()[0].version_id,
             None
         );
         r["s3"]["object"]["versionId"] = json!("3HL4kqtJlcpXroDTDmJ");
         assert_eq!(
-            parse(json!({"Records": [r]})).unwrap()[0]
+            direct(json!({"Records": [r]})).unwrap()[0]
                 .version_id
                 .as_deref(),
             Some("3HL4kqtJlcpXroDTDmJ")
@@ -267,15 +483,134 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let uploads = parse(serde_json::from_str(&text).unwrap())
+            let delivery = parse(serde_json::from_str(&text).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let uploads = delivery.uploads();
             assert!(!uploads.is_empty());
             seen += 1;
         }
         assert!(seen >= 4, "the samples are in events/");
         let spaced = std::fs::read_to_string(format!("{dir}/put-layer-zip-key-with-spaces.json"));
-        let uploads = parse(serde_json::from_str(&spaced.unwrap()).unwrap()).unwrap();
+        let uploads = direct(serde_json::from_str(&spaced.unwrap()).unwrap()).unwrap();
         assert_eq!(uploads[0].key, "projects/my app/lambda/layer/layer.zip");
+    }
+
+    /// moto's notifications (and any sender's) may leave out what the
+    /// function does not read: the request fields, the user identity.
+    #[test]
+    fn a_notification_with_only_what_the_function_reads_is_enough() {
+        let mut minimal = record("ObjectCreated:Put", "a/layer.zip");
+        for field in [
+            "userIdentity",
+            "requestParameters",
+            "responseElements",
+            "eventTime",
+        ] {
+            minimal.as_object_mut().unwrap().remove(field);
+        }
+        let uploads = direct(json!({"Records": [minimal]})).unwrap();
+        assert_eq!(uploads[0].key, "a/layer.zip");
+    }
+
+    #[test]
+    fn an_eventbridge_object_created_event_is_one_upload_with_its_key_as_is() {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../events/eventbridge-object-created.json"))
+                .unwrap();
+        assert_eq!(
+            direct(event.clone()).unwrap(),
+            vec![Upload {
+                event_name: "ObjectCreated:Put".into(),
+                bucket: "layer-artifacts".into(),
+                key: "projects/my-app/lambda/layer/layer.zip".into(),
+                version_id: Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e".into()),
+                etag: Some("9b2cf535f27731c974343645a3985328".into()),
+            }]
+        );
+        // Not URL-encoded: `+` and `%` are themselves.
+        event["detail"]["object"]["key"] = json!("a+b c%20/layer.zip");
+        event["detail"]["reason"] = json!("CompleteMultipartUpload");
+        let upload = &direct(event.clone()).unwrap()[0];
+        assert_eq!(upload.key, "a+b c%20/layer.zip");
+        assert_eq!(upload.event_name, "ObjectCreated:CompleteMultipartUpload");
+        // moto spells it `eTag`; an unversioned bucket has no version.
+        let object = event["detail"]["object"].as_object_mut().unwrap();
+        object.remove("version-id");
+        let etag = object.remove("etag").unwrap();
+        object.insert("eTag".into(), etag);
+        let upload = &direct(event.clone()).unwrap()[0];
+        assert_eq!(
+            upload.etag.as_deref(),
+            Some("9b2cf535f27731c974343645a3985328")
+        );
+        assert_eq!(upload.version_id, None);
+
+        event["detail-type"] = json!("Object Deleted");
+        assert!(!direct(event).unwrap()[0].is_object_created());
+    }
+
+    #[test]
+    fn eventbridge_events_not_about_an_s3_object_are_refused() {
+        let event: Value =
+            serde_json::from_str(include_str!("../events/eventbridge-object-created.json"))
+                .unwrap();
+        let mut other_source = event.clone();
+        other_source["source"] = json!("aws.ec2");
+        let mut no_object = event.clone();
+        no_object["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("object");
+        let mut empty_key = event.clone();
+        empty_key["detail"]["object"]["key"] = json!("");
+        let mut long_key = event;
+        long_key["detail"]["object"]["key"] = json!("k".repeat(MAX_KEY_BYTES + 1));
+        for (payload, why) in [
+            (other_source, "not from S3"),
+            (no_object, "not one S3 sends for an object"),
+            (empty_key, "its key is empty"),
+            (long_key, "S3 keys are at most 1024"),
+        ] {
+            let problem = parse(payload).unwrap_err();
+            assert!(problem.0.contains(why), "{problem}");
+        }
+    }
+
+    #[test]
+    fn an_sqs_batch_is_read_message_by_message() {
+        let mut batch: Value =
+            serde_json::from_str(include_str!("../events/sqs-s3-notifications.json")).unwrap();
+        let Delivery::Queue(messages) = parse(batch.clone()).unwrap() else {
+            panic!("an SQS batch is queued");
+        };
+        // S3's test message reports nothing; the notification its upload.
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            messages[0].message_id,
+            "2e1424d4-f796-459a-8184-9c92662be6da"
+        );
+        assert_eq!(messages[0].uploads, Ok(Vec::new()));
+        let uploads = messages[1].uploads.as_ref().unwrap();
+        assert_eq!(uploads[0].key, "projects/my-app/lambda/layer/layer.zip");
+
+        // One unreadable body fails that message only; an EventBridge event
+        // (a rule with the queue as target) is read too.
+        let bridge = include_str!("../events/eventbridge-object-created.json");
+        batch["Records"][0]["body"] = json!("not JSON");
+        batch["Records"][1]["body"] = json!(bridge);
+        let Delivery::Queue(messages) = parse(batch.clone()).unwrap() else {
+            panic!("an SQS batch is queued");
+        };
+        let problem = messages[0].uploads.clone().unwrap_err();
+        assert!(problem.0.starts_with("its body is not JSON"), "{problem}");
+        assert_eq!(messages[1].uploads.as_ref().map(Vec::len), Ok(1));
+
+        // A batch whose messages cannot be named fails as a whole.
+        batch["Records"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("messageId");
+        assert!(parse(batch).unwrap_err().0.contains("messageId"));
     }
 
     #[test]
@@ -291,7 +626,7 @@ mod tests {
             "{problem}"
         );
         let sample = include_str!("../events/put-layer-zip.json");
-        assert_eq!(parse_json(sample).map(|u| u.len()), Ok(1));
+        assert_eq!(parse_json(sample).map(|d| d.uploads().len()), Ok(1));
     }
 
     #[test]
@@ -317,7 +652,7 @@ mod tests {
             json!("hello"),
             json!(null),
         ] {
-            assert!(parse(payload.clone()).is_err(), "{payload} accepted");
+            assert!(direct(payload.clone()).is_err(), "{payload} accepted");
         }
     }
 }

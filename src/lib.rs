@@ -7,7 +7,7 @@
 //!
 //! Where things live:
 //! - [`handle`] (here): event in, one [`Outcome`] per record out;
-//! - [`event`]: S3 notification → uploads; [`config`]: environment;
+//! - [`event`]: S3 notification, EventBridge event or SQS batch → uploads; [`config`]: environment;
 //! - [`layout`]: the S3 keys; [`metadata`] and [`manifest`]: what the upload
 //!   carries; [`checked`]: what the user sees when it is wrong;
 //!   [`layer_zip`]: what is publishable;
@@ -59,10 +59,25 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use tracing::error;
 
-/// What the function returns: one result per record, in the event's order.
+/// What the function returns: one result per upload, in the event's order;
+/// for an SQS batch, also the messages that failed, for SQS to deliver again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub results: Vec<Outcome>,
+    #[serde(
+        rename = "batchItemFailures",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+/// A message of an SQS batch that failed, named the way Lambda's
+/// `ReportBatchItemFailures` reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
 }
 
 /// The Lambda handler, on the payload as the runtime received it: JSON
@@ -72,31 +87,91 @@ pub struct Response {
 pub async fn handle_json<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Response, Error> {
-    process_all(publisher, event::parse_json(event.payload.get())).await
+    deliver(publisher, event::parse_json(event.payload.get())).await
 }
 
 /// [`handle_json`] on a payload already parsed (`layerctl invoke`, tests).
 pub async fn handle<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Value>,
 ) -> Result<Response, Error> {
-    process_all(publisher, event::parse(event.payload)).await
+    deliver(publisher, event::parse(event.payload)).await
 }
 
-/// Every record is processed; when any failed, the invocation fails after
-/// the others are done, listing each failure.
-async fn process_all<A: Ports, C: Clock>(
-    publisher: &Publisher<A, C>, uploads: Result<Vec<event::Upload>, event::EventProblem>,
+async fn deliver<A: Ports, C: Clock>(
+    publisher: &Publisher<A, C>, delivery: Result<event::Delivery, event::EventProblem>,
 ) -> Result<Response, Error> {
-    let uploads = uploads.map_err(|problem| {
+    let delivery = delivery.map_err(|problem| {
         let error = Error::from(problem);
         error!(error_type = error.error_type(), error = %error, "invalid event");
         error
     })?;
-    let total = uploads.len();
-    let mut results = Vec::with_capacity(total);
+    match delivery {
+        event::Delivery::Direct(uploads) => {
+            let (results, failed) = process_all(publisher, &uploads).await;
+            if failed.is_empty() {
+                Ok(Response {
+                    results,
+                    batch_item_failures: None,
+                })
+            } else {
+                Err(Error::RecordsFailed {
+                    failed,
+                    total: uploads.len(),
+                })
+            }
+        }
+        event::Delivery::Queue(messages) => Ok(process_queued(publisher, messages).await),
+    }
+}
+
+/// Every message on its own: one that cannot be read, or with an upload
+/// that failed, is reported to SQS, which delivers it again (and, after the
+/// queue's `maxReceiveCount`, to its dead-letter queue: nothing is lost).
+async fn process_queued<A: Ports, C: Clock>(
+    publisher: &Publisher<A, C>, messages: Vec<event::QueuedMessage>,
+) -> Response {
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    for message in messages {
+        let failed = match message.uploads {
+            Err(problem) => {
+                let error = Error::from(problem);
+                error!(
+                    error_type = error.error_type(),
+                    error = %error,
+                    message_id = %message.message_id,
+                    "invalid message"
+                );
+                true
+            }
+            Ok(uploads) => {
+                let (outcomes, failed) = process_all(publisher, &uploads).await;
+                results.extend(outcomes);
+                !failed.is_empty()
+            }
+        };
+        if failed {
+            failures.push(BatchItemFailure {
+                item_identifier: message.message_id,
+            });
+        }
+    }
+    Response {
+        results,
+        batch_item_failures: Some(failures),
+    }
+}
+
+/// Every upload is processed, each logging its own failure: the outcomes
+/// of those that succeeded, and the failures with their index.
+async fn process_all<A: Ports, C: Clock>(
+    publisher: &Publisher<A, C>, uploads: &[event::Upload],
+) -> (Vec<Outcome>, Vec<(usize, RecordError)>) {
+    let mut results = Vec::with_capacity(uploads.len());
     let mut failed = Vec::new();
     for (index, upload) in uploads.iter().enumerate() {
-        match publisher.process(upload).await {
+        // Boxed: one record's future is deep, and both deliveries hold it.
+        match Box::pin(publisher.process(upload)).await {
             Ok(outcome) => results.push(outcome),
             Err(problem) => {
                 let e = RecordError {
@@ -108,9 +183,5 @@ async fn process_all<A: Ports, C: Clock>(
             }
         }
     }
-    if failed.is_empty() {
-        Ok(Response { results })
-    } else {
-        Err(Error::RecordsFailed { failed, total })
-    }
+    (results, failed)
 }

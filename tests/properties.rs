@@ -77,7 +77,8 @@ proptest! {
     ) {
         let record = notification(&event_name, &raw_key)["Records"][0].clone();
         let payload = json!({"Records": vec![record; record_count]});
-        if let Ok(uploads) = event::parse(payload) {
+        if let Ok(delivery) = event::parse(payload) {
+            let uploads = delivery.uploads();
             prop_assert_eq!(uploads.len(), record_count);
             for upload in uploads {
                 prop_assert!(!upload.key.is_empty() && upload.key.len() <= MAX_KEY_BYTES);
@@ -88,12 +89,12 @@ proptest! {
 
     #[test]
     fn every_key_s3_can_send_decodes_to_itself(key in "\\PC{1,300}") {
-        let uploads = event::parse(notification("ObjectCreated:Put", &common::encode_key(&key)));
+        let delivery = event::parse(notification("ObjectCreated:Put", &common::encode_key(&key)));
         if key.len() <= MAX_KEY_BYTES {
-            let uploads = uploads.map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(&uploads[0].key, &key);
+            let delivery = delivery.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&delivery.uploads()[0].key, &key);
         } else {
-            prop_assert!(uploads.is_err());
+            prop_assert!(delivery.is_err());
         }
     }
 

@@ -820,7 +820,6 @@ async fn a_new_version_is_shared_with_the_accounts_named() {
 async fn a_new_version_is_announced_on_the_bus() {
     let w = world("events").await;
     let events = aws_sdk_eventbridge::Client::new(&w.sdk);
-    let sqs = aws_sdk_sqs::Client::new(&w.sdk);
     let bus = format!("layers-{}", w.layer);
     events
         .create_event_bus()
@@ -828,24 +827,7 @@ async fn a_new_version_is_announced_on_the_bus() {
         .send()
         .await
         .expect("a bus");
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("q-{}", w.layer))
-        .send()
-        .await
-        .expect("a queue");
-    let queue_url = queue.queue_url().unwrap_or_default().to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap_or_default();
+    let queue = w.queue("announced").await;
     let pattern = r#"{"source":["layer-autopublish"],"detail-type":["Layer Version Published"]}"#;
     events
         .put_rule()
@@ -857,7 +839,7 @@ async fn a_new_version_is_announced_on_the_bus() {
         .expect("a rule");
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id("queue")
-        .arn(&queue_arn)
+        .arn(&queue.arn)
         .build()
         .expect("a target");
     events
@@ -878,17 +860,9 @@ async fn a_new_version_is_announced_on_the_bus() {
         .await
         .expect("published");
 
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("received");
-    let messages = received.messages();
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    let body: serde_json::Value =
-        serde_json::from_str(messages[0].body().unwrap_or_default()).expect("JSON");
+    let bodies = queue.bodies().await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body = &bodies[0];
     assert_eq!(body["source"], "layer-autopublish");
     assert_eq!(body["detail-type"], "Layer Version Published");
     assert_eq!(body["detail"]["outcome"], "published");

@@ -29,6 +29,8 @@ const FOLLOWERS: &str = "${Followers}";
 /// The bus new versions are announced on.
 const BUS_ARN: &str =
     "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBus}";
+/// An existing queue of the bucket's notifications, read by the function.
+const SOURCE_QUEUE: &str = "SourceQueueArn";
 /// The one object outside the prefix the function writes: the layer's lease.
 const LEASE_ARN: &str =
     "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${LayerName}.lease";
@@ -97,6 +99,7 @@ fn is_ours(resource: &str) -> bool {
         || resource == POINTER_ARN
         || resource == BUS_ARN
         || resource == FOLLOWERS
+        || resource == SOURCE_QUEUE
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
         || resource.strip_prefix(LAYER_ARN) == Some(":*")
@@ -168,6 +171,8 @@ fn privilege_violations(text: &str) -> Vec<String> {
                         ) && resource.strip_prefix(LAYER_ARN) == Some(":*"))
                 } else if action.starts_with("ssm:") {
                     resource == POINTER_ARN
+                } else if matches!(action.as_str(), "sqs:ReceiveMessage" | "sqs:DeleteMessage") {
+                    resource == SOURCE_QUEUE
                 } else if action.starts_with("events:") {
                     resource == BUS_ARN
                 } else {
@@ -316,19 +321,20 @@ Resources:
     );
 }
 
-/// The S3 trigger's key filter: (prefix, suffix).
+/// The created bucket's notification key filter: (prefix, suffix).
 fn trigger(template: &Yaml) -> (String, String) {
-    let function = &template["Resources"]["PublisherFunction"]["Properties"];
-    let events = function["Events"].as_hash().expect("Events");
-    let s3_events: Vec<&Yaml> = events
-        .values()
-        .filter(|event| event["Type"].as_str() == Some("S3"))
-        .collect();
-    assert_eq!(s3_events.len(), 1, "one S3 trigger");
-    let properties = &s3_events[0]["Properties"];
-    assert_eq!(properties["Events"].as_str(), Some("s3:ObjectCreated:*"));
+    let bucket = &template["Resources"]["ArtifactsBucket"]["Properties"];
+    let functions = bucket["NotificationConfiguration"]["LambdaConfigurations"]
+        .as_vec()
+        .expect("the bucket notifies the function");
+    assert_eq!(functions.len(), 1, "one S3 trigger");
+    assert_eq!(functions[0]["Event"].as_str(), Some("s3:ObjectCreated:*"));
+    assert_eq!(
+        functions[0]["Function"].as_str(),
+        Some("PublisherFunction.Arn")
+    );
     let rule = |name: &str| {
-        properties["Filter"]["S3Key"]["Rules"]
+        functions[0]["Filter"]["S3Key"]["Rules"]
             .as_vec()
             .and_then(|rules| rules.iter().find(|r| r["Name"].as_str() == Some(name)))
             .and_then(|r| r["Value"].as_str())
@@ -336,6 +342,114 @@ fn trigger(template: &Yaml) -> (String, String) {
             .to_owned()
     };
     (rule("prefix"), rule("suffix"))
+}
+
+/// An existing bucket's rule matches the same keys as the created bucket's
+/// notification: the prefix, anything, the suffix.
+#[test]
+fn the_eventbridge_rule_matches_what_the_notification_matches() {
+    let template = load(TEMPLATE);
+    let (prefix, suffix) = trigger(&template);
+    let rule = &template["Resources"]["LayerZipCreatedRule"]["Properties"];
+    let pattern = &rule["EventPattern"];
+    assert_eq!(pattern["source"][0].as_str(), Some("aws.s3"));
+    assert_eq!(pattern["detail-type"][0].as_str(), Some("Object Created"));
+    assert_eq!(
+        pattern["detail"]["bucket"]["name"][0].as_str(),
+        Some("ArtifactsBucketName")
+    );
+    assert_eq!(
+        pattern["detail"]["object"]["key"][0]["wildcard"].as_str(),
+        Some(format!("${{{prefix}}}*{suffix}").as_str())
+    );
+    assert_eq!(
+        rule["Targets"][0]["Arn"].as_str(),
+        Some("PublisherFunction.Arn")
+    );
+}
+
+/// Whether a condition of the template holds for some parameter values.
+/// The loader drops the tags (`!Equals [a, b]` reads as `[a, b]`), so the
+/// forms are told apart by shape: one item is `!Not`; two texts, neither a
+/// condition's name, are `!Equals`; conditions and forms are `!And` (the
+/// bucket's conditions use no `!Or`, which would read the same).
+fn holds(template: &Yaml, condition: &str, parameters: &[(&str, &str)]) -> bool {
+    let is_condition = |text: &str| !template["Conditions"][text].is_badvalue();
+    let text = |node: &Yaml| {
+        let text = node.as_str().expect("a text");
+        parameters
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map_or(text, |(_, value)| value)
+            .to_owned()
+    };
+    fn eval(node: &Yaml, on: &dyn Fn(&Yaml) -> Option<bool>) -> bool {
+        on(node).unwrap_or_else(|| match node.as_vec().map(Vec::as_slice) {
+            Some([one]) => !eval(one, on),
+            Some(all) => all.iter().all(|item| eval(item, on)),
+            None => panic!("not a condition: {node:?}"),
+        })
+    }
+    let on = |node: &Yaml| -> Option<bool> {
+        if let Some(name) = node.as_str().filter(|n| is_condition(n)) {
+            return Some(holds(template, name, parameters));
+        }
+        match node.as_vec().map(Vec::as_slice) {
+            Some([a, b])
+                if [a, b]
+                    .iter()
+                    .all(|x| x.as_str().is_some_and(|t| !is_condition(t))) =>
+            {
+                Some(text(a) == text(b))
+            }
+            _ => None,
+        }
+    };
+    eval(&template["Conditions"][condition], &on)
+}
+
+/// Whatever the bucket and queue options, exactly one way in is deployed,
+/// and a bucket the stack does not own gets no bucket, policy or permission.
+#[test]
+fn each_bucket_option_deploys_exactly_one_trigger() {
+    let template = load(TEMPLATE);
+    let queue = "arn:aws:sqs:us-east-1:123456789012:uploads";
+    let triggers = ["ArtifactsBucket", "LayerZipCreatedRule", "QueuedUploads"];
+    for (existing, source_queue, expected) in [
+        ("false", "", "ArtifactsBucket"),
+        ("false", queue, "ArtifactsBucket"),
+        ("true", "", "LayerZipCreatedRule"),
+        ("true", queue, "QueuedUploads"),
+    ] {
+        let parameters = [
+            ("UseExistingBucket", existing),
+            ("SourceQueueArn", source_queue),
+        ];
+        let deployed = |resource: &str| {
+            let condition = template["Resources"][resource]["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{resource} is conditional"));
+            holds(&template, condition, &parameters)
+        };
+        let on: Vec<&str> = triggers.into_iter().filter(|t| deployed(t)).collect();
+        assert_eq!(
+            on,
+            [expected],
+            "UseExistingBucket={existing} SourceQueueArn={source_queue:?}"
+        );
+        let owns = existing == "false";
+        for owned in ["ArtifactsBucketPolicy", "ArtifactsBucketInvokesPublisher"] {
+            assert_eq!(
+                deployed(owned),
+                owns,
+                "{owned}, UseExistingBucket={existing}"
+            );
+        }
+        assert_eq!(
+            deployed("LayerZipCreatedRuleInvokesPublisher"),
+            expected == "LayerZipCreatedRule"
+        );
+    }
 }
 
 #[test]

@@ -366,6 +366,31 @@ impl World {
         Publisher::new(self.aws.clone(), config, REGION)
     }
 
+    /// A new SQS queue of this world's: its URL and ARN.
+    pub async fn queue(&self, name: &str) -> Queue {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let created = sqs
+            .create_queue()
+            .queue_name(format!("{name}-{}", self.layer))
+            .send()
+            .await
+            .expect("a queue");
+        let url = created.queue_url().unwrap_or_default().to_owned();
+        let arn_name = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(arn_name.clone())
+            .send()
+            .await
+            .expect("its attributes")
+            .attributes()
+            .and_then(|a| a.get(&arn_name))
+            .cloned()
+            .unwrap_or_default();
+        Queue { sqs, url, arn }
+    }
+
     /// Invokes the handler with this world's default configuration.
     pub async fn invoke(&self, event: Value) -> Result<Response, Diagnostic> {
         invoke(&self.publisher(self.config()), event).await
@@ -405,3 +430,35 @@ pub fn set_object(record: &mut Value, bucket: &str, key: &str, etag: Option<&str
 /// S3's form-style encoding of keys in notifications (the library's, which
 /// `layerctl invoke` uses to build events).
 pub use layer_autopublish::event::encode_key;
+
+/// An SQS queue on moto.
+pub struct Queue {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+    pub arn: String,
+}
+
+impl Queue {
+    /// Every message waiting, received once (and so hidden for the queue's
+    /// visibility timeout).
+    pub async fn receive(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        self.sqs
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("received")
+            .messages()
+            .to_vec()
+    }
+
+    /// The bodies of every message waiting, as JSON.
+    pub async fn bodies(&self) -> Vec<Value> {
+        self.receive()
+            .await
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("a JSON body"))
+            .collect()
+    }
+}
