@@ -57,6 +57,12 @@ impl<'a> CheckedUpload<'a> {
         let layer = metadata::layer_name(&head.metadata, config.layer_name.as_deref())
             .map_err(invalid(metadata::LAYER_NAME_KEY))?
             .ok_or(Problem::MissingLayerName)?;
+        if !config.allowed_layers.allows(&layer) {
+            return Err(Problem::LayerNotAllowed {
+                layer,
+                allowed: config.allowed_layers.describe(),
+            });
+        }
         layer_zip::check_size(head.size)?;
         Ok(Self {
             upload,

@@ -4,6 +4,7 @@
 //! message naming the variable: a wrong deployment must be loud at once, not
 //! on the first upload.
 
+use crate::allowed::AllowedLayers;
 use crate::announce::validate_bus;
 use crate::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
 use crate::metadata::{validate_layer_name, validate_manifest_name};
@@ -47,6 +48,8 @@ pub struct Config {
     pub prune_records: bool,
     /// `FOLLOWERS`: functions moved to each new version.
     pub followers: Vec<String>,
+    /// `ALLOWED_LAYERS`: the layers uploads may name; empty: any.
+    pub allowed_layers: AllowedLayers,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             keep_versions: None,
             prune_records: false,
             followers: Vec::new(),
+            allowed_layers: AllowedLayers::default(),
         }
     }
 }
@@ -199,6 +203,14 @@ impl Config {
         let followers = crate::followers::parse_list(&followers_text)
             .map_err(|why| fail("FOLLOWERS", &followers_text, why))?;
 
+        let allowed_text = var("ALLOWED_LAYERS").unwrap_or_default();
+        let allowed_layers = AllowedLayers::parse(&allowed_text)
+            .map_err(|why| fail("ALLOWED_LAYERS", &allowed_text, why))?;
+        if let Some(name) = layer_name.as_ref().filter(|n| !allowed_layers.allows(n)) {
+            let why = format!("LAYER_NAME {name:?} is not in it: add it, or change LAYER_NAME");
+            return Err(fail("ALLOWED_LAYERS", &allowed_text, why));
+        }
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -213,6 +225,7 @@ impl Config {
             keep_versions,
             prune_records,
             followers,
+            allowed_layers,
         })
     }
 }
@@ -290,6 +303,7 @@ mod tests {
             ("KEEP_VERSIONS", "-1".to_string()),
             ("PRUNE_RECORDS", "sometimes".to_string()),
             ("FOLLOWERS", "api,not a function".to_string()),
+            ("ALLOWED_LAYERS", "deps,*".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();
@@ -304,6 +318,10 @@ mod tests {
             "COMPATIBLE_RUNTIMES"
         );
         assert!(config(&[("LAYER_DESCRIPTION", &"x".repeat(210))]).is_ok());
+        let outside = config(&[("LAYER_NAME", "deps"), ("ALLOWED_LAYERS", "team-*")]);
+        assert_eq!(outside.unwrap_err().variable, "ALLOWED_LAYERS");
+        let inside = config(&[("LAYER_NAME", "team-deps"), ("ALLOWED_LAYERS", "team-*")]);
+        assert!(inside.unwrap().allowed_layers.allows("team-other"));
         let keeping = config(&[("KEEP_VERSIONS", "3"), ("PRUNE_RECORDS", "true")]).unwrap();
         assert_eq!(
             (keeping.keep_versions, keeping.prune_records),

@@ -91,6 +91,13 @@ pub enum Problem {
     MissingLayerName,
 
     #[error(
+        "its layer-name metadata names the layer {layer}, which this deployment may not \
+         publish to (ALLOWED_LAYERS={allowed}). Name a layer in that set, or add it to \
+         AllowedLayers and redeploy"
+    )]
+    LayerNotAllowed { layer: String, allowed: String },
+
+    #[error(
         "{why}. Upload the layer's zip archive (python/... or nodejs/... inside) under this key"
     )]
     NotALayerZip { why: String },
@@ -231,6 +238,7 @@ impl Problem {
             Self::MissingManifestMd5 { .. } => "MissingManifestMd5",
             Self::InconsistentManifest { .. } => "InconsistentManifest",
             Self::MissingLayerName => "MissingLayerName",
+            Self::LayerNotAllowed { .. } => "LayerNotAllowed",
             Self::InvalidMetadata { .. } => "InvalidMetadata",
             Self::NotALayerZip { .. } => "NotALayerZip",
             Self::LayerZipTooLarge { .. } => "LayerZipTooLarge",

@@ -22,6 +22,7 @@
 //! - [`lockfile`]: whether a requirements file pins every package
 //!   (`layerctl upload`, the command line in `src/bin/layerctl/`).
 
+pub mod allowed;
 pub mod announce;
 pub mod aws;
 pub mod checked;

@@ -1456,3 +1456,49 @@ async fn a_lost_answer_after_the_publish_is_finished_by_the_retry_without_harm()
         assert!(scene.text("000002/deployment.json").is_some(), "{op:?}");
     }
 }
+
+/// Issue 12, many layers: an upload naming a layer outside ALLOWED_LAYERS is
+/// refused once its HEAD tells the name, with no other call; one inside the
+/// set (a prefix entry) publishes to the layer it names.
+#[tokio::test]
+async fn a_layer_outside_the_allowed_set_is_refused_before_any_other_call() {
+    let scene = Scene::new();
+    let config = Config {
+        allowed_layers: layer_autopublish::allowed::AllowedLayers::parse("deps,team-*")
+            .expect("a set"),
+        ..Config::default()
+    };
+    let publisher = scene.publisher_with(config);
+    let lock = "requests==2.32.3\n";
+    let upload = |layer: &str| {
+        let metadata = [
+            ("manifest-md5", md5(lock)),
+            ("layer-name", layer.to_owned()),
+        ];
+        let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        scene
+            .aws
+            .put_object(BUCKET, &key("requirements.txt"), lock.as_bytes(), &[], None);
+        let bytes = zip("build");
+        let id = scene
+            .aws
+            .put_object(BUCKET, &key("layer.zip"), &bytes, &metadata, None);
+        scene.event_for(&id, bytes.len())
+    };
+
+    let outside = upload("other-deps");
+    scene.aws.take_calls();
+    let refused = invoke(&publisher, outside).await.expect_err("refused");
+    assert_eq!(refused.error_type, "LayerNotAllowed");
+    assert!(refused.error_message.contains("other-deps"), "{refused:?}");
+    assert!(refused.error_message.contains("deps,team-*"), "{refused:?}");
+    let calls = scene.aws.take_calls();
+    assert_eq!(calls.len(), 1, "the zip's HEAD only: {calls:?}");
+    assert_eq!(calls[0].op, Op::HeadObject);
+    assert!(scene.aws.versions("other-deps").is_empty());
+
+    let inside = upload("team-data");
+    let response = invoke(&publisher, inside).await.expect("published");
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(scene.aws.versions("team-data").len(), 1);
+}

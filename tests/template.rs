@@ -20,10 +20,10 @@ const TEMPLATE: &str = include_str!("../template.yaml");
 /// Where the function may write: `arn:…:s3:::{bucket}/{prefix}`.
 const PREFIX_ARN: &str = "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/${ArtifactsPrefix}";
 const LAYER_ARN: &str =
-    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:${LayerName}";
+    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:${Layers}";
 /// `LatestParameter` with `{layer}` replaced by `LayerName`: its `Before`
 /// and `After` the parameter split around `{layer}`.
-const POINTER_ARN: &str = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Before}${LayerName}${After}";
+const POINTER_ARN: &str = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Before}${Layers}${After}";
 /// The functions `Followers` lists (ARNs), as the checker names them.
 const FOLLOWERS: &str = "${Followers}";
 /// The bus new versions are announced on.
@@ -33,7 +33,7 @@ const BUS_ARN: &str =
 const SOURCE_QUEUE: &str = "SourceQueueArn";
 /// The one object outside the prefix the function writes: the layer's lease.
 const LEASE_ARN: &str =
-    "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${LayerName}.lease";
+    "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${Layers}.lease";
 
 fn load(text: &str) -> Yaml {
     YamlLoader::load_from_str(text)
@@ -498,7 +498,7 @@ fn the_role_may_write_exactly_the_layers_lease() {
     let granted = LEASE_ARN
         .strip_prefix("arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/")
         .expect("in the bucket");
-    assert_eq!(granted, format!("{LEASES_PREFIX}${{LayerName}}.lease"));
+    assert_eq!(granted, format!("{LEASES_PREFIX}${{Layers}}.lease"));
     assert_eq!(
         LeaseKey::of_layer("artifacts", "my-deps").key,
         format!("{LEASES_PREFIX}my-deps.lease")
@@ -527,7 +527,13 @@ fn each_parts_parameter_pattern_agrees_with_the_function() {
     let starts = |variable: &str, value: &str| {
         Config::from_lookup(|name| (name == variable).then(|| value.to_owned())).is_ok()
     };
-    let cases: [(&str, &str, &[&str], &[&str]); 5] = [
+    let cases: [(&str, &str, &[&str], &[&str]); 6] = [
+        (
+            "AllowedLayers",
+            "ALLOWED_LAYERS",
+            &["", "deps", "team-*", "a_b-C9"],
+            &["*", "deps,team-*", "team/*", "a**"],
+        ),
         (
             "LatestParameter",
             "LATEST_PARAMETER",
@@ -571,4 +577,56 @@ fn each_parts_parameter_pattern_agrees_with_the_function() {
             assert!(!matches(value), "{parameter} accepts {value:?}");
         }
     }
+}
+
+/// `${Layers}` in the role's rights is `AllowedLayers` when set, else
+/// `LayerName`: the layers the function is told it may publish to
+/// (`ALLOWED_LAYERS`), so that the rights and the function agree.
+#[test]
+fn the_layer_rights_are_on_the_allowed_layers_the_function_is_given() {
+    fn subs_naming_layers(node: &Yaml, found: &mut Vec<Yaml>) {
+        match node {
+            Yaml::Array(items) => {
+                let names_layers = items
+                    .first()
+                    .and_then(Yaml::as_str)
+                    .is_some_and(|text| text.contains("${Layers}"));
+                if names_layers && items.len() == 2 {
+                    found.push(items[1]["Layers"].clone());
+                }
+                items
+                    .iter()
+                    .for_each(|item| subs_naming_layers(item, found));
+            }
+            Yaml::Hash(map) => map.values().for_each(|v| subs_naming_layers(v, found)),
+            _ => {}
+        }
+    }
+    let template = load(TEMPLATE);
+    let mut bindings = Vec::new();
+    subs_naming_layers(&template["Resources"]["PublisherRole"], &mut bindings);
+    assert!(
+        bindings.len() >= 7,
+        "lease (2), layer, versions, pointer, sharing, retention"
+    );
+    let variables =
+        &template["Resources"]["PublisherFunction"]["Properties"]["Environment"]["Variables"];
+    for binding in bindings.iter().chain([&variables["ALLOWED_LAYERS"]]) {
+        let chosen: Vec<&str> = binding
+            .as_vec()
+            .expect("!If")
+            .iter()
+            .filter_map(Yaml::as_str)
+            .collect();
+        assert_eq!(chosen, ["HasAllowedLayers", "AllowedLayers", "LayerName"]);
+    }
+    let role = TEMPLATE
+        .split_once("  PublisherRole:")
+        .and_then(|(_, rest)| rest.split_once("  PublisherFunction:"))
+        .map(|(role, _)| role)
+        .expect("the role's text");
+    assert!(
+        !role.contains("${LayerName}"),
+        "no right names LayerName alone"
+    );
 }
