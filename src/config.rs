@@ -50,6 +50,8 @@ pub struct Config {
     pub followers: Vec<String>,
     /// `ALLOWED_LAYERS`: the layers uploads may name; empty: any.
     pub allowed_layers: AllowedLayers,
+    /// `REPLICATE_TO`: the other regions each version is published in.
+    pub replicate_to: Vec<crate::replicas::Target>,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             prune_records: false,
             followers: Vec::new(),
             allowed_layers: AllowedLayers::default(),
+            replicate_to: Vec::new(),
         }
     }
 }
@@ -82,6 +85,19 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The home region may not be among `REPLICATE_TO`'s: its version is
+    /// the one published first.
+    pub fn check_home_region(&self, home: &str) -> Result<(), ConfigError> {
+        match self.replicate_to.iter().find(|t| t.region == home) {
+            Some(target) => Err(ConfigError {
+                variable: "REPLICATE_TO",
+                value: format!("{}={}", target.region, target.bucket),
+                problem: format!("{home} is the function's own region, where it publishes first"),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -211,6 +227,10 @@ impl Config {
             return Err(fail("ALLOWED_LAYERS", &allowed_text, why));
         }
 
+        let replicate_text = var("REPLICATE_TO").unwrap_or_default();
+        let replicate_to = crate::replicas::parse_list(&replicate_text)
+            .map_err(|why| fail("REPLICATE_TO", &replicate_text, why))?;
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -226,6 +246,7 @@ impl Config {
             prune_records,
             followers,
             allowed_layers,
+            replicate_to,
         })
     }
 }
@@ -304,6 +325,7 @@ mod tests {
             ("PRUNE_RECORDS", "sometimes".to_string()),
             ("FOLLOWERS", "api,not a function".to_string()),
             ("ALLOWED_LAYERS", "deps,*".to_string()),
+            ("REPLICATE_TO", "eu-west-1".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

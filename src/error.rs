@@ -167,6 +167,18 @@ pub enum Problem {
         followers: Vec<crate::followers::FollowerResult>,
     },
 
+    #[error(
+        "its version {version_arn} is published, but not in every region of REPLICATE_TO: \
+         {}. Nothing to do for a passing failure: the lease is kept until it expires, and \
+         Lambda's retry publishes only where this lock file is still missing; otherwise fix \
+         what is named (a bucket in that region, a right of the role)",
+        .failed.join(" | ")
+    )]
+    ReplicasNotPublished {
+        version_arn: String,
+        failed: Vec<String>,
+    },
+
     #[error("{}{}", .0, hint(.0))]
     Aws(#[from] AwsError),
 
@@ -247,6 +259,7 @@ impl Problem {
             Self::PublishInProgress { .. } => "PublishInProgress",
             Self::PublishUnconfirmed { .. } => "PublishUnconfirmed",
             Self::FollowersNotMoved { .. } => "FollowersNotMoved",
+            Self::ReplicasNotPublished { .. } => "ReplicasNotPublished",
             Self::Internal(_) => "InternalError",
             Self::Aws(source) => match source.service {
                 AwsService::S3 => "S3Error",

@@ -45,6 +45,7 @@ pub mod outcome;
 pub mod pointer;
 pub mod ports;
 pub mod publish;
+pub mod replicas;
 pub mod retention;
 pub mod sharing;
 pub mod snapshot;

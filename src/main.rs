@@ -13,6 +13,9 @@ async fn main() -> Result<(), Error> {
     let sdk =
         aws::lambda_config().inspect_err(|e| tracing::error!(error = %e, "bad environment"))?;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    config
+        .check_home_region(&region)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     // Building the SDK clients loads the system's root certificates: done on
     // the first event, so that the runtime asks for work as soon as it can.
     let publisher = OnceLock::new();

@@ -61,6 +61,9 @@ pub struct Outcome {
     /// What happened to each function of `FOLLOWERS`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followers: Vec<FollowerResult>,
+    /// The version in each region of `REPLICATE_TO`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<crate::replicas::Replica>,
 }
 
 impl Outcome {
@@ -79,6 +82,7 @@ impl Outcome {
             reason: Some(reason.into()),
             deleted_versions: Vec::new(),
             followers: Vec::new(),
+            replicas: Vec::new(),
         }
     }
 }
@@ -121,6 +125,9 @@ pub struct Adopted {
     pub published_at: String,
     /// When this function wrote the record.
     pub adopted_at: String,
+    /// The version in each region of `REPLICATE_TO`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<crate::replicas::Replica>,
 }
 
 impl Adopted {

@@ -148,7 +148,35 @@ pub trait Folder: Send + Sync {
     /// `etag` (`x-amz-copy-source-if-match`); `false` when it changed or is gone.
     fn copy_if(
         &self, bucket: &str, from: &str, to: &str, etag: &str,
-    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        async move {
+            let source = SourceObject {
+                bucket,
+                key: from,
+                version_id: None,
+                etag: Some(etag),
+            };
+            Ok(self.copy_across(&source, bucket, to).await?.is_some())
+        }
+    }
+
+    /// Copies `from` (its version when it names one, else only while its
+    /// ETag is still the one given) to `to_key` in `to_bucket`, a bucket of
+    /// this port's region; `None` when the source changed or is gone, else
+    /// the copy's id.
+    fn copy_across(
+        &self, from: &SourceObject<'_>, to_bucket: &str, to_key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectId>, AwsError>> + Send;
+}
+
+/// An object pinned to the bytes that were checked: by its version in a
+/// versioned bucket, else by its ETag.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceObject<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub version_id: Option<&'a str>,
+    pub etag: Option<&'a str>,
 }
 
 /// The layer in Lambda: its versions, and publishing one.
@@ -223,10 +251,16 @@ pub trait Functions: Send + Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// Everything the publisher calls, as one bound.
-pub trait Ports: Folder + Layer + Parameters + Events + Functions {}
+/// The same ports in another region (`REPLICATE_TO`): its Lambda, its
+/// parameters, its buckets.
+pub trait Regions: Sized {
+    fn in_region(&self, region: &str) -> Self;
+}
 
-impl<T: Folder + Layer + Parameters + Events + Functions> Ports for T {}
+/// Everything the publisher calls, as one bound.
+pub trait Ports: Folder + Layer + Parameters + Events + Functions + Regions {}
+
+impl<T: Folder + Layer + Parameters + Events + Functions + Regions> Ports for T {}
 
 /// Time: what the lease's expiry and the wait for another's lease are
 /// measured with. Tests use a manual one, so no test waits on the wall clock.

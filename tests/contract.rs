@@ -10,7 +10,7 @@ use layer_autopublish::fake::{code_sha256, FakeAws};
 use layer_autopublish::manifest::ManifestMd5;
 use layer_autopublish::ports::{
     Events, Folder, Layer, ObjectId, ObjectStart, Parameters, PublishRequest, SmallObject,
-    WriteCondition,
+    SourceObject, WriteCondition,
 };
 use std::time::UNIX_EPOCH;
 
@@ -22,6 +22,8 @@ trait Scene {
     fn is_moto(&self) -> bool;
     async fn enable_versioning(&self);
     async fn put(&self, key: &str, bytes: &[u8], metadata: &[(&str, &str)]) -> ObjectId;
+    /// A second bucket, created empty.
+    async fn other_bucket(&self) -> String;
 }
 
 struct Fake {
@@ -45,6 +47,10 @@ impl Scene for Fake {
         self.aws
             .put_object(self.bucket(), key, bytes, metadata, None)
     }
+    async fn other_bucket(&self) -> String {
+        self.aws.create_bucket("contract-other");
+        "contract-other".into()
+    }
 }
 
 impl Scene for common::World {
@@ -66,6 +72,16 @@ impl Scene for common::World {
             version_id,
             etag: Some(etag),
         }
+    }
+    async fn other_bucket(&self) -> String {
+        let other = format!("{}-other", self.bucket);
+        self.s3
+            .create_bucket()
+            .bucket(&other)
+            .send()
+            .await
+            .expect("another bucket");
+        other
     }
 }
 
@@ -96,6 +112,7 @@ contract!(
     listings_are_in_key_order_after_start_after,
     puts_hold_to_their_condition,
     copies_hold_to_the_sources_etag,
+    copies_across_buckets_take_the_version_named,
     layers_number_their_versions_and_hash_what_they_took,
     a_publish_takes_the_object_version_it_names,
     a_bucket_that_does_not_exist,
@@ -314,6 +331,54 @@ async fn copies_hold_to_the_sources_etag<P: Folder, S: Scene>(ports: &P, scene: 
         assert!(!stale, "412: the source changed");
         assert_eq!(ports.head(b, "c/000003/x").await.unwrap(), None);
     }
+}
+
+async fn copies_across_buckets_take_the_version_named<P: Folder, S: Scene>(ports: &P, scene: &S) {
+    scene.enable_versioning().await;
+    let (from, key) = (scene.bucket(), "c/layer.zip");
+    let first = scene.put(key, b"build 1", &[]).await;
+    scene.put(key, b"build 2", &[]).await;
+    let to = scene.other_bucket().await;
+    let pinned = SourceObject {
+        bucket: from,
+        key,
+        version_id: first.version_id.as_deref(),
+        etag: None,
+    };
+
+    let copy = ports
+        .copy_across(&pinned, &to, "c/publish-source.zip")
+        .await;
+
+    let copy = copy.unwrap().expect("copied");
+    assert_eq!(
+        copy.etag,
+        Some(md5(b"build 1")),
+        "the version named, not the latest"
+    );
+    let head = ports.head(&to, "c/publish-source.zip").await.unwrap();
+    assert_eq!(head.map(|h| h.id.etag), Some(Some(md5(b"build 1"))));
+
+    let by_etag = SourceObject {
+        version_id: None,
+        etag: Some("0123"),
+        ..pinned
+    };
+    let stale = ports
+        .copy_across(&by_etag, &to, "c/stale.zip")
+        .await
+        .unwrap();
+    if scene.is_moto() {
+        assert!(stale.is_some(), "moto ignores x-amz-copy-source-if-match");
+    } else {
+        assert_eq!(stale, None, "412: the source changed");
+    }
+    let missing = SourceObject {
+        key: "c/missing.zip",
+        ..by_etag
+    };
+    let gone = ports.copy_across(&missing, &to, "c/gone.zip").await;
+    assert_eq!(gone.unwrap(), None, "no source: refused");
 }
 
 fn request<'a>(

@@ -995,3 +995,81 @@ async fn layers_of(w: &common::World, function: &str) -> Vec<String> {
         .filter_map(|l| l.arn().map(str::to_owned))
         .collect()
 }
+
+/// Issue 12, other regions, on moto: a bucket in eu-west-1, the version
+/// published there from its copy of the zip (Lambda takes a layer's content
+/// only from its own region), and the record naming both ARNs.
+#[tokio::test]
+async fn a_version_is_published_in_each_region_of_replicate_to() {
+    let w = world("replicas").await;
+    let region = "eu-west-1";
+    let eu = aws_sdk_lambda::config::Region::new(region);
+    let eu_bucket = format!("{}-eu", w.bucket);
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    w.s3.create_bucket()
+        .bucket(&eu_bucket)
+        .create_bucket_configuration(location)
+        .send()
+        .await
+        .expect("a bucket in eu-west-1");
+    let config = Config {
+        replicate_to: layer_autopublish::replicas::parse_list(&format!("{region}={eu_bucket}"))
+            .expect("a target"),
+        ..w.config()
+    };
+    let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let response = common::invoke(&w.publisher(config), event)
+        .await
+        .expect("published in both regions");
+
+    let result = &response.results[0];
+    let replica = &result.replicas[0];
+    assert_eq!(
+        (replica.region.as_str(), replica.outcome.as_str()),
+        (region, "published")
+    );
+    assert!(
+        replica.layer_version_arn.contains(":eu-west-1:"),
+        "{replica:?}"
+    );
+    let eu_lambda =
+        aws_sdk_lambda::Client::from_conf(w.lambda.config().to_builder().region(eu).build());
+    let there = eu_lambda
+        .list_layer_versions()
+        .layer_name(&w.layer)
+        .send()
+        .await
+        .expect("eu-west-1's versions");
+    let descriptions: Vec<&str> = there
+        .layer_versions()
+        .iter()
+        .filter_map(|v| v.description())
+        .collect();
+    assert_eq!(
+        descriptions,
+        [format!("manifest-md5:{}", md5_hex(LOCK_V1.as_bytes()))]
+    );
+    assert_eq!(w.versions().await.len(), 1, "one at home");
+    let copied =
+        w.s3.get_object()
+            .bucket(&eu_bucket)
+            .key(key("publish-source.zip"))
+            .send()
+            .await
+            .expect("the copy in eu-west-1")
+            .body
+            .collect()
+            .await
+            .expect("its bytes")
+            .into_bytes();
+    assert_eq!(copied.as_ref(), zip_bytes("build 1").as_slice());
+    let record: serde_json::Value =
+        serde_json::from_slice(&w.get(&key("000001/deployment.json")).await.unwrap()).unwrap();
+    assert_eq!(
+        record["replicas"][0]["layer_version_arn"].as_str(),
+        Some(replica.layer_version_arn.as_str())
+    );
+}

@@ -29,6 +29,8 @@ const FOLLOWERS: &str = "${Followers}";
 /// The bus new versions are announced on.
 const BUS_ARN: &str =
     "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBus}";
+/// The zip's copy in a bucket of another region (`ReplicateTo`).
+const REPLICA_COPY_ARN: &str = "arn:${AWS::Partition}:s3:::*/${ArtifactsPrefix}*publish-source.zip";
 /// An existing queue of the bucket's notifications, read by the function.
 const SOURCE_QUEUE: &str = "SourceQueueArn";
 /// The one object outside the prefix the function writes: the layer's lease.
@@ -100,9 +102,52 @@ fn is_ours(resource: &str) -> bool {
         || resource == BUS_ARN
         || resource == FOLLOWERS
         || resource == SOURCE_QUEUE
+        || resource == REPLICA_COPY_ARN
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
         || resource.strip_prefix(LAYER_ARN) == Some(":*")
+}
+
+/// A statement's actions; `!If [part, action, AWS::NoValue]` counts as on.
+fn actions_of(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::Array(items) => items
+            .iter()
+            .flat_map(|item| match item.as_vec().map(Vec::as_slice) {
+                Some([_, action, no_value]) if no_value.as_str() == Some("AWS::NoValue") => {
+                    strings(action)
+                }
+                _ => strings(item),
+            })
+            .collect(),
+        one => strings(one),
+    }
+}
+
+/// A right in the regions of `ReplicateTo` (region `*`, held to them by an
+/// `aws:RequestedRegion` condition built from that parameter) reads as the
+/// same right at home; a replica bucket's copy (any bucket, held to this
+/// account's by `s3:ResourceAccount`) as [`REPLICA_COPY_ARN`]. Without
+/// their condition, they stay as written: a resource not this stack's.
+fn in_home_terms(statement: &Yaml, resource: String) -> String {
+    let condition = &statement["Condition"]["StringEquals"];
+    let regions = strings(&condition["aws:RequestedRegion"]);
+    let in_replica_regions = regions == ["=", "=", ",", "ReplicateTo"];
+    let own_account = condition["s3:ResourceAccount"].as_str() == Some("AWS::AccountId");
+    if resource == REPLICA_COPY_ARN {
+        return if own_account {
+            resource
+        } else {
+            format!("{resource} (any account)")
+        };
+    }
+    let regionless = [":lambda:*:", ":ssm:*:"];
+    match regionless.iter().find(|r| resource.contains(*r)) {
+        Some(wild) if in_replica_regions => {
+            resource.replacen(wild, &wild.replace('*', "${AWS::Region}"), 1)
+        }
+        _ => resource,
+    }
 }
 
 /// Reading actions; everything else counts as a write.
@@ -129,7 +174,7 @@ fn privilege_violations(text: &str) -> Vec<String> {
         if statement["Principal"]["Service"].as_str() == Some("lambda.amazonaws.com") {
             continue; // the role's trust policy: who may assume it, not rights
         }
-        let actions = strings(&statement["Action"]);
+        let actions = actions_of(&statement["Action"]);
         // `!Split [",", Followers]`: the functions the parameter lists.
         let followers_split = statement["Resource"].as_vec().is_some_and(|split| {
             split.len() == 2
@@ -140,6 +185,9 @@ fn privilege_violations(text: &str) -> Vec<String> {
             vec![FOLLOWERS.to_owned()]
         } else {
             strings(&statement["Resource"])
+                .into_iter()
+                .map(|resource| in_home_terms(&statement, resource))
+                .collect()
         };
         if !statement["NotAction"].is_badvalue() || !statement["NotResource"].is_badvalue() {
             violations.push(format!("{path}: NotAction/NotResource grant by exclusion"));
@@ -159,7 +207,9 @@ fn privilege_violations(text: &str) -> Vec<String> {
         for action in actions.iter().filter(|a| !is_read(a)) {
             for resource in &resources {
                 let allowed = if action.starts_with("s3:") {
-                    resource.starts_with(PREFIX_ARN) || resource == LEASE_ARN
+                    resource.starts_with(PREFIX_ARN)
+                        || resource == LEASE_ARN
+                        || resource == REPLICA_COPY_ARN
                 } else if action == "lambda:UpdateFunctionConfiguration" {
                     resource == FOLLOWERS
                 } else if action.starts_with("lambda:") {
@@ -202,6 +252,11 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
         "DeleteOldVersionsOfTheConfiguredLayer",
         "PruneTheRecordsOfDeletedVersions",
         "MoveTheFollowers",
+        "ReadTheUploadQueue",
+        "CopyToTheReplicaBuckets",
+        "PublishInTheReplicaRegions",
+        "UseTheReplicaRegionsVersions",
+        "MoveTheReplicaRegionsPointers",
     ] {
         assert!(
             statements
@@ -292,6 +347,12 @@ Resources:
               - Effect: Deny
                 Action: "*"
                 Resource: "*"
+              - Effect: Allow
+                Action: lambda:PublishLayerVersion
+                Resource: !Sub "arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:layer:${Layers}"
+              - Effect: Allow
+                Action: s3:PutObject
+                Resource: !Sub "arn:${AWS::Partition}:s3:::*/${ArtifactsPrefix}*publish-source.zip"
               - !If
                 - SomePartIsOn
                 - Effect: Allow
@@ -309,6 +370,8 @@ Resources:
         "NotAction/NotResource grant by exclusion",
         "a resource not this stack's: arn:aws:s3:::other-bucket/*",
         "ssm:PutParameter on arn:aws:ssm:us-east-1:123456789012:parameter/somebody-elses",
+        "lambda:PublishLayerVersion on arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:layer:${Layers}",
+        "s3:PutObject on arn:${AWS::Partition}:s3:::*/${ArtifactsPrefix}*publish-source.zip (any account)",
     ] {
         assert!(
             found.iter().any(|v| v.ends_with(expected)),
@@ -527,7 +590,13 @@ fn each_parts_parameter_pattern_agrees_with_the_function() {
     let starts = |variable: &str, value: &str| {
         Config::from_lookup(|name| (name == variable).then(|| value.to_owned())).is_ok()
     };
-    let cases: [(&str, &str, &[&str], &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str], &[&str]); 7] = [
+        (
+            "ReplicateTo",
+            "REPLICATE_TO",
+            &["", "eu-west-1=my-artifacts-eu", "eu-west-1=a.b-c,us-gov-west-1=gov-bucket"],
+            &["eu-west-1", "eu-west-1=Bucket", "eu-west-1=b1,", "europe=bucket"],
+        ),
         (
             "AllowedLayers",
             "ALLOWED_LAYERS",

@@ -80,6 +80,36 @@ impl Aws {
 }
 
 /// An ETag without the quotes S3 puts around it.
+/// The same clients, configured for `region`: the HTTP client and the
+/// credentials are shared.
+impl crate::ports::Regions for Aws {
+    fn in_region(&self, region: &str) -> Self {
+        let region = aws_config::Region::new(region.to_owned());
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(
+                self.s3.config().to_builder().region(region.clone()).build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                self.lambda
+                    .config()
+                    .to_builder()
+                    .region(region.clone())
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                self.ssm
+                    .config()
+                    .to_builder()
+                    .region(region.clone())
+                    .build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                self.events.config().to_builder().region(region).build(),
+            ),
+        }
+    }
+}
+
 pub fn unquoted(etag: Option<&str>) -> Option<String> {
     etag.map(|e| e.trim_matches('"').to_owned())
 }

@@ -5,7 +5,8 @@ use super::{byte_count, s3_failure, timeouts, unquoted, Aws};
 use crate::error::AwsError;
 use crate::layout::UNRESERVED_AND_SLASH;
 use crate::ports::{
-    Folder, ListedObject, ObjectHead, ObjectId, ObjectStart, SmallObject, WriteCondition,
+    Folder, ListedObject, ObjectHead, ObjectId, ObjectStart, SmallObject, SourceObject,
+    WriteCondition,
 };
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -152,16 +153,23 @@ impl Folder for Aws {
         }
     }
 
-    async fn copy_if(
-        &self, bucket: &str, from: &str, to: &str, etag: &str,
-    ) -> Result<bool, AwsError> {
-        let result = self
+    async fn copy_across(
+        &self, from: &SourceObject<'_>, to_bucket: &str, to_key: &str,
+    ) -> Result<Option<ObjectId>, AwsError> {
+        let mut source = copy_source(from.bucket, from.key);
+        if let Some(version) = from.version_id {
+            source = format!("{source}?versionId={version}");
+        }
+        let mut request = self
             .s3
             .copy_object()
-            .bucket(bucket)
-            .key(to)
-            .copy_source(copy_source(bucket, from))
-            .copy_source_if_match(format!("\"{etag}\""))
+            .bucket(to_bucket)
+            .key(to_key)
+            .copy_source(source);
+        if let (None, Some(etag)) = (from.version_id, from.etag) {
+            request = request.copy_source_if_match(format!("\"{etag}\""));
+        }
+        let result = request
             .customize()
             .config_override(
                 aws_sdk_s3::config::Builder::default().timeout_config(timeouts::copies()),
@@ -169,9 +177,12 @@ impl Folder for Aws {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_precondition_failure(&e) || is_not_found(&e) => Ok(false),
-            Err(e) => Err(s3_failure("CopyObject", bucket, to)(e)),
+            Ok(out) => {
+                let etag = out.copy_object_result().and_then(|r| r.e_tag());
+                Ok(Some(object_id(out.version_id(), etag)))
+            }
+            Err(e) if is_precondition_failure(&e) || is_not_found(&e) => Ok(None),
+            Err(e) => Err(s3_failure("CopyObject", to_bucket, to_key)(e)),
         }
     }
 }

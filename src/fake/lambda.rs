@@ -1,7 +1,7 @@
 //! The in-memory Lambda layers: numbered versions (never reused), their
 //! descriptions, and the `CodeSha256` of the bytes each took from S3.
 
-use super::{aws_error, lock, FakeAws, Op};
+use super::{aws_error, FakeAws, Op};
 use crate::error::AwsError;
 use crate::ports::{Layer, LayerVersion, NewVersion, PublishRequest};
 use crate::sharing::Grant;
@@ -68,40 +68,48 @@ impl Layers {
 impl Layer for FakeAws {
     /// Every version, newest first (as one page of Lambda's).
     async fn recent_versions(&self, layer: &str) -> Result<Vec<LayerVersion>, AwsError> {
-        self.call(Op::ListLayerVersions, layer, |state, _| {
-            let versions = state.lambda.0.get(name_of(layer));
-            Ok(versions
-                .map(|v| {
-                    v.published
-                        .iter()
-                        .rev()
-                        .map(|p| p.version.clone())
-                        .collect()
-                })
-                .unwrap_or_default())
-        })
+        self.call(
+            Op::ListLayerVersions,
+            &self.regional_target(layer),
+            |state, _| {
+                let versions = state.lambda().0.get(name_of(layer));
+                Ok(versions
+                    .map(|v| {
+                        v.published
+                            .iter()
+                            .rev()
+                            .map(|p| p.version.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            },
+        )
         .await
     }
 
     async fn version_sha256(&self, layer: &str, version: i64) -> Result<Option<String>, AwsError> {
         let target = format!("{layer}:{version}");
-        self.call(Op::GetLayerVersion, &target, |state, _| {
-            state
-                .lambda
-                .0
-                .get(name_of(layer))
-                .and_then(|v| v.published.iter().find(|p| p.version.version == version))
-                .map(|p| Some(p.code_sha256.clone()))
-                .ok_or_else(|| {
-                    let message = "The resource you requested does not exist.";
-                    aws_error(
-                        Op::GetLayerVersion,
-                        &target,
-                        "ResourceNotFoundException",
-                        message,
-                    )
-                })
-        })
+        self.call(
+            Op::GetLayerVersion,
+            &self.regional_target(&target),
+            |state, _| {
+                state
+                    .lambda()
+                    .0
+                    .get(name_of(layer))
+                    .and_then(|v| v.published.iter().find(|p| p.version.version == version))
+                    .map(|p| Some(p.code_sha256.clone()))
+                    .ok_or_else(|| {
+                        let message = "The resource you requested does not exist.";
+                        aws_error(
+                            Op::GetLayerVersion,
+                            &target,
+                            "ResourceNotFoundException",
+                            message,
+                        )
+                    })
+            },
+        )
         .await
     }
 
@@ -111,12 +119,16 @@ impl Layer for FakeAws {
 
     async fn delete_layer_version(&self, layer: &str, version: i64) -> Result<(), AwsError> {
         let target = format!("{layer}:{version}");
-        self.call(Op::DeleteLayerVersion, &target, |state, _| {
-            if let Some(v) = state.lambda.0.get_mut(name_of(layer)) {
-                v.published.retain(|p| p.version.version != version);
-            }
-            Ok(())
-        })
+        self.call(
+            Op::DeleteLayerVersion,
+            &self.regional_target(&target),
+            |state, _| {
+                if let Some(v) = state.lambda().0.get_mut(name_of(layer)) {
+                    v.published.retain(|p| p.version.version != version);
+                }
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -125,8 +137,9 @@ impl Layer for FakeAws {
     async fn share(&self, layer: &str, version: i64, grant: &Grant) -> Result<(), AwsError> {
         let target = format!("{layer}:{version}");
         let op = Op::AddLayerVersionPermission;
-        let added = self.call(op, &target, |state, _| {
-            let published = state.lambda.0.get_mut(name_of(layer)).and_then(|v| {
+        let logged = self.regional_target(&target);
+        let added = self.call(op, &logged, |state, _| {
+            let published = state.lambda().0.get_mut(name_of(layer)).and_then(|v| {
                 v.published
                     .iter_mut()
                     .find(|p| p.version.version == version)
@@ -153,25 +166,29 @@ impl Layer for FakeAws {
     }
 
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<NewVersion, AwsError> {
-        self.call(Op::PublishLayerVersion, request.layer_name, |state, now| {
-            let object = state
-                .s3
-                .get(request.bucket, request.key, request.object_version);
-            let Some(object) = object else {
-                let message = "Error occurred while GetObject. S3 Error Code: NoSuchKey.";
-                let op = Op::PublishLayerVersion;
-                return Err(aws_error(
-                    op,
-                    request.layer_name,
-                    "InvalidParameterValueException",
-                    message,
-                ));
-            };
-            let bytes = object.bytes.clone();
-            Ok(state
-                .lambda
-                .create(request.layer_name, request.description, &bytes, now))
-        })
+        self.call(
+            Op::PublishLayerVersion,
+            &self.regional_target(request.layer_name),
+            |state, now| {
+                let object = state
+                    .s3
+                    .get(request.bucket, request.key, request.object_version);
+                let Some(object) = object else {
+                    let message = "Error occurred while GetObject. S3 Error Code: NoSuchKey.";
+                    let op = Op::PublishLayerVersion;
+                    return Err(aws_error(
+                        op,
+                        request.layer_name,
+                        "InvalidParameterValueException",
+                        message,
+                    ));
+                };
+                let bytes = object.bytes.clone();
+                Ok(state
+                    .lambda()
+                    .create(request.layer_name, request.description, &bytes, now))
+            },
+        )
         .await
     }
 }
@@ -182,15 +199,13 @@ impl FakeAws {
     /// Publishes a version as another tool would (the seed, by hand).
     pub fn publish_by_hand(&self, layer: &str, description: &str, bytes: &[u8]) -> NewVersion {
         let now = crate::ports::Clock::now(&self.clock);
-        lock(&self.state)
-            .lambda
-            .create(layer, description, bytes, now)
+        self.here().lambda().create(layer, description, bytes, now)
     }
 
     /// The layer's versions as (version, description), oldest first.
     pub fn versions(&self, layer: &str) -> Vec<(i64, String)> {
-        lock(&self.state)
-            .lambda
+        self.here()
+            .lambda()
             .0
             .get(name_of(layer))
             .map(|v| {
@@ -204,8 +219,8 @@ impl FakeAws {
 
     /// A version's grants, in the order they were made.
     pub fn grants(&self, layer: &str, version: i64) -> Vec<Grant> {
-        lock(&self.state)
-            .lambda
+        self.here()
+            .lambda()
             .0
             .get(name_of(layer))
             .and_then(|v| v.published.iter().find(|p| p.version.version == version))
@@ -215,7 +230,7 @@ impl FakeAws {
 
     /// Deletes a version, as `aws lambda delete-layer-version` does.
     pub fn delete_version(&self, layer: &str, version: i64) {
-        if let Some(v) = lock(&self.state).lambda.0.get_mut(name_of(layer)) {
+        if let Some(v) = self.here().lambda().0.get_mut(name_of(layer)) {
             v.published.retain(|p| p.version.version != version);
         }
     }

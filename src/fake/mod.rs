@@ -26,6 +26,7 @@ pub use lambda::code_sha256;
 
 use crate::error::{AwsError, AwsService};
 use crate::ports::Clock;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -183,13 +184,18 @@ pub struct Call {
 pub struct FakeAws {
     state: Arc<Mutex<State>>,
     clock: ManualClock,
+    /// The region this view's Lambda and SSM calls go to; `None`: home.
+    region: Option<String>,
 }
 
 #[derive(Default)]
 struct State {
+    /// S3's namespace is global: one for every region.
     s3: s3::Buckets,
-    lambda: lambda::Layers,
-    ssm: ssm::Store,
+    home: Regional,
+    regional: BTreeMap<String, Regional>,
+    /// The region of the call being applied (see [`FakeAws::here`]).
+    region: Option<String>,
     events: Vec<PutEvent>,
     functions: functions::Registry,
     faults: Vec<Injected>,
@@ -201,13 +207,39 @@ impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
             .field("s3", &self.s3)
-            .field("lambda", &self.lambda)
-            .field("ssm", &self.ssm)
+            .field("home", &self.home)
+            .field("regional", &self.regional)
             .field("events", &self.events)
             .field("functions", &self.functions)
             .field("faults", &self.faults)
             .field("calls", &self.calls)
             .finish_non_exhaustive()
+    }
+}
+
+/// What each region has of its own: layers and parameters.
+#[derive(Debug, Default)]
+struct Regional {
+    lambda: lambda::Layers,
+    ssm: ssm::Store,
+}
+
+impl State {
+    fn regional(&mut self) -> &mut Regional {
+        match &self.region {
+            None => &mut self.home,
+            Some(region) => self.regional.entry(region.clone()).or_default(),
+        }
+    }
+
+    /// The Lambda of the region the current call is in.
+    fn lambda(&mut self) -> &mut lambda::Layers {
+        &mut self.regional().lambda
+    }
+
+    /// The SSM of the region the current call is in.
+    fn ssm(&mut self) -> &mut ssm::Store {
+        &mut self.regional().ssm
     }
 }
 
@@ -218,9 +250,40 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl crate::ports::Regions for FakeAws {
+    fn in_region(&self, region: &str) -> Self {
+        self.region(region)
+    }
+}
+
 impl FakeAws {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The state, its Lambda and SSM those of this view's region.
+    fn here(&self) -> MutexGuard<'_, State> {
+        let mut state = lock(&self.state);
+        state.region = self.region.clone();
+        state
+    }
+
+    /// A call's target as logged (and matched by faults): in another
+    /// region, prefixed with it, e.g. `eu-west-1:deps`.
+    fn regional_target(&self, target: &str) -> String {
+        match &self.region {
+            Some(region) => format!("{region}:{target}"),
+            None => target.to_owned(),
+        }
+    }
+
+    /// This fake seen from `region`: its own layers and parameters, the one
+    /// S3 (a test's view too: `versions`, `parameter`).
+    pub fn region(&self, region: &str) -> Self {
+        Self {
+            region: Some(region.to_owned()),
+            ..self.clone()
+        }
     }
 
     /// The clock the fake stamps objects with; give it to the publisher.
@@ -291,7 +354,7 @@ impl FakeAws {
         }
         let run = |this: &Self| {
             let now = this.clock.now();
-            apply(&mut lock(&this.state), now)
+            apply(&mut this.here(), now)
         };
         match fault {
             None => run(self),

@@ -6,6 +6,7 @@ use crate::error::AwsError;
 use crate::layout::s3_uri;
 use crate::manifest::ManifestMd5;
 use crate::ports::Clock as _;
+use crate::ports::SourceObject;
 use crate::ports::{
     Folder, ListedObject, ObjectHead, ObjectId, ObjectStart, SmallObject, WriteCondition,
 };
@@ -240,23 +241,24 @@ impl Folder for FakeAws {
         .await
     }
 
-    async fn copy_if(
-        &self, bucket: &str, from: &str, to: &str, etag: &str,
-    ) -> Result<bool, AwsError> {
-        self.call(Op::CopyObject, &s3_uri(bucket, to), |state, now| {
-            state.s3.bucket(Op::CopyObject, bucket, to)?;
-            let Some(source) = state.s3.get(bucket, from, None) else {
-                return Ok(false);
+    async fn copy_across(
+        &self, from: &SourceObject<'_>, to_bucket: &str, to_key: &str,
+    ) -> Result<Option<ObjectId>, AwsError> {
+        let target = self.regional_target(&s3_uri(to_bucket, to_key));
+        self.call(Op::CopyObject, &target, |state, now| {
+            state.s3.bucket(Op::CopyObject, to_bucket, to_key)?;
+            let Some(source) = state.s3.get(from.bucket, from.key, from.version_id) else {
+                return Ok(None);
             };
-            if source.etag != etag {
-                return Ok(false);
+            if from.version_id.is_none() && from.etag != Some(source.etag.as_str()) {
+                return Ok(None);
             }
             let copy = Stored {
                 last_modified: now,
                 ..source.clone()
             };
-            state.s3.bucket(Op::CopyObject, bucket, to)?.write(to, copy);
-            Ok(true)
+            let bucket = state.s3.bucket(Op::CopyObject, to_bucket, to_key)?;
+            Ok(Some(bucket.write(to_key, copy)))
         })
         .await
     }

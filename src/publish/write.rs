@@ -14,7 +14,10 @@ use crate::layout;
 use crate::manifest;
 use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::pointer;
-use crate::ports::{Clock, LayerVersion, NewVersion, Ports, PublishRequest, WriteCondition};
+use crate::ports::{
+    Clock, LayerVersion, NewVersion, Ports, PublishRequest, SourceObject, WriteCondition,
+};
+use crate::replicas::{Replica, Target};
 use crate::retention;
 use tracing::info;
 
@@ -26,6 +29,13 @@ const PUBLISH_ATTEMPTS: u32 = 3;
 /// pause (doubling): 7 s of waiting in all.
 const FOLLOWER_ATTEMPTS: u32 = 4;
 const FOLLOWER_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the lifecycle parts after a publish did.
+struct AfterPublish {
+    followers: Vec<FollowerResult>,
+    deleted_versions: Vec<i64>,
+    replicas: Vec<Replica>,
+}
 
 impl<A: Ports, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
@@ -63,7 +73,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             compatible_architectures: &config.compatible_architectures,
             license_info: config.license_info.as_deref(),
         };
-        let new = match self.publish_once(checked, &request, listed).await {
+        let new = match self
+            .publish_once(&self.aws, checked, &request, listed)
+            .await
+        {
             Ok(new) => new,
             Err((problem, keep_lease)) => {
                 return Written {
@@ -88,10 +101,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 self.keep_lock_file(checked, staged, new.version.version, Records::default())
                     .await?;
             }
-            let (followers, deleted_versions) = self.after_publish(checked, &new.version).await?;
+            let after = self.after_publish(checked, &new.version).await?;
             let outcome = Outcome {
-                deleted_versions,
-                followers,
+                deleted_versions: after.deleted_versions,
+                followers: after.followers,
+                replicas: after.replicas,
                 ..outcome
             };
             self.announce(&outcome).await?;
@@ -142,16 +156,17 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// lease is kept until it expires. On failure: the problem, and whether
     /// to keep the lease (a version may exist that was not seen).
     async fn publish_once(
-        &self, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>, listed: Option<i64>,
+        &self, aws: &A, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>,
+        listed: Option<i64>,
     ) -> Result<NewVersion, (Problem, bool)> {
         let mut attempts = 1;
         loop {
-            let error = match self.aws.publish(request).await {
+            let error = match aws.publish(request).await {
                 Ok(new) => return Ok(new),
                 Err(e) if !e.may_have_applied() => return Err((e.into(), false)),
                 Err(e) => e,
             };
-            let recent = self.aws.recent_versions(&checked.layer).await;
+            let recent = aws.recent_versions(&checked.layer).await;
             let latest = recent
                 .map_err(|e| (Problem::from(e), true))?
                 .into_iter()
@@ -162,10 +177,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             });
             if let Some(version) = ours {
                 info!(layer = %checked.layer, version = version.version, error = %error, "the publish applied although its answer was lost");
-                let sha256 = self
-                    .aws
-                    .version_sha256(&checked.layer, version.version)
-                    .await;
+                let sha256 = aws.version_sha256(&checked.layer, version.version).await;
                 let code_sha256 = sha256.map_err(|e| (Problem::from(e), true))?;
                 return Ok(NewVersion {
                     version,
@@ -214,11 +226,13 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 .await?;
             kept = kept.or_else(|| Some(named_lock_file(checked, latest)));
         }
-        let outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept.clone());
+        let mut outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept.clone());
         if !records.deployment {
             // What a publish does after its lock file copies, before its
             // record: the record's absence says it may not have been done.
-            let (followers, deleted_versions) = self.after_publish(checked, latest).await?;
+            let after = self.after_publish(checked, latest).await?;
+            // Where the other regions stand is this record's answer too.
+            outcome.replicas = after.replicas.clone();
             // A version this function published (its marker) may not have
             // been announced yet; another tool's is not announced.
             if manifest::md5_from_description(&latest.description).is_some() {
@@ -226,8 +240,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     outcome: OutcomeKind::Published,
                     code_sha256: code_sha256.clone(),
                     reason: None,
-                    deleted_versions,
-                    followers,
+                    deleted_versions: after.deleted_versions,
+                    followers: after.followers,
+                    replicas: after.replicas.clone(),
                     ..outcome.clone()
                 };
                 self.announce(&published).await?;
@@ -243,6 +258,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 code_sha256,
                 published_at: latest.created.clone(),
                 adopted_at: crate::iso8601::format(self.clock.now()),
+                replicas: after.replicas,
             };
             let body = adopted.to_json();
             self.put_record(checked, latest, body).await?;
@@ -256,33 +272,146 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     }
 
     /// The lifecycle parts that follow a publish, in their order: the
-    /// latest pointer, sharing, the followers, retention (the event comes
-    /// after, with what these did). Each is idempotent, so a redelivery that
-    /// finds the version's record missing runs them all again. Returns each
-    /// follower's result and the versions deleted.
+    /// latest pointer, sharing, the followers, retention, then the other
+    /// regions, all at once, each with its own pointer, sharing and
+    /// retention (the event comes after, with what these did). Each is
+    /// idempotent, so a redelivery that finds the version's record missing
+    /// runs them all again.
     async fn after_publish(
         &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
-    ) -> Result<(Vec<FollowerResult>, Vec<i64>), Problem> {
-        let pointed = self.move_pointer(checked, version).await?;
-        self.share(checked, version).await?;
+    ) -> Result<AfterPublish, Problem> {
+        let pointed = self.move_pointer(&self.aws, checked, version).await?;
+        self.share(&self.aws, checked, version).await?;
         let followers = self.move_followers(version).await?;
-        let deleted_versions = self.retain(checked, version, pointed).await?;
-        Ok((followers, deleted_versions))
+        let prune = self.config.prune_records;
+        let deleted_versions = self
+            .retain(&self.aws, checked, version, pointed, prune)
+            .await?;
+        let replicas = self.replicate(checked, version).await?;
+        Ok(AfterPublish {
+            followers,
+            deleted_versions,
+            replicas,
+        })
+    }
+
+    /// `REPLICATE_TO`: the version in every other region, all at once. A
+    /// region that fails fails the record once the others are done; the
+    /// redelivery publishes only where the lock file is still missing.
+    async fn replicate(
+        &self, checked: &CheckedUpload<'_>, home: &LayerVersion,
+    ) -> Result<Vec<Replica>, Problem> {
+        if self.config.replicate_to.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The bytes that were checked: the zip's version, else the zip
+        // while it still has the checked ETag.
+        let etag = checked.event_object().etag;
+        let source = SourceObject {
+            bucket: &checked.upload.bucket,
+            key: &checked.upload.key,
+            version_id: checked.object_version(),
+            etag: etag.as_deref(),
+        };
+        let targets = &self.config.replicate_to;
+        let each = targets
+            .iter()
+            .map(|target| self.replicate_to(checked, &source, target));
+        let results = futures_util::future::join_all(each).await;
+        let mut replicas = Vec::new();
+        let mut failed = Vec::new();
+        for (target, result) in targets.iter().zip(results) {
+            match result {
+                Ok(replica) => replicas.push(replica),
+                Err(problem) => {
+                    let said = format!("{}: {}: {problem}", target.region, problem.error_type());
+                    failed.push(said);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(Problem::ReplicasNotPublished {
+                version_arn: home.arn.clone(),
+                failed,
+            });
+        }
+        Ok(replicas)
+    }
+
+    /// One region: its own versions decide (its latest already carrying
+    /// this lock file is `unchanged`); else the zip is copied to the
+    /// region's bucket and published from there, exactly once whatever the
+    /// answers, as at home. Then its pointer, sharing and retention.
+    async fn replicate_to(
+        &self, checked: &CheckedUpload<'_>, source: &SourceObject<'_>, target: &Target,
+    ) -> Result<Replica, Problem> {
+        let aws = self.aws.in_region(&target.region);
+        let latest = aws
+            .recent_versions(&checked.layer)
+            .await?
+            .into_iter()
+            .next();
+        let listed = latest.as_ref().map(|v| v.version);
+        let has_lock = |v: &LayerVersion| {
+            manifest::md5_from_description(&v.description).as_ref() == Some(&checked.md5)
+        };
+        let (version, outcome) = match latest.filter(has_lock) {
+            Some(version) => (version, OutcomeKind::Unchanged),
+            None => {
+                let key = checked.dir.publish_source_key();
+                let Some(copy) = aws.copy_across(source, &target.bucket, &key).await? else {
+                    let why = format!(
+                        "the zip changed after it was checked, before its copy to s3://{}/{key} \
+                         was made; the newer upload has its own event",
+                        target.bucket
+                    );
+                    return Err(Problem::Internal(why));
+                };
+                let config = &self.config;
+                let description = manifest::describe(&config.layer_description, &checked.md5);
+                let request = PublishRequest {
+                    layer_name: &checked.layer,
+                    bucket: &target.bucket,
+                    key: &key,
+                    object_version: copy.version_id.as_deref(),
+                    description: &description,
+                    compatible_runtimes: &config.compatible_runtimes,
+                    compatible_architectures: &config.compatible_architectures,
+                    license_info: config.license_info.as_deref(),
+                };
+                let new = self
+                    .publish_once(&aws, checked, &request, listed)
+                    .await
+                    .map_err(|(problem, _)| problem)?;
+                (new.version, OutcomeKind::Published)
+            }
+        };
+        let pointed = self.move_pointer(&aws, checked, &version).await?;
+        self.share(&aws, checked, &version).await?;
+        let deleted_versions = self.retain(&aws, checked, &version, pointed, false).await?;
+        info!(region = %target.region, layer = %checked.layer, version = version.version, outcome = outcome.as_str(), "replica");
+        Ok(Replica {
+            region: target.region.clone(),
+            outcome: outcome.as_str().to_owned(),
+            layer_version: version.version,
+            layer_version_arn: version.arn,
+            deleted_versions,
+        })
     }
 
     /// `LATEST_PARAMETER`: the layer's parameter names `version`, unless it
     /// names a newer one (a late event never moves it back). Returns the
     /// version it names now, if any.
     async fn move_pointer(
-        &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
+        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
     ) -> Result<Option<i64>, Problem> {
         let Some(template) = &self.config.latest_parameter else {
             return Ok(None);
         };
         let name = pointer::parameter_name(template, &checked.layer);
-        let current = self.aws.get_parameter(&name).await?;
+        let current = aws.get_parameter(&name).await?;
         if pointer::moves(current.as_deref(), version) {
-            self.aws.put_parameter(&name, &version.arn).await?;
+            aws.put_parameter(&name, &version.arn).await?;
             info!(parameter = %name, version = version.version, "latest pointer moved");
             return Ok(Some(version.version));
         }
@@ -349,19 +478,21 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
     /// `KEEP_VERSIONS`: deletes the versions beyond the newest N, never
     /// `version` (just published) nor `pointed` (the pointer's), and with
-    /// `PRUNE_RECORDS` their records in this folder. Returns what it deleted.
+    /// `prune` (`PRUNE_RECORDS`, home only) their records in this folder.
+    /// Returns what it deleted.
     async fn retain(
-        &self, checked: &CheckedUpload<'_>, version: &LayerVersion, pointed: Option<i64>,
+        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion, pointed: Option<i64>,
+        prune: bool,
     ) -> Result<Vec<i64>, Problem> {
         let Some(keep) = self.config.keep_versions else {
             return Ok(Vec::new());
         };
-        let all = self.aws.all_versions(&checked.layer).await?;
+        let all = aws.all_versions(&checked.layer).await?;
         let deleted = retention::to_delete(&all, keep, version.version, pointed);
         let dir = &checked.dir;
         for &old in &deleted {
-            self.aws.delete_layer_version(&checked.layer, old).await?;
-            if self.config.prune_records {
+            aws.delete_layer_version(&checked.layer, old).await?;
+            if prune {
                 let folder = format!("{}{}/", dir.prefix(), layout::version_folder(old));
                 for record in self.aws.list_after(dir.bucket(), &folder, None).await? {
                     self.aws.delete(dir.bucket(), &record.key).await?;
@@ -369,7 +500,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             }
         }
         if !deleted.is_empty() {
-            info!(layer = %checked.layer, keep, deleted = ?deleted, pruned_records = self.config.prune_records, "old versions deleted");
+            info!(layer = %checked.layer, keep, deleted = ?deleted, pruned_records = prune, "old versions deleted");
         }
         Ok(deleted)
     }
@@ -377,13 +508,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// `SHARE_WITH`: `lambda:GetLayerVersion` on `version` for each grantee,
     /// under statement ids that make granting again a no-op.
     async fn share(
-        &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
+        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
     ) -> Result<(), Problem> {
         for grantee in &self.config.share_with {
             let grant = grantee.grant();
-            self.aws
-                .share(&checked.layer, version.version, &grant)
-                .await?;
+            aws.share(&checked.layer, version.version, &grant).await?;
             info!(layer = %checked.layer, version = version.version, statement = %grant.statement_id, "version shared");
         }
         Ok(())
@@ -599,5 +728,6 @@ pub(super) fn outcome(
         reason: None,
         deleted_versions: Vec::new(),
         followers: Vec::new(),
+        replicas: Vec::new(),
     }
 }
