@@ -3,8 +3,9 @@
 #   make demo    the whole job end to end on a local AWS (moto server)
 #   make test    everything CI checks: lint, tests, release build, glibc check
 #
-# Python tools (moto, cargo-lambda with zig, cfn-lint, awscli) live in a
-# project-local .venv, pinned in scripts/python-tools.txt.
+# Python tools (moto, cargo-lambda with zig, cfn-lint and its serverless
+# rules, checkov, the SAM CLI, awscli) live in a project-local .venv, pinned
+# in scripts/python-tools.txt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,13 +13,17 @@ SHELL := /bin/bash
 
 VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
+# The SAM CLI offline: no telemetry; and a region for the commands that
+# only check or build (the template names none), when the caller set none.
+export SAM_CLI_TELEMETRY := 0
+SAM_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
 RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-gnu/release/layer-autopublish
 # Lambda's provided.al2023 ships glibc 2.34: the binary may need no newer.
 MAX_GLIBC := 2.34
 
-.PHONY: help tools demo test unit fuzz bench lint build check-glibc watch invoke deploy clean
+.PHONY: help tools demo test unit fuzz bench lint build sam-build check-glibc watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -26,11 +31,12 @@ help:
 	@echo "make fuzz         the property tests with 20,000 cases each"
 	@echo "make bench        start-up, memory, latency, AWS calls and size vs a boto3 baseline"
 	@echo "make unit         the Rust tests only (unit, moto, in-process)"
-	@echo "make lint         cargo fmt --check, clippy -D warnings, cfn-lint template.yaml"
+	@echo "make lint         cargo fmt --check, clippy -D warnings; template.yaml: cfn-lint with"
+	@echo "                  the serverless rules, checkov, sam validate --lint"
 	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda)"
 	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
-	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials and SAM CLI)"
+	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest)"
 
 # The venv is rebuilt whenever the pinned list changes.
 $(VENV)/.installed: scripts/python-tools.txt
@@ -43,7 +49,7 @@ tools: $(VENV)/.installed
 demo: tools
 	scripts/demo.sh
 
-test: lint unit build check-glibc
+test: lint unit build check-glibc sam-build
 
 # One moto server for every test binary (scripts/with-moto.sh); `cargo test`
 # run directly starts one per binary instead.
@@ -64,11 +70,18 @@ fuzz:
 lint: tools
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cfn-lint template.yaml
+	cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(SAM_REGION) sam validate --lint
 
 build: tools
 	cargo lambda build --release --bin layer-autopublish --output-format zip
 	@ls -l $(BOOTSTRAP_ZIP)
+
+# What `make deploy` builds, checked in CI: SAM's cargo-lambda build of the
+# function (the same release build as `make build`, reused).
+sam-build: build
+	$(SAM_REGION) sam build
 
 # The newest GLIBC symbol version the release binary needs.
 check-glibc: build
@@ -84,9 +97,11 @@ watch: tools
 invoke: tools
 	cargo lambda invoke layer-autopublish --data-file events/put-layer-zip.json
 
-deploy:
-	sam build && sam deploy --guided
+# samconfig.toml holds the stack name, capabilities and the code bucket.
+deploy: tools
+	sam build
+	sam deploy --guided
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) .demo .aws-sam

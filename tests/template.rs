@@ -699,3 +699,92 @@ fn the_layer_rights_are_on_the_allowed_layers_the_function_is_given() {
         "no right names LayerName alone"
     );
 }
+
+/// `*` in an IAM resource: any run of characters, `/` included.
+fn iam_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => text.strip_prefix(head).is_some_and(|tail| {
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && iam_matches(rest, &tail[i..]))
+        }),
+    }
+}
+
+/// Issue 12: the policy the stack offers CI may write the zip and its lock
+/// file and nothing the function writes: no record, no copy, no lease.
+#[test]
+fn ci_may_upload_the_zip_and_its_lock_file_and_nothing_the_function_writes() {
+    let template = load(TEMPLATE);
+    let statements = template["Resources"]["CiUploadPolicy"]["Properties"]["PolicyDocument"]
+        ["Statement"]
+        .as_vec()
+        .expect("the CI policy's statements")
+        .clone();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        strings(&statements[0]["Action"]),
+        ["s3:PutObject", "s3:AbortMultipartUpload"]
+    );
+    // The parameters as a user would set them.
+    let resources: Vec<String> = strings(&statements[0]["Resource"])
+        .iter()
+        .map(|r| {
+            r.replace("arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/", "")
+                .replace("${ArtifactsPrefix}", "projects/")
+                .replace("${ManifestName}", "requirements.txt")
+        })
+        .collect();
+    let may_write = |key: &str| resources.iter().any(|r| iam_matches(r, key));
+    let folder = LayerDir::of_zip_key("artifacts", "projects/app/lambda/layer/layer.zip").unwrap();
+    assert!(may_write(&format!("{}{ZIP_FILE_NAME}", folder.prefix())));
+    assert!(may_write(&format!("{}requirements.txt", folder.prefix())));
+    for theirs in [
+        folder.deployment_key(1),
+        folder.publish_source_key(),
+        folder.last_manifest_key("requirements.txt"),
+        LeaseKey::of_layer("artifacts", "deps").key,
+        "projects/app/lambda/layer/poetry.lock".to_owned(),
+    ] {
+        assert!(!may_write(&theirs), "CI may write {theirs}");
+    }
+    let outputs = &template["Outputs"]["CiUploadPolicyArn"]["Value"];
+    assert_eq!(
+        outputs.as_str(),
+        Some("CiUploadPolicy"),
+        "the stack outputs it"
+    );
+}
+
+/// The Serverless Application Repository's version is the crate's.
+#[test]
+fn the_application_repository_metadata_names_this_version() {
+    let template = load(TEMPLATE);
+    let app = &template["Metadata"]["AWS::ServerlessRepo::Application"];
+    assert_eq!(
+        app["SemanticVersion"].as_str(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        app["SpdxLicenseId"].as_str(),
+        Some(env!("CARGO_PKG_LICENSE"))
+    );
+    for file in ["LicenseUrl", "ReadmeUrl"] {
+        let path = app[file].as_str().expect("a file");
+        let local = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            std::path::Path::new(&local).exists(),
+            "{path} is in the repository"
+        );
+    }
+}
+
+#[test]
+fn iam_wildcards_match_as_iam_does() {
+    assert!(iam_matches("a/*/layer.zip", "a/b/c/layer.zip"));
+    assert!(!iam_matches("a/*/layer.zip", "a/layer.zip"));
+    assert!(!iam_matches(
+        "a/*/requirements.txt",
+        "a/b/last-requirements.txt"
+    ));
+    assert!(iam_matches("a/*", "a/"));
+}
