@@ -67,10 +67,22 @@ bench: build
 fuzz:
 	PROPTEST_CASES=20000 cargo test --test properties
 
+# Each way in, and every part on: the parameters a user sets (cfn-lint also
+# checks every combination of the template's conditions on its own).
+TEMPLATE_BASE := ArtifactsBucketName=my-artifacts LayerName=deps
+TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
+	"UseExistingBucket=true SourceQueueArn=arn:aws:sqs:us-east-1:123456789012:uploads" \
+	"LatestParameter=/layer-autopublish/{layer}/latest ShareWith=123456789012 EventBus=default \
+	 KeepVersions=3 PruneRecords=true AllowedLayers=de* ReplicateTo=eu-west-1=my-artifacts-eu \
+	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api"
+
 lint: tools
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	set -f; for case in $(TEMPLATE_CASES); do \
+		cfn-lint --append-rules cfn_lint_serverless.rules \
+			--parameters $(TEMPLATE_BASE) $$case -- template.yaml || exit 1; \
+	done
 	checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(SAM_REGION) sam validate --lint
 
