@@ -80,6 +80,10 @@ pub struct UploadArgs {
     /// Upload a requirements file even if some lines do not pin one version
     #[arg(long)]
     pub allow_unpinned: bool,
+    /// How many 8 MiB parts of a large zip go up at once
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 /// Show the layer's published versions and whether the staged zip is

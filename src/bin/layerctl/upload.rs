@@ -8,6 +8,7 @@ use crate::calls::{self, Uploaded, UploadedPart};
 use crate::failure::Failure;
 use crate::report::Report;
 use aws_sdk_s3::primitives::{ByteStream, Length};
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use layer_autopublish::aws::Aws;
 use layer_autopublish::layer_zip::{self, ZipProblem, LOCAL_FILE_HEADER};
@@ -23,7 +24,8 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 
-/// Zips above this go up in parts (retried one by one, with progress).
+/// Zips above this go up in parts (several at once, each retried on its
+/// own, with progress).
 const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
 const PART_SIZE: u64 = 8 * 1024 * 1024;
 
@@ -98,7 +100,12 @@ pub async fn run(
         )
         .await?
     } else {
-        upload_in_parts(aws, report, &folder, &args.zip, zip_size, &metadata).await?
+        let parts = Parts {
+            path: &args.zip,
+            size: zip_size,
+            at_once: usize::from(args.concurrency),
+        };
+        upload_in_parts(aws, report, &folder, &parts, &metadata).await?
     };
     let zip_uri = folder.s3_uri(&zip_key);
     report.line(format!(
@@ -206,21 +213,29 @@ fn check_zip(path: &Path) -> Result<u64, Failure> {
     Ok(size)
 }
 
-/// A multipart upload, part by part with progress; abandoned on failure so
-/// that no parts linger.
+/// A file going up in parts.
+struct Parts<'a> {
+    path: &'a Path,
+    size: u64,
+    /// How many parts are in flight at once.
+    at_once: usize,
+}
+
+/// A multipart upload, several parts at once, with progress; abandoned on
+/// failure so that no parts linger.
 async fn upload_in_parts(
-    aws: &Aws, report: &Report, folder: &LayerDir, path: &Path, size: u64,
+    aws: &Aws, report: &Report, folder: &LayerDir, parts: &Parts<'_>,
     metadata: &HashMap<String, String>,
 ) -> Result<Uploaded, Failure> {
     let key = folder.zip_key();
     let upload_id =
         calls::start_multipart_upload(aws, folder.bucket(), &key, "application/zip", metadata)
             .await?;
-    let result = upload_parts(aws, report, folder, path, size, &upload_id).await;
+    let result = upload_parts(aws, report, folder, parts, &upload_id).await;
     match result {
-        Ok(parts) => {
+        Ok(uploaded) => {
             Ok(
-                calls::complete_multipart_upload(aws, folder.bucket(), &key, &upload_id, &parts)
+                calls::complete_multipart_upload(aws, folder.bucket(), &key, &upload_id, &uploaded)
                     .await?,
             )
         }
@@ -235,10 +250,14 @@ async fn upload_in_parts(
     }
 }
 
+/// Every part, `at_once` in flight: each streams its range of the file (no
+/// part is read into memory whole) with its SHA-256. The first failure
+/// stops the rest; the caller abandons the upload.
 async fn upload_parts(
-    aws: &Aws, report: &Report, folder: &LayerDir, path: &Path, size: u64, upload_id: &str,
+    aws: &Aws, report: &Report, folder: &LayerDir, parts: &Parts<'_>, upload_id: &str,
 ) -> Result<Vec<UploadedPart>, Failure> {
     let key = folder.zip_key();
+    let (path, size) = (parts.path, parts.size);
     let count = size.div_ceil(PART_SIZE);
     // A bar on a terminal; plain lines in CI logs.
     let bar = (report.for_people() && std::io::stderr().is_terminal()).then(|| {
@@ -251,26 +270,45 @@ async fn upload_parts(
         bar.set_message("layer.zip");
         bar
     });
-    let mut parts = Vec::new();
-    for index in 0..count {
-        let offset = index * PART_SIZE;
-        let length = PART_SIZE.min(size - offset);
-        let body = ByteStream::read_from()
-            .path(path)
-            .offset(offset)
-            .length(Length::Exact(length))
-            .build()
-            .await
-            .map_err(|e| Failure::Rejected(format!("{}: cannot read it: {e}", path.display())))?;
-        let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
-        parts.push(calls::upload_part(aws, folder.bucket(), &key, upload_id, number, body).await?);
+    let one_part = |index: u64| {
+        let key = &key;
+        async move {
+            let offset = index * PART_SIZE;
+            let length = PART_SIZE.min(size - offset);
+            let body = ByteStream::read_from()
+                .path(path)
+                .offset(offset)
+                .length(Length::Exact(length))
+                .build()
+                .await
+                .map_err(|e| {
+                    Failure::Rejected(format!("{}: cannot read it: {e}", path.display()))
+                })?;
+            let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
+            let part =
+                calls::upload_part(aws, folder.bucket(), key, upload_id, number, body).await?;
+            Ok::<_, Failure>((part, length))
+        }
+    };
+    let mut in_flight = futures_util::stream::iter(0..count)
+        .map(one_part)
+        .buffer_unordered(parts.at_once.max(1));
+    let mut uploaded = Vec::new();
+    while let Some(done) = in_flight.next().await {
+        let (part, length) = done?;
+        uploaded.push(part);
         match &bar {
             Some(bar) => bar.inc(length),
-            None => report.line(format!("uploaded part {number}/{count} of layer.zip")),
+            None => report.line(format!(
+                "uploaded part {}/{count} of layer.zip",
+                uploaded.len()
+            )),
         }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok(parts)
+    // They finish in any order; S3 completes them in part order.
+    uploaded.sort_by_key(|part| part.number);
+    Ok(uploaded)
 }
