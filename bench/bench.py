@@ -271,6 +271,9 @@ def main():
         label = f"AWS calls, {outcome}"
         p_calls = statistics.median(x[f"{outcome}_calls"] for x in python)
         print(f"| {label:42} | {rust_calls[outcome]:>24} | {p_calls:>24g} | {'':>7} |")
+    for outcome in ["published", "unchanged"]:
+        label = f"AWS calls one after another, {outcome}"
+        print(f"| {label:42} | {rust_calls[outcome + '_depth']:>24} | {'-':>24} | {'':>7} |")
     size = os.path.getsize(bootstrap)
     zipped = os.path.getsize(bootstrap_zip)
     print(f"| {'bootstrap, stripped (bytes)':42} | {size:>24,} | {'-':>24} | {'':>7} |")

@@ -76,7 +76,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if outcome != expected {
             return Err(format!("expected {expected}, got {outcome}").into());
         }
-        counts.insert(expected, Calls::total(&calls.take()));
+        // How many of them one after another (the rest overlapped).
+        counts.insert(format!("{expected}_depth"), calls.depth());
+        counts.insert(expected.to_owned(), Calls::total(&calls.take()));
     }
     println!("{}", serde_json::to_string(&counts)?);
     Ok(())

@@ -39,17 +39,21 @@ pub struct Look {
 /// then its reading of the folder still decides. A version published since
 /// is what changes a decision: its holder released the lease before it was
 /// read here, so the versions show it; a record repaired meanwhile at worst
-/// is written again, the same.
+/// is written again, the same. `prefetched`: the layer's versions, already
+/// read at the same time as the zip's HEAD (the first look).
 pub async fn look<A: Folder + Layer>(
     aws: &A, checked: &CheckedUpload<'_>, lease: Option<&LeaseKey>, now: SystemTime,
-    before: Option<Look>,
+    before: Option<Look>, prefetched: Option<Vec<LayerVersion>>,
 ) -> Result<Look, Problem> {
     let dir = &checked.dir;
     let lease = match lease {
         Some(lease) => Some(lease::read(aws, lease, now).await?),
         None => None,
     };
-    let recent = aws.recent_versions(&checked.layer).await?;
+    let recent = match prefetched {
+        Some(recent) => recent,
+        None => aws.recent_versions(&checked.layer).await?,
+    };
     let published_since_upload =
         decide::published_since_upload(&checked.md5, &recent, checked.head.last_modified).cloned();
     if let Some(before) = before.filter(|b| b.facts.latest.as_ref() == recent.first()) {

@@ -21,13 +21,15 @@ fn lock(n: usize) -> String {
     format!("boto3==1.35.{n}\n")
 }
 
-/// The outcome of one invocation and the calls it made.
+/// The outcome of one invocation, the calls it made, and how many of them
+/// one after another.
 async fn run(
     publisher: &Publisher<layer_autopublish::aws::Aws>, calls: &Calls, event: serde_json::Value,
-) -> (OutcomeKind, BTreeMap<String, usize>) {
+) -> (OutcomeKind, BTreeMap<String, usize>, usize) {
     calls.take();
     let response = common::invoke(publisher, event).await.expect("processed");
-    (response.results[0].outcome, calls.take())
+    let depth = calls.depth();
+    (response.results[0].outcome, calls.take(), depth)
 }
 
 #[tokio::test]
@@ -51,10 +53,10 @@ async fn floors(versioned: bool) {
 
     let mut ignored_event = w.event(&format!("{DIR}/requirements.txt"), None);
     ignored_event["Records"][0]["eventName"] = "ObjectCreated:Put".into();
-    let (outcome, made) = run(&publisher, &calls, ignored_event).await;
+    let (outcome, made, depth) = run(&publisher, &calls, ignored_event).await;
     assert_eq!(
-        (outcome, Calls::total(&made)),
-        (OutcomeKind::Ignored, 0),
+        (outcome, Calls::total(&made), depth),
+        (OutcomeKind::Ignored, 0, 0),
         "{made:?}"
     );
 
@@ -83,7 +85,7 @@ async fn floors(versioned: bool) {
                 .expect("published elsewhere");
             continue;
         }
-        let (outcome, made) = run(&publisher, &calls, event.clone()).await;
+        let (outcome, made, depth) = run(&publisher, &calls, event.clone()).await;
         assert_eq!(outcome, OutcomeKind::Published);
         assert!(
             Calls::total(&made) <= published_floor,
@@ -91,13 +93,15 @@ async fn floors(versioned: bool) {
         );
         assert_eq!(made.get("CopyObject"), Some(&copies), "{made:?}");
         assert_eq!(made.get("PublishLayerVersion"), Some(&1), "{made:?}");
+        // The HEAD and the versions at once: one call's wait less.
+        assert!(depth < Calls::total(&made), "published v{n}: {depth} deep");
         assert_eq!(
             made.get("GetObject"),
             Some(&1),
             "only the zip's first bytes: {made:?}"
         );
 
-        let (outcome, made) = run(&publisher, &calls, event).await;
+        let (outcome, made, depth) = run(&publisher, &calls, event).await;
         assert_eq!(outcome, OutcomeKind::Unchanged);
         assert_eq!(
             made,
@@ -108,5 +112,8 @@ async fn floors(versioned: bool) {
             ]),
             "unchanged after v{n}"
         );
+        // Issue 13: the zip's HEAD and the layer's versions at once, then
+        // the folder's listing.
+        assert_eq!(depth, 2, "unchanged after v{n}: calls one after another");
     }
 }

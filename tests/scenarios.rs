@@ -1458,10 +1458,11 @@ async fn a_lost_answer_after_the_publish_is_finished_by_the_retry_without_harm()
 }
 
 /// Issue 12, many layers: an upload naming a layer outside ALLOWED_LAYERS is
-/// refused once its HEAD tells the name, with no other call; one inside the
-/// set (a prefix entry) publishes to the layer it names.
+/// refused once its HEAD tells the name, before any call on that layer and
+/// any write; one inside the set (a prefix entry) publishes to the layer it
+/// names.
 #[tokio::test]
-async fn a_layer_outside_the_allowed_set_is_refused_before_any_other_call() {
+async fn a_layer_outside_the_allowed_set_is_refused_before_any_call_on_it() {
     let scene = Scene::new();
     let config = Config {
         allowed_layers: layer_autopublish::allowed::AllowedLayers::parse("deps,team-*")
@@ -1492,9 +1493,18 @@ async fn a_layer_outside_the_allowed_set_is_refused_before_any_other_call() {
     assert_eq!(refused.error_type, "LayerNotAllowed");
     assert!(refused.error_message.contains("other-deps"), "{refused:?}");
     assert!(refused.error_message.contains("deps,team-*"), "{refused:?}");
+    // The zip's HEAD, and at the same time (issue 13) the versions of
+    // LAYER_NAME's layer, which the HEAD showed it does not name: nothing
+    // on the named layer, nothing written.
     let calls = scene.aws.take_calls();
-    assert_eq!(calls.len(), 1, "the zip's HEAD only: {calls:?}");
-    assert_eq!(calls[0].op, Op::HeadObject);
+    let ops: Vec<Op> = calls.iter().map(|c| c.op).collect();
+    assert_eq!(ops.len(), 2, "{calls:?}");
+    assert!(ops.contains(&Op::HeadObject), "{calls:?}");
+    assert!(ops.contains(&Op::ListLayerVersions), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.target.contains("other-deps")),
+        "{calls:?}"
+    );
     assert!(scene.aws.versions("other-deps").is_empty());
 
     let inside = upload("team-data");

@@ -279,11 +279,20 @@ async fn a_zip_larger_than_lambda_takes_fails_after_one_head() {
             .content_length(300 * 1024 * 1024)
             .build()
     });
+    // Read at the same time as the HEAD, for the first look (issue 13).
+    let versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
+        .then_output(|| ListLayerVersionsOutput::builder().build());
     let config = Config {
         layer_name: Some("deps".into()),
         ..Config::default()
     };
-    let publisher = Publisher::new(s3_only(&[&head]), config, "us-east-1");
+    let aws = Aws::from_clients(
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head]),
+        mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&versions]),
+        mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &[] as &[&Rule]),
+        mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[] as &[&Rule]),
+    );
+    let publisher = Publisher::new(aws, config, "us-east-1");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/events/put-layer-zip.json");
     let event: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -300,6 +309,11 @@ async fn a_zip_larger_than_lambda_takes_fails_after_one_head() {
          into several layers"
     );
     assert_eq!(head.num_calls(), 1, "nothing but the HEAD");
+    assert_eq!(
+        versions.num_calls(),
+        1,
+        "and, at the same time, the layer's versions"
+    );
 }
 
 /// `PublishLayerVersion` is not idempotent: a 5xx may have applied, so the

@@ -1,25 +1,72 @@
 //! Counts the AWS calls a client makes, by operation, with an SDK
-//! interceptor: what the call-floor test and `make bench` report.
+//! interceptor: what the call-floor test and `make bench` report; and when
+//! each began and ended, so that a test can tell how many calls were made
+//! one after another (the depth) from those made at once.
 
-use aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_s3::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use layer_autopublish::aws::Aws;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-/// The calls seen, by operation name (`HeadObject`, `PublishLayerVersion`…).
+/// The calls seen, by operation name (`HeadObject`, `PublishLayerVersion`…),
+/// and each one's span.
 #[derive(Clone, Debug, Default)]
-pub struct Calls(Arc<Mutex<BTreeMap<String, usize>>>);
+pub struct Calls {
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+/// When one call began and ended.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    began: Instant,
+    ended: Option<Instant>,
+}
+
+/// Which span a call's own configuration bag belongs to.
+#[derive(Clone, Debug)]
+struct SpanIndex(usize);
+
+impl Storable for SpanIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 impl Calls {
     /// Every call since the last `take`, and starts again from none.
     pub fn take(&self) -> BTreeMap<String, usize> {
-        self.0
+        if let Ok(mut spans) = self.spans.lock() {
+            spans.clear();
+        }
+        self.counts
             .lock()
             .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default()
+    }
+
+    /// How many calls since the last `take` were made one after another:
+    /// the longest chain of calls each begun after the one before ended.
+    /// Calls made at once overlap, and count once.
+    pub fn depth(&self) -> usize {
+        let spans = self.spans.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut depths: Vec<usize> = Vec::with_capacity(spans.len());
+        for span in &spans {
+            let before = spans
+                .iter()
+                .zip(&depths)
+                .filter(|(earlier, _)| earlier.ended.is_some_and(|end| end <= span.began))
+                .map(|(_, depth)| *depth)
+                .max()
+                .unwrap_or(0);
+            depths.push(before + 1);
+        }
+        depths.into_iter().max().unwrap_or(0)
     }
 
     pub fn total(calls: &BTreeMap<String, usize>) -> usize {
@@ -44,8 +91,29 @@ impl Intercept for CountCalls {
             .load::<Metadata>()
             .map(|m| m.name().to_owned())
             .unwrap_or_else(|| "?".into());
-        if let Ok(mut calls) = (self.0).0.lock() {
+        if let Ok(mut calls) = (self.0).counts.lock() {
             *calls.entry(name).or_default() += 1;
+        }
+        if let Ok(mut spans) = (self.0).spans.lock() {
+            cfg.interceptor_state().store_put(SpanIndex(spans.len()));
+            spans.push(Span {
+                began: Instant::now(),
+                ended: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Once per call, after its last attempt.
+    fn read_after_execution(
+        &self, _context: &FinalizerInterceptorContextRef<'_>, _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let index = cfg.load::<SpanIndex>().map(|i| i.0);
+        if let (Some(index), Ok(mut spans)) = (index, (self.0).spans.lock()) {
+            if let Some(span) = spans.get_mut(index) {
+                span.ended = Some(Instant::now());
+            }
         }
         Ok(())
     }
