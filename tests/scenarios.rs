@@ -1658,3 +1658,28 @@ async fn a_replica_publish_that_lost_its_answer_is_not_sent_again() {
     assert_eq!(scene.aws.region("eu-west-1").versions(LAYER).len(), 1);
     assert_eq!(scene.aws.region("ap-south-1").versions(LAYER).len(), 1);
 }
+
+/// Issue 13: the versions read at the same time as the HEAD are a guess; a
+/// guess that failed (or one that hung until its timeout and failed) is
+/// read again by the first look, and the record goes on.
+#[tokio::test]
+async fn a_failed_read_of_the_versions_beside_the_head_is_read_again() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::ListLayerVersions, "", Fault::FailBefore, 1);
+    scene.aws.take_calls();
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(response.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    let first_three: Vec<Op> = calls.iter().take(3).map(|c| c.op).collect();
+    assert_eq!(
+        first_three,
+        [Op::ListLayerVersions, Op::HeadObject, Op::ListLayerVersions],
+        "the guess, the HEAD, the versions read again: {calls:?}"
+    );
+}
