@@ -16,7 +16,7 @@ impl Events for Aws {
             .detail(detail)
             .build();
         let out = self
-            .events
+            .events()
             .put_events()
             .entries(entry)
             .send()

@@ -25,14 +25,60 @@ use crate::error::{AwsError, AwsService};
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use std::sync::{Arc, OnceLock};
 
-/// The S3, Lambda and SSM clients, built once per process.
+/// The S3, Lambda, SSM and EventBridge clients, built once per process;
+/// SSM's and EventBridge's only when a part first calls them (the latest
+/// pointer, the event), so that a deployment without them pays nothing.
 #[derive(Clone, Debug)]
 pub struct Aws {
     s3: aws_sdk_s3::Client,
     lambda: aws_sdk_lambda::Client,
-    ssm: aws_sdk_ssm::Client,
-    events: aws_sdk_eventbridge::Client,
+    ssm: OnFirstUse<aws_sdk_ssm::Client>,
+    events: OnFirstUse<aws_sdk_eventbridge::Client>,
+}
+
+/// A client built on its first use, then shared by the clones.
+#[derive(Clone)]
+struct OnFirstUse<C> {
+    client: Arc<OnceLock<C>>,
+    build: Arc<dyn Fn() -> C + Send + Sync>,
+}
+
+impl<C> OnFirstUse<C> {
+    fn new(build: impl Fn() -> C + Send + Sync + 'static) -> Self {
+        Self {
+            client: Arc::new(OnceLock::new()),
+            build: Arc::new(build),
+        }
+    }
+
+    fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)())
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> OnFirstUse<C> {
+    /// A client already built (the tests' own).
+    fn ready(client: C) -> Self {
+        let built = Self::new({
+            let client = client.clone();
+            move || client.clone()
+        });
+        let _ = built.client.set(client);
+        built
+    }
+}
+
+impl<C> std::fmt::Debug for OnFirstUse<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.client.get().is_some() {
+            "built"
+        } else {
+            "not built yet"
+        };
+        f.write_str(state)
+    }
 }
 
 impl Aws {
@@ -43,12 +89,13 @@ impl Aws {
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(sdk.endpoint_url().is_some())
             .build();
-        Self::from_clients(
-            aws_sdk_s3::Client::from_conf(s3),
-            aws_sdk_lambda::Client::new(sdk),
-            aws_sdk_ssm::Client::new(sdk),
-            aws_sdk_eventbridge::Client::new(sdk),
-        )
+        let (for_ssm, for_events) = (sdk.clone(), sdk.clone());
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            ssm: OnFirstUse::new(move || aws_sdk_ssm::Client::new(&for_ssm)),
+            events: OnFirstUse::new(move || aws_sdk_eventbridge::Client::new(&for_events)),
+        }
     }
 
     pub fn from_clients(
@@ -58,8 +105,8 @@ impl Aws {
         Self {
             s3,
             lambda,
-            ssm,
-            events,
+            ssm: OnFirstUse::ready(ssm),
+            events: OnFirstUse::ready(events),
         }
     }
 
@@ -75,7 +122,11 @@ impl Aws {
 
     /// The SSM client, for the calls only `layerctl` makes.
     pub fn ssm(&self) -> &aws_sdk_ssm::Client {
-        &self.ssm
+        self.ssm.get()
+    }
+
+    pub(crate) fn events(&self) -> &aws_sdk_eventbridge::Client {
+        self.events.get()
     }
 }
 
@@ -96,16 +147,20 @@ impl crate::ports::Regions for Aws {
                     .region(region.clone())
                     .build(),
             ),
-            ssm: aws_sdk_ssm::Client::from_conf(
-                self.ssm
-                    .config()
-                    .to_builder()
-                    .region(region.clone())
-                    .build(),
-            ),
-            events: aws_sdk_eventbridge::Client::from_conf(
-                self.events.config().to_builder().region(region).build(),
-            ),
+            ssm: {
+                let (home, region) = (self.ssm.clone(), region.clone());
+                OnFirstUse::new(move || {
+                    let config = home.get().config().to_builder().region(region.clone());
+                    aws_sdk_ssm::Client::from_conf(config.build())
+                })
+            },
+            events: {
+                let home = self.events.clone();
+                OnFirstUse::new(move || {
+                    let config = home.get().config().to_builder().region(region.clone());
+                    aws_sdk_eventbridge::Client::from_conf(config.build())
+                })
+            },
         }
     }
 }
@@ -154,4 +209,33 @@ where
 {
     let target = crate::layout::s3_uri(bucket, key);
     move |error| failure(AwsService::S3, operation, &target, error)
+}
+
+#[cfg(test)]
+mod lazy_tests {
+    use super::*;
+
+    /// A deployment without the latest pointer or the event builds neither
+    /// client (each costs memory on the first event); the first call that
+    /// needs one builds it, once for every clone.
+    #[test]
+    fn the_ssm_and_eventbridge_clients_are_built_on_first_use() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let aws = Aws::new(&sdk);
+        let twin = aws.clone();
+        assert_eq!(format!("{:?}", aws.ssm), "not built yet");
+        assert_eq!(format!("{:?}", aws.events), "not built yet");
+
+        let _ = aws.ssm();
+
+        assert_eq!(format!("{:?}", twin.ssm), "built", "shared by the clones");
+        assert_eq!(format!("{:?}", twin.events), "not built yet");
+        let there = crate::ports::Regions::in_region(&aws, "eu-west-1");
+        assert_eq!(format!("{:?}", there.events), "not built yet");
+        let region = there.ssm().config().region().map(ToString::to_string);
+        assert_eq!(region.as_deref(), Some("eu-west-1"));
+    }
 }

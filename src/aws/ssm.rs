@@ -7,7 +7,7 @@ use aws_sdk_ssm::types::ParameterType;
 
 impl Parameters for Aws {
     async fn get_parameter(&self, name: &str) -> Result<Option<String>, AwsError> {
-        match self.ssm.get_parameter().name(name).send().await {
+        match self.ssm().get_parameter().name(name).send().await {
             Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned)),
             Err(e)
                 if e.as_service_error()
@@ -20,7 +20,7 @@ impl Parameters for Aws {
     }
 
     async fn put_parameter(&self, name: &str, value: &str) -> Result<(), AwsError> {
-        self.ssm
+        self.ssm()
             .put_parameter()
             .name(name)
             .value(value)
