@@ -536,7 +536,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
     /// Step 6's lock file copies that `existing` lacks: `{NNNNNN}/{manifest}`
     /// and `last-{manifest}`, server-side copies of the staged file made only
-    /// while it is still the one checked. Returns what it wrote.
+    /// while it is still the one checked, at once. Returns what it wrote.
     async fn keep_lock_file(
         &self, checked: &CheckedUpload<'_>, staged: &StagedLock, version: i64, existing: Records,
     ) -> Result<Vec<&'static str>, Problem> {
@@ -553,16 +553,18 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 "last- lock file",
             ),
         ];
-        let mut written = Vec::new();
-        for (exists, to, what) in copies {
-            if exists {
-                continue;
-            }
+        // Both copies at once: neither depends on the other.
+        let missing = copies.into_iter().filter(|(exists, ..)| !exists);
+        let each = missing.map(|(_, to, what)| async move {
             let copied = self
                 .aws
                 .copy_if(dir.bucket(), &staged.key, &to, &staged.etag)
-                .await?;
-            if !copied {
+                .await;
+            (copied, what)
+        });
+        let mut written = Vec::new();
+        for (copied, what) in futures_util::future::join_all(each).await {
+            if !copied? {
                 return Err(Problem::InconsistentManifest {
                     manifest: dir.s3_uri(&staged.key),
                     expected: checked.md5.to_string(),
