@@ -120,7 +120,7 @@ pub fn published_since_upload<'a>(
 ) -> Option<&'a LayerVersion> {
     let uploaded = uploaded?;
     recent.iter().skip(1).find(|version| {
-        manifest::md5_from_description(&version.description).as_ref() == Some(zip_md5)
+        manifest::carries(&version.description, zip_md5)
             && iso8601::parse(&version.created).is_some_and(|created| created >= uploaded)
     })
 }

@@ -89,6 +89,12 @@ pub fn md5_from_description(description: &str) -> Option<ManifestMd5> {
     ManifestMd5::parse(digest)
 }
 
+/// Whether a version's description carries the marker of `md5`: the one
+/// test of "this version was published from this lock file".
+pub fn carries(description: &str, md5: &ManifestMd5) -> bool {
+    md5_from_description(description).as_ref() == Some(md5)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

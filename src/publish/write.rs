@@ -63,16 +63,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             }
         };
         let description = manifest::describe(&config.layer_description, &checked.md5);
-        let request = PublishRequest {
-            layer_name: &checked.layer,
-            bucket: &upload.bucket,
-            key: &source_key,
-            object_version: checked.object_version(),
-            description: &description,
-            compatible_runtimes: &config.compatible_runtimes,
-            compatible_architectures: &config.compatible_architectures,
-            license_info: config.license_info.as_deref(),
-        };
+        let source = (upload.bucket.as_str(), source_key.as_str());
+        let request = self.publish_request(checked, source, checked.object_version(), &description);
         let new = match self
             .publish_once(&self.aws, checked, &request, listed)
             .await
@@ -145,6 +137,26 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         Ok(copied.then_some(to))
     }
 
+    /// What `PublishLayerVersion` is sent, at home or in another region:
+    /// the object at `(bucket, key)` (its version when given), with the
+    /// configured settings and `description` (the marker at its end).
+    fn publish_request<'a>(
+        &'a self, checked: &'a CheckedUpload<'_>, (bucket, key): (&'a str, &'a str),
+        object_version: Option<&'a str>, description: &'a str,
+    ) -> PublishRequest<'a> {
+        let config = &self.config;
+        PublishRequest {
+            layer_name: &checked.layer,
+            bucket,
+            key,
+            object_version,
+            description,
+            compatible_runtimes: &config.compatible_runtimes,
+            compatible_architectures: &config.compatible_architectures,
+            license_info: config.license_info.as_deref(),
+        }
+    }
+
     /// One version for this lock file, whatever the answers: after a failure
     /// that may have applied (no answer, a 5xx), the latest version is read;
     /// one newer than `listed` (the latest read before) carrying this lock
@@ -172,8 +184,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 .into_iter()
                 .next();
             let ours = latest.filter(|v| {
-                Some(v.version) > listed
-                    && manifest::md5_from_description(&v.description).as_ref() == Some(&checked.md5)
+                Some(v.version) > listed && manifest::carries(&v.description, &checked.md5)
             });
             if let Some(version) = ours {
                 info!(layer = %checked.layer, version = version.version, error = %error, "the publish applied although its answer was lost");
@@ -352,9 +363,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             .into_iter()
             .next();
         let listed = latest.as_ref().map(|v| v.version);
-        let has_lock = |v: &LayerVersion| {
-            manifest::md5_from_description(&v.description).as_ref() == Some(&checked.md5)
-        };
+        let has_lock = |v: &LayerVersion| manifest::carries(&v.description, &checked.md5);
         let (version, outcome) = match latest.filter(has_lock) {
             Some(version) => (version, OutcomeKind::Unchanged),
             None => {
@@ -367,18 +376,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     );
                     return Err(Problem::Internal(why));
                 };
-                let config = &self.config;
-                let description = manifest::describe(&config.layer_description, &checked.md5);
-                let request = PublishRequest {
-                    layer_name: &checked.layer,
-                    bucket: &target.bucket,
-                    key: &key,
-                    object_version: copy.version_id.as_deref(),
-                    description: &description,
-                    compatible_runtimes: &config.compatible_runtimes,
-                    compatible_architectures: &config.compatible_architectures,
-                    license_info: config.license_info.as_deref(),
-                };
+                let layer_description = &self.config.layer_description;
+                let description = manifest::describe(layer_description, &checked.md5);
+                let source = (target.bucket.as_str(), key.as_str());
+                let version = copy.version_id.as_deref();
+                let request = self.publish_request(checked, source, version, &description);
                 let new = self
                     .publish_once(&aws, checked, &request, listed)
                     .await
