@@ -1684,3 +1684,39 @@ async fn a_failed_read_of_the_versions_beside_the_head_is_read_again() {
         "the guess, the HEAD, the versions read again: {calls:?}"
     );
 }
+
+/// Issue 12: in an unversioned bucket, a zip overwritten after the home
+/// publish cannot be copied to a region (its copy is pinned to the checked
+/// ETag): that region fails as a zip overwritten after its event, not as a
+/// bug of the function's.
+#[tokio::test]
+async fn a_zip_overwritten_before_its_copy_to_a_region_fails_that_region_plainly() {
+    let scene = replica_scene();
+    let publisher = scene.publisher_with(replicated());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.aws.meanwhile(Op::PublishLayerVersion, "deps", |aws| {
+        let v2 = md5(LOCK_V2);
+        let metadata = [("manifest-md5", v2.as_str())];
+        aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &metadata, None);
+    });
+
+    let failed = invoke(&publisher, event).await.expect_err("no copy");
+
+    assert_eq!(failed.error_type, "ReplicasNotPublished");
+    assert!(
+        failed.error_message.contains("eu-west-1: LayerZipNotFound"),
+        "{}",
+        failed.error_message
+    );
+    assert!(
+        !failed.error_message.contains("bug"),
+        "{}",
+        failed.error_message
+    );
+    assert!(scene.aws.region("eu-west-1").versions(LAYER).is_empty());
+    assert_eq!(
+        scene.versions().len(),
+        1,
+        "home published from its own copy"
+    );
+}

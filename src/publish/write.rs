@@ -368,13 +368,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             Some(version) => (version, OutcomeKind::Unchanged),
             None => {
                 let key = checked.dir.publish_source_key();
+                // Refused: the zip was overwritten or deleted after it was
+                // checked (the newer upload has its own event).
                 let Some(copy) = aws.copy_across(source, &target.bucket, &key).await? else {
-                    let why = format!(
-                        "the zip changed after it was checked, before its copy to s3://{}/{key} \
-                         was made; the newer upload has its own event",
-                        target.bucket
-                    );
-                    return Err(Problem::Internal(why));
+                    return Err(Problem::LayerZipNotFound);
                 };
                 let layer_description = &self.config.layer_description;
                 let description = manifest::describe(layer_description, &checked.md5);
