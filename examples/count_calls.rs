@@ -1,7 +1,8 @@
 //! `make bench`'s count of AWS calls per outcome for this function, made by
 //! an SDK interceptor on the real clients against the local AWS the bench
 //! started (`AWS_ENDPOINT_URL`). Prints one JSON object:
-//! `{"published": N, "unchanged": N, "ignored": N}`.
+//! `{"published": N, "published_depth": N, "published_chain": "HeadObject > …", …}`
+//! per outcome: the calls, how many one after another, and which.
 
 #[path = "../tests/common/calls.rs"]
 mod calls;
@@ -64,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Config::default()
     };
     let publisher = Publisher::new(aws, config, region);
-    let mut counts = BTreeMap::new();
+    let mut counts: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for (expected, payload) in [
         ("published", upload.clone()),
         ("unchanged", upload),
@@ -77,8 +78,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("expected {expected}, got {outcome}").into());
         }
         // How many of them one after another (the rest overlapped).
-        counts.insert(format!("{expected}_depth"), calls.depth());
-        counts.insert(expected.to_owned(), Calls::total(&calls.take()));
+        counts.insert(format!("{expected}_depth"), calls.depth().into());
+        counts.insert(
+            format!("{expected}_chain"),
+            calls.chain().join(" > ").into(),
+        );
+        counts.insert(expected.to_owned(), Calls::total(&calls.take()).into());
     }
     println!("{}", serde_json::to_string(&counts)?);
     Ok(())

@@ -24,8 +24,8 @@ use std::time::SystemTime;
 ///
 /// A late or reordered event for an overwritten zip must neither publish the
 /// old bytes nor roll the layer back to the old lock file: checked on the
-/// first HEAD, and again (a ranged GET) just before taking the lease to
-/// publish. In a versioned bucket the event's version must be the current
+/// first HEAD, and again (a ranged GET, beside the folder's listing) before
+/// taking the lease to publish. In a versioned bucket the event's version must be the current
 /// version; otherwise its ETag the current ETag.
 pub fn superseded(event: &ObjectId, current: Option<&ObjectId>) -> Option<String> {
     let still_current = current.is_some_and(|now| match (&event.version_id, &event.etag) {
@@ -125,6 +125,18 @@ pub fn published_since_upload<'a>(
     })
 }
 
+/// Whether versions just read (`recent`, newest first) make a publish
+/// likely: the layer has none, or its latest carries another lock file's
+/// marker. A guess for reading ahead what a write needs, never a decision
+/// (`plan` decides, from the whole look).
+pub fn likely_to_publish(zip_md5: &ManifestMd5, recent: &[LayerVersion]) -> bool {
+    match recent.first() {
+        None => true,
+        Some(latest) => manifest::md5_from_description(&latest.description)
+            .is_some_and(|recorded| recorded != *zip_md5),
+    }
+}
+
 /// Which records of the latest version exist, for this upload's lock file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Records {
@@ -159,8 +171,8 @@ pub struct Facts {
     pub newest_recorded: Option<i64>,
     /// A lock file with the upload's MD5 is staged beside the zip.
     pub lock_file_staged: bool,
-    /// The layer's lease, read (before the versions) only once the record
-    /// is to write.
+    /// The layer's lease, read only when the record is to write (or likely
+    /// to publish): how to take it.
     pub lease: Option<LeaseState>,
 }
 
@@ -218,11 +230,11 @@ pub enum Step<'f> {
     CheckZip,
     /// A dry run: report what would be written, write nothing.
     Report(Write<'f>),
-    /// To write, read the layer's lease, then the versions and the folder
-    /// again: the lease must be read before the versions it guards.
+    /// To write, read the layer's lease: how to take it.
     ReadLease,
-    /// Take the lease as the listing showed it.
-    TakeLease,
+    /// Take the lease as it was read; `to_publish`: the write it is for is
+    /// a publish (not a repair).
+    TakeLease { to_publish: bool },
     /// The lease held is this invocation's own: hold it.
     OwnLease,
     /// Another invocation holds the lease: pause, then look again.
@@ -277,7 +289,9 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     }
     let contended = progress.lease_refused || matches!(lease, LeaseState::Held { .. });
     match (contended, progress.wait_over) {
-        (false, _) => Step::TakeLease,
+        (false, _) => Step::TakeLease {
+            to_publish: matches!(write, Write::Publish(_)),
+        },
         (true, false) => Step::Wait,
         (true, true) => Step::GiveUp,
     }
@@ -459,7 +473,10 @@ mod tests {
         };
         assert_eq!(plan(&md5(), &unread, checked), Step::ReadLease);
         let read = facts(None, None, Records::default());
-        assert_eq!(plan(&md5(), &read, checked), Step::TakeLease);
+        assert_eq!(
+            plan(&md5(), &read, checked),
+            Step::TakeLease { to_publish: true }
+        );
     }
 
     #[test]
@@ -468,12 +485,29 @@ mod tests {
         let mut progress = Progress::default();
         assert_eq!(plan(&md5(), &f, progress), Step::CheckZip);
         progress.zip_checked = true;
-        assert_eq!(plan(&md5(), &f, progress), Step::TakeLease);
+        assert_eq!(
+            plan(&md5(), &f, progress),
+            Step::TakeLease { to_publish: true }
+        );
         progress.holding_lease = true;
         assert_eq!(
             plan(&md5(), &f, progress),
             Step::Write(Write::Publish(PublishReason::FirstVersion))
         );
+    }
+
+    #[test]
+    fn a_publish_is_likely_with_no_version_or_another_marker_on_the_latest() {
+        let other = ManifestMd5::of(b"other lock file");
+        assert!(likely_to_publish(&md5(), &[]));
+        let marked = |m: &ManifestMd5| v(3, &format!("deps manifest-md5:{m}"));
+        assert!(likely_to_publish(&md5(), &[marked(&other), marked(&md5())]));
+        assert!(!likely_to_publish(
+            &md5(),
+            &[marked(&md5()), marked(&other)]
+        ));
+        // Another tool's version: its kept lock file decides; no guess.
+        assert!(!likely_to_publish(&md5(), &[v(3, "built by hand")]));
     }
 
     #[test]
@@ -483,7 +517,10 @@ mod tests {
             ..ALL
         };
         let f = facts(Some(v(3, "")), Some(md5()), records);
-        assert_eq!(plan(&md5(), &f, Progress::default()), Step::TakeLease);
+        assert_eq!(
+            plan(&md5(), &f, Progress::default()),
+            Step::TakeLease { to_publish: false }
+        );
         let holding = Progress {
             holding_lease: true,
             ..Progress::default()
@@ -570,7 +607,10 @@ mod tests {
             Step::GiveUp
         );
         // A free lease is taken even once the wait is over, if never refused.
-        assert_eq!(plan(&md5(), &free, over), Step::TakeLease);
+        assert_eq!(
+            plan(&md5(), &free, over),
+            Step::TakeLease { to_publish: true }
+        );
     }
 
     #[test]

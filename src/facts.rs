@@ -1,17 +1,17 @@
-//! One look at the layer and its folder, in this order: the layer's lease
-//! (only once the record is to write), the layer's latest version, then one
-//! listing of the folder (see `lease.rs` for why the order matters), then
-//! only the reads the listing cannot answer (a lock file whose ETag is not
-//! its MD5, a staged lock file sorting before the listing). What it finds
-//! are the [`Facts`] that `decide::plan` decides from.
+//! One look at the layer and its folder: the layer's latest version, then
+//! one listing of the folder from that version's records on, then only the
+//! reads the listing cannot answer (a lock file whose ETag is not its MD5, a
+//! staged lock file sorting before the listing); and beside them, when the
+//! record is to write, the layer's lease (`lease.rs`). What it finds are the
+//! [`Facts`] that `decide::plan` decides from.
 
 use crate::checked::CheckedUpload;
 use crate::decide::{self, Facts, Records};
-use crate::error::Problem;
+use crate::error::{AwsError, Problem};
 use crate::layout::{LayerDir, LeaseKey};
 use crate::lease;
 use crate::manifest::{self, ManifestMd5};
-use crate::ports::{Folder, Layer, LayerVersion, SmallObject};
+use crate::ports::{Folder, Layer, LayerVersion, ListedObject, SmallObject};
 use crate::snapshot::FolderSnapshot;
 use std::time::SystemTime;
 use tracing::warn;
@@ -34,42 +34,70 @@ pub struct Look {
     pub kept_elsewhere: Option<String>,
 }
 
-/// Reads `lease` when given (at `now`), then the layer's latest version,
-/// then the folder, unless the `before` look found the same latest version:
-/// then its reading of the folder still decides. A version published since
-/// is what changes a decision: its holder released the lease before it was
-/// read here, so the versions show it; a record repaired meanwhile at worst
-/// is written again, the same. `prefetched`: the layer's versions, already
-/// read at the same time as the zip's HEAD (the first look).
+/// The folder as one look found it: the `before` look's, still deciding,
+/// or listed now.
+enum Listing {
+    Same(Box<Look>),
+    Read(Vec<ListedObject>),
+}
+
+/// Reads `lease` when given (at `now`), and at the same time the layer's
+/// latest version, then the folder, unless the `before` look found the same
+/// latest version: then its reading of the folder still decides. A version
+/// published since is what changes a decision; a record repaired meanwhile
+/// at worst is written again, the same. `prefetched`: the layer's versions,
+/// already read at the same time as the zip's HEAD (the first look).
+///
+/// The lease read here only tells how to take it: the versions that decide
+/// a write are read after the take (`lease.rs`), so this read need not come
+/// before them.
 pub async fn look<A: Folder + Layer>(
     aws: &A, checked: &CheckedUpload<'_>, lease: Option<&LeaseKey>, now: SystemTime,
     before: Option<Look>, prefetched: Option<Vec<LayerVersion>>,
 ) -> Result<Look, Problem> {
     let dir = &checked.dir;
-    let lease = match lease {
-        Some(lease) => Some(lease::read(aws, lease, now).await?),
-        None => None,
+    let read_lease = async {
+        match lease {
+            Some(lease) => lease::read(aws, lease, now).await.map(Some),
+            None => Ok(None),
+        }
     };
-    let recent = match prefetched {
-        Some(recent) => recent,
-        None => aws.recent_versions(&checked.layer).await?,
+    let read_versions = async {
+        match prefetched {
+            Some(recent) => Ok(recent),
+            None => aws.recent_versions(&checked.layer).await,
+        }
     };
+    let read_folder = async {
+        let recent = read_versions.await?;
+        // With the `before` look's latest version, its listing still decides.
+        if let Some(before) = before.filter(|b| b.facts.latest.as_ref() == recent.first()) {
+            return Ok((recent, Listing::Same(Box::new(before))));
+        }
+        let latest = recent.first().map(|v| v.version);
+        let start_after = FolderSnapshot::start_after(dir, latest);
+        let listed = aws
+            .list_after(dir.bucket(), &dir.prefix(), start_after.as_deref())
+            .await?;
+        Ok::<_, AwsError>((recent, Listing::Read(listed)))
+    };
+    let (lease, folder) = tokio::join!(read_lease, read_folder);
+    let (lease, (recent, listing)) = (lease?, folder?);
     let published_since_upload =
         decide::published_since_upload(&checked.md5, &recent, checked.head.last_modified).cloned();
-    if let Some(before) = before.filter(|b| b.facts.latest.as_ref() == recent.first()) {
-        let facts = Facts {
-            lease,
-            published_since_upload,
-            ..before.facts
-        };
-        return Ok(Look { facts, ..before });
-    }
+    let objects = match listing {
+        Listing::Same(before) => {
+            let facts = Facts {
+                lease,
+                published_since_upload,
+                ..before.facts
+            };
+            return Ok(Look { facts, ..*before });
+        }
+        Listing::Read(objects) => objects,
+    };
     let latest = recent.into_iter().next();
     let latest_number = latest.as_ref().map(|v| v.version);
-    let start_after = FolderSnapshot::start_after(dir, latest_number);
-    let objects = aws
-        .list_after(dir.bucket(), &dir.prefix(), start_after.as_deref())
-        .await?;
     let snapshot = FolderSnapshot::new(dir.clone(), latest_number, objects, !checked.head.kms);
     let staged = staged_lock(aws, checked, &snapshot).await?;
     let recorded = match &latest {

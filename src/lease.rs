@@ -7,13 +7,14 @@
 //! layer. Each invocation decides from the layer's versions and then one
 //! listing of its folder (`facts.rs`), without the lease: an unchanged
 //! upload ends there. To write (publish, or repair records) it reads the
-//! lease first, then the versions and the folder again, and takes the lease
+//! lease (beside the folder's listing when a publish is likely), takes it
 //! with a conditional PUT against what it read: `If-None-Match: *` when
 //! there was no lease, `If-Match` on its ETag when it was released or
-//! expired. Every writer takes the lease before writing, so the PUT succeeds
-//! only if nobody took it since it was read, and whatever was published
-//! before that is in the versions read after it: the decision still holds.
-//! A refused PUT means "look again".
+//! expired; then reads the versions again, and decides again on them. Every
+//! writer takes the lease before writing and releases it after, so a PUT
+//! that succeeds means nobody took it since it was read: whatever another
+//! holder published was published before that read, and is in the versions
+//! read after the take. A refused PUT means "look again".
 //!
 //! - The lease object is never deleted. Releasing rewrites it (`If-Match`)
 //!   with a shorter body, and every body names its holder and the time to

@@ -212,17 +212,17 @@ async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
     assert_eq!(scene.versions().len(), 1);
     assert!(!scene.lease_held());
     // Whatever the crashed holder published is read: the versions are read
-    // after the lease, before it is taken over.
+    // after the lease is taken over, before publishing.
     let calls = scene.aws.take_calls();
     let at = |op: Op, suffix: &str| {
         calls
             .iter()
             .position(|c| c.op == op && c.target.ends_with(suffix))
     };
-    let lease_read = at(Op::ListObjectsV2, "deps.lease").expect("read");
     let take = at(Op::PutObject, "deps.lease").expect("taken");
+    let publish = at(Op::PublishLayerVersion, "deps").expect("published");
     assert!(
-        calls[lease_read..take]
+        calls[take..publish]
             .iter()
             .any(|c| c.op == Op::ListLayerVersions),
         "{calls:?}"
@@ -452,8 +452,9 @@ async fn a_late_event_for_an_older_version_neither_publishes_nor_rolls_back() {
 async fn a_zip_overwritten_after_its_event_was_checked_is_superseded_before_any_write() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
-    // Overwritten after the first HEAD, before the zip's first bytes are read.
-    scene.aws.meanwhile(Op::ListObjectsV2, "", |aws| {
+    // Overwritten after the first HEAD, before the zip's first bytes are
+    // read (beside the folder's listing).
+    scene.aws.meanwhile(Op::GetObject, "layer.zip", |aws| {
         let newer = md5(LOCK_V2);
         let metadata = [("manifest-md5", newer.as_str())];
         aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &metadata, None);
@@ -466,7 +467,7 @@ async fn a_zip_overwritten_after_its_event_was_checked_is_superseded_before_any_
     assert_eq!(
         Scene::count(&calls, Op::PutObject, ""),
         0,
-        "no lease, no write"
+        "no lease, no write: {calls:?}"
     );
     assert!(scene.versions().is_empty());
 }
@@ -564,6 +565,33 @@ async fn a_version_published_after_the_versions_were_read_is_found_by_reading_ag
         2,
         "{calls:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_version_published_before_the_lease_was_read_is_found_after_the_take() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    // Another invocation publishes this lock file and releases its lease
+    // after this one read the versions, before it reads the lease: the
+    // lease it takes is free, and only the versions read after the take
+    // show the new version.
+    scene.aws.meanwhile(Op::ListObjectsV2, "deps.lease", |aws| {
+        let description = format!("manifest-md5:{}", md5(LOCK_V1));
+        aws.publish_by_hand(LAYER, &description, &zip("build 1"));
+        let released = br#"{"released_by":"another-invocation"}"#;
+        aws.put_object(BUCKET, LEASE, released, &[], None);
+    });
+
+    let response = scene.invoke(event).await.expect("unchanged");
+
+    assert_eq!(outcome(&response), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1, "no duplicate");
+    // Its records, missing, were written under the lease.
+    assert_eq!(
+        scene.text("last-requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
+    assert!(!scene.lease_held());
 }
 
 #[tokio::test(start_paused = true)]

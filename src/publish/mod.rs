@@ -140,14 +140,40 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             dry_run: self.config.dry_run,
             ..Default::default()
         };
-        // The layer's lease, read from the first look that is to write on.
+        // When the versions already read make a publish likely, the first
+        // look reads the layer's lease beside the folder, and the zip's
+        // first bytes are read at the same time: the writes that follow need
+        // both, and neither waits for the other. Otherwise the lease is read
+        // once the plan says to write.
         let lease_key = checked.lease_key();
-        let mut read_lease = false;
-        let first = facts::look(&self.aws, checked, None, self.clock.now(), None, prefetched);
-        let mut look = match first.await {
+        let likely = prefetched
+            .as_deref()
+            .is_some_and(|recent| decide::likely_to_publish(&checked.md5, recent));
+        let mut read_lease = likely && !self.config.dry_run;
+        let now = self.clock.now();
+        let first = facts::look(
+            &self.aws,
+            checked,
+            read_lease.then_some(&lease_key),
+            now,
+            None,
+            prefetched,
+        );
+        let zip_start = async {
+            match likely {
+                true => Some(self.check_current_zip(checked).await),
+                false => None,
+            }
+        };
+        let (first, mut zip_checked) = tokio::join!(first, zip_start);
+        let mut look = match first {
             Ok(look) => look,
             Err(problem) => return settled(Err(problem)),
         };
+        // The key Lambda takes the zip from, made while the versions are
+        // read again after the take (see `publish_source`).
+        let mut source = None;
+        let mut copy_source = false;
         // One name for this record's takes, and the ETags of those whose
         // answer said "not taken" although they may have applied.
         let holder = lease::holder_name(&checked.upload.s3_uri());
@@ -180,28 +206,43 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 Step::PublishedSinceUpload { version, latest } => {
                     return settled(Ok(self.published_since_upload(checked, version, latest)));
                 }
-                Step::CheckZip => match self.check_current_zip(checked).await {
-                    Ok(None) => {
-                        progress.zip_checked = true;
-                        look_again = false;
+                Step::CheckZip => {
+                    let zip = match zip_checked.take() {
+                        Some(read_with_the_first_look) => read_with_the_first_look,
+                        None => self.check_current_zip(checked).await,
+                    };
+                    match zip {
+                        Ok(None) => {
+                            progress.zip_checked = true;
+                            look_again = false;
+                        }
+                        Ok(Some(superseded)) => return settled(Ok(superseded)),
+                        Err(problem) => return settled(Err(problem)),
                     }
-                    Ok(Some(superseded)) => return settled(Ok(superseded)),
-                    Err(problem) => return settled(Err(problem)),
-                },
+                }
                 Step::Report(write) => {
                     let kept = look.kept_elsewhere.as_deref();
                     return settled(self.report(checked, write, kept).await);
                 }
-                Step::ReadLease => read_lease = true,
-                Step::TakeLease => match self
+                Step::ReadLease => {
+                    read_lease = true;
+                    match lease::read(&self.aws, &lease_key, self.clock.now()).await {
+                        Ok(state) => look.facts.lease = Some(state),
+                        Err(e) => return settled(Err(e.into())),
+                    }
+                    look_again = false;
+                }
+                Step::TakeLease { to_publish } => match self
                     .take_lease(&lease_key, &look.facts.lease, &holder)
                     .await
                 {
-                    // The versions were read after the lease: whatever an
-                    // earlier holder (a crashed one too) published is known.
+                    // Whatever an earlier holder (a crashed one too)
+                    // published came before this take: the look that
+                    // follows reads the versions again, and the plan decides
+                    // on them. The copy to publish from is made meanwhile.
                     Ok(Take::Taken(taken)) => {
-                        look_again = false;
                         *lease = Some(taken);
+                        copy_source = to_publish;
                     }
                     // Another invocation wrote it since the listing (its
                     // write was likely a take), or the answer was lost:
@@ -237,15 +278,24 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");
                     let listed = look.facts.latest.as_ref().map(|v| v.version);
-                    return self.publish(checked, &look.staged, listed).await;
+                    return self.publish(checked, &look.staged, listed, source).await;
                 }
             }
             if look_again {
-                // With the lease read first, the folder's listing is read
-                // again only if the versions changed.
+                // With the lease read, or just taken, the folder's listing is
+                // read again only if the versions changed.
                 let with_lease = (read_lease && lease.is_none()).then_some(&lease_key);
-                let before = with_lease.and(Some(look));
-                look = match self.look(checked, with_lease, before).await {
+                let reuse = with_lease.is_some() || lease.is_some();
+                let before = reuse.then_some(look);
+                let copy = async {
+                    match std::mem::take(&mut copy_source) {
+                        true => Some(self.publish_source(checked).await),
+                        false => None,
+                    }
+                };
+                let (again, copied) = tokio::join!(self.look(checked, with_lease, before), copy);
+                source = copied.or(source);
+                look = match again {
                     Ok(look) => look,
                     Err(problem) => return settled(Err(problem)),
                 };

@@ -39,12 +39,19 @@ struct AfterPublish {
 
 impl<A: Ports, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
+    /// `source`: the key to publish from, when it was already made (see
+    /// `publish_source`).
     pub(super) async fn publish(
         &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
+        source: Option<Result<Option<String>, Problem>>,
     ) -> Written {
         let upload = checked.upload;
         let config = &self.config;
-        let source_key = match self.publish_source(checked).await {
+        let source = match source {
+            Some(made) => made,
+            None => self.publish_source(checked).await,
+        };
+        let source_key = match source {
             Ok(Some(key)) => key,
             Ok(None) => {
                 let reason = "the zip was overwritten or deleted after it was checked, before \
@@ -89,19 +96,37 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 code_sha256: new.code_sha256.clone(),
                 ..outcome
             };
-            if let Some(staged) = staged {
-                self.keep_lock_file(checked, staged, new.version.version, Records::default())
-                    .await?;
-            }
-            let after = self.after_publish(checked, &new.version).await?;
-            let outcome = Outcome {
-                deleted_versions: after.deleted_versions,
-                followers: after.followers,
-                replicas: after.replicas,
-                ..outcome
+            // The lock file copies, and the lifecycle then the record: at
+            // once. Each record is checked on its own by the next look, so
+            // the deployment record need not wait for the copies; it does
+            // wait for the lifecycle, which runs again only while it is
+            // missing (`repair`).
+            let copies = async {
+                match staged {
+                    Some(staged) => {
+                        let none = Records::default();
+                        let kept = self.keep_lock_file(checked, staged, new.version.version, none);
+                        kept.await.map(drop)
+                    }
+                    None => Ok(()),
+                }
             };
-            self.announce(&outcome).await?;
-            self.put_deployment(checked, &new.version, &outcome).await?;
+            let record = async {
+                let after = self.after_publish(checked, &new.version).await?;
+                let outcome = Outcome {
+                    deleted_versions: after.deleted_versions,
+                    followers: after.followers,
+                    replicas: after.replicas,
+                    ..outcome
+                };
+                self.announce(&outcome).await?;
+                self.put_deployment(checked, &new.version, &outcome).await?;
+                Ok::<_, Problem>(outcome)
+            };
+            // Both run to the end, whichever fails: nothing is left half sent.
+            let (copies, record) = tokio::join!(copies, record);
+            let outcome = record?;
+            copies?;
             self.log_decision(&outcome, checked);
             Ok(outcome)
         }
@@ -120,7 +145,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// that was checked (`x-amz-copy-source-if-match`), and written by no one
     /// else (the lease is held). `None`: S3 refused the copy, the zip is no
     /// longer the checked one.
-    async fn publish_source(&self, checked: &CheckedUpload<'_>) -> Result<Option<String>, Problem> {
+    pub(super) async fn publish_source(
+        &self, checked: &CheckedUpload<'_>,
+    ) -> Result<Option<String>, Problem> {
         let upload = checked.upload;
         if checked.object_version().is_some() {
             return Ok(Some(upload.key.clone()));
@@ -282,23 +309,37 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         Ok(outcome)
     }
 
-    /// The lifecycle parts that follow a publish, in their order: the
-    /// latest pointer, sharing, the followers, retention, then the other
-    /// regions, all at once, each with its own pointer, sharing and
-    /// retention (the event comes after, with what these did). Each is
-    /// idempotent, so a redelivery that finds the version's record missing
-    /// runs them all again.
+    /// The lifecycle parts that follow a publish: the latest pointer beside
+    /// sharing then the followers, then retention; the other regions (each
+    /// with its own pointer, sharing and retention) beside all of it; the
+    /// event comes after, with what these did. Each is idempotent, so a
+    /// redelivery that finds the version's record missing runs them all
+    /// again.
     async fn after_publish(
         &self, checked: &CheckedUpload<'_>, version: &LayerVersion,
     ) -> Result<AfterPublish, Problem> {
-        let pointed = self.move_pointer(&self.aws, checked, version).await?;
-        self.share(&self.aws, checked, version).await?;
-        let followers = self.move_followers(version).await?;
-        let prune = self.config.prune_records;
-        let deleted_versions = self
-            .retain(&self.aws, checked, version, pointed, prune)
-            .await?;
-        let replicas = self.replicate(checked, version).await?;
+        // Retention keeps the version the pointer names, and comes after
+        // the followers moved off the versions it deletes; followers come
+        // after sharing (one in another account needs it). The pointer, and
+        // sharing then the followers, run at once; the other regions beside
+        // all of it. Each part runs to its end, whichever fails.
+        let home = async {
+            let pointer = self.move_pointer(&self.aws, checked, version);
+            let followers = async {
+                self.share(&self.aws, checked, version).await?;
+                self.move_followers(version).await
+            };
+            let (pointed, followers) = tokio::join!(pointer, followers);
+            let (pointed, followers) = (pointed?, followers?);
+            let prune = self.config.prune_records;
+            let deleted = self
+                .retain(&self.aws, checked, version, pointed, prune)
+                .await?;
+            Ok::<_, Problem>((followers, deleted))
+        };
+        let (home, replicas) = tokio::join!(home, self.replicate(checked, version));
+        let (followers, deleted_versions) = home?;
+        let replicas = replicas?;
         Ok(AfterPublish {
             followers,
             deleted_versions,

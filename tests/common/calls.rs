@@ -24,8 +24,9 @@ pub struct Calls {
 }
 
 /// When one call began and ended.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Span {
+    name: String,
     began: Instant,
     ended: Option<Instant>,
 }
@@ -54,19 +55,37 @@ impl Calls {
     /// the longest chain of calls each begun after the one before ended.
     /// Calls made at once overlap, and count once.
     pub fn depth(&self) -> usize {
+        self.chain().len()
+    }
+
+    /// The longest chain of calls since the last `take`, each begun after
+    /// the one before it ended: what `depth` counts, by operation name.
+    pub fn chain(&self) -> Vec<String> {
         let spans = self.spans.lock().map(|s| s.clone()).unwrap_or_default();
-        let mut depths: Vec<usize> = Vec::with_capacity(spans.len());
+        // For each call, the longest chain ending with it: its length and
+        // the call before it.
+        let mut longest: Vec<(usize, Option<usize>)> = Vec::with_capacity(spans.len());
         for span in &spans {
             let before = spans
                 .iter()
-                .zip(&depths)
-                .filter(|(earlier, _)| earlier.ended.is_some_and(|end| end <= span.began))
-                .map(|(_, depth)| *depth)
-                .max()
-                .unwrap_or(0);
-            depths.push(before + 1);
+                .enumerate()
+                .zip(&longest)
+                .filter(|((_, earlier), _)| earlier.ended.is_some_and(|end| end <= span.began))
+                .max_by_key(|(_, (length, _))| *length)
+                .map(|((index, _), (length, _))| (*length, index));
+            longest.push(match before {
+                Some((length, index)) => (length + 1, Some(index)),
+                None => (1, None),
+            });
         }
-        depths.into_iter().max().unwrap_or(0)
+        let mut chain = Vec::new();
+        let mut at = (0..longest.len()).max_by_key(|&i| longest[i].0);
+        while let Some(index) = at {
+            chain.push(spans[index].name.clone());
+            at = longest[index].1;
+        }
+        chain.reverse();
+        chain
     }
 
     pub fn total(calls: &BTreeMap<String, usize>) -> usize {
@@ -92,11 +111,12 @@ impl Intercept for CountCalls {
             .map(|m| m.name().to_owned())
             .unwrap_or_else(|| "?".into());
         if let Ok(mut calls) = (self.0).counts.lock() {
-            *calls.entry(name).or_default() += 1;
+            *calls.entry(name.clone()).or_default() += 1;
         }
         if let Ok(mut spans) = (self.0).spans.lock() {
             cfg.interceptor_state().store_put(SpanIndex(spans.len()));
             spans.push(Span {
+                name: name.clone(),
                 began: Instant::now(),
                 ended: None,
             });
