@@ -23,13 +23,15 @@ RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-gnu/release/layer-autopubli
 # Lambda's provided.al2023 ships glibc 2.34: the binary may need no newer.
 MAX_GLIBC := 2.34
 
-.PHONY: help tools demo test unit fuzz bench lint build sam-build check-glibc watch invoke deploy clean
+.PHONY: help tools demo test unit fuzz bench bench-latency lint build sam-build check-glibc watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
 	@echo "make test         lint, all tests, release build and glibc check (what CI runs)"
 	@echo "make fuzz         the property tests with 20,000 cases each"
 	@echo "make bench        start-up, memory, latency, AWS calls and size vs a boto3 baseline"
+	@echo "make bench-latency  the same jobs with AWS's latency (a proxy before moto), beside"
+	@echo "                  the seed's publish step; and a 100 MiB zip's upload three ways"
 	@echo "make unit         the Rust tests only (unit, moto, in-process)"
 	@echo "make lint         cargo fmt --check, clippy -D warnings; template.yaml: cfn-lint with"
 	@echo "                  the serverless rules, checkov, sam validate --lint"
@@ -62,6 +64,15 @@ bench: build
 	cargo build --quiet --example count_calls
 	$(VENV)/bin/python bench/bench.py $(RELEASE_BINARY) $(BOOTSTRAP_ZIP) \
 		$(TARGET_DIR)/debug/examples/count_calls $${RUNS:-7}
+
+# Through a proxy adding AWS's per-call latency and an upload bandwidth
+# limit (S3_MS, LAMBDA_MS, PUBLISH_MS, OTHER_MS, UPLOAD_MIB_S): this function,
+# the boto3 baseline and the seed's publish step, cold and warm; a 100 MiB
+# zip's upload by layerctl, aws s3 cp and the seed. Figures, not a test.
+bench-latency: build
+	cargo build --quiet --release --bin layerctl
+	$(VENV)/bin/python bench/latency.py $(RELEASE_BINARY) $(TARGET_DIR)/release/layerctl \
+		$${RUNS:-5}
 
 # The property tests, longer than CI runs them.
 fuzz:

@@ -232,9 +232,8 @@ pub enum Step<'f> {
     Report(Write<'f>),
     /// To write, read the layer's lease: how to take it.
     ReadLease,
-    /// Take the lease as it was read; `to_publish`: the write it is for is
-    /// a publish (not a repair).
-    TakeLease { to_publish: bool },
+    /// Take the lease as it was read (and read the versions again).
+    TakeLease,
     /// The lease held is this invocation's own: hold it.
     OwnLease,
     /// Another invocation holds the lease: pause, then look again.
@@ -289,9 +288,7 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     }
     let contended = progress.lease_refused || matches!(lease, LeaseState::Held { .. });
     match (contended, progress.wait_over) {
-        (false, _) => Step::TakeLease {
-            to_publish: matches!(write, Write::Publish(_)),
-        },
+        (false, _) => Step::TakeLease,
         (true, false) => Step::Wait,
         (true, true) => Step::GiveUp,
     }
@@ -473,10 +470,7 @@ mod tests {
         };
         assert_eq!(plan(&md5(), &unread, checked), Step::ReadLease);
         let read = facts(None, None, Records::default());
-        assert_eq!(
-            plan(&md5(), &read, checked),
-            Step::TakeLease { to_publish: true }
-        );
+        assert_eq!(plan(&md5(), &read, checked), Step::TakeLease);
     }
 
     #[test]
@@ -485,10 +479,7 @@ mod tests {
         let mut progress = Progress::default();
         assert_eq!(plan(&md5(), &f, progress), Step::CheckZip);
         progress.zip_checked = true;
-        assert_eq!(
-            plan(&md5(), &f, progress),
-            Step::TakeLease { to_publish: true }
-        );
+        assert_eq!(plan(&md5(), &f, progress), Step::TakeLease);
         progress.holding_lease = true;
         assert_eq!(
             plan(&md5(), &f, progress),
@@ -517,10 +508,7 @@ mod tests {
             ..ALL
         };
         let f = facts(Some(v(3, "")), Some(md5()), records);
-        assert_eq!(
-            plan(&md5(), &f, Progress::default()),
-            Step::TakeLease { to_publish: false }
-        );
+        assert_eq!(plan(&md5(), &f, Progress::default()), Step::TakeLease);
         let holding = Progress {
             holding_lease: true,
             ..Progress::default()
@@ -607,10 +595,7 @@ mod tests {
             Step::GiveUp
         );
         // A free lease is taken even once the wait is over, if never refused.
-        assert_eq!(
-            plan(&md5(), &free, over),
-            Step::TakeLease { to_publish: true }
-        );
+        assert_eq!(plan(&md5(), &free, over), Step::TakeLease);
     }
 
     #[test]

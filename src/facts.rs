@@ -49,8 +49,8 @@ enum Listing {
 /// already read at the same time as the zip's HEAD (the first look).
 ///
 /// The lease read here only tells how to take it: the versions that decide
-/// a write are read after the take (`lease.rs`), so this read need not come
-/// before them.
+/// a write are read again once it was read, beside the take (`lease.rs`),
+/// so this read need not come before them.
 pub async fn look<A: Folder + Layer>(
     aws: &A, checked: &CheckedUpload<'_>, lease: Option<&LeaseKey>, now: SystemTime,
     before: Option<Look>, prefetched: Option<Vec<LayerVersion>>,

@@ -10,11 +10,11 @@
 //! lease (beside the folder's listing when a publish is likely), takes it
 //! with a conditional PUT against what it read: `If-None-Match: *` when
 //! there was no lease, `If-Match` on its ETag when it was released or
-//! expired; then reads the versions again, and decides again on them. Every
-//! writer takes the lease before writing and releases it after, so a PUT
-//! that succeeds means nobody took it since it was read: whatever another
-//! holder published was published before that read, and is in the versions
-//! read after the take. A refused PUT means "look again".
+//! expired; at the same time it reads the versions again, and it decides
+//! again on them. Every writer takes the lease before writing and releases
+//! it after, so a PUT that succeeds means nobody took it since it was read:
+//! whatever another holder published, it published before that read, so
+//! before the versions were read again. A refused PUT means "look again".
 //!
 //! - The lease object is never deleted. Releasing rewrites it (`If-Match`)
 //!   with a shorter body, and every body names its holder and the time to

@@ -170,10 +170,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             Ok(look) => look,
             Err(problem) => return settled(Err(problem)),
         };
-        // The key Lambda takes the zip from, made while the versions are
-        // read again after the take (see `publish_source`).
-        let mut source = None;
-        let mut copy_source = false;
         // One name for this record's takes, and the ETags of those whose
         // answer said "not taken" although they may have applied.
         let holder = lease::holder_name(&checked.upload.s3_uri());
@@ -232,28 +228,38 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     }
                     look_again = false;
                 }
-                Step::TakeLease { to_publish } => match self
-                    .take_lease(&lease_key, &look.facts.lease, &holder)
-                    .await
-                {
-                    // Whatever an earlier holder (a crashed one too)
-                    // published came before this take: the look that
-                    // follows reads the versions again, and the plan decides
-                    // on them. The copy to publish from is made meanwhile.
-                    Ok(Take::Taken(taken)) => {
-                        *lease = Some(taken);
-                        copy_source = to_publish;
+                Step::TakeLease => {
+                    // The versions are read again at the same time: whatever
+                    // another holder published, it published before releasing
+                    // the lease as it was read, so before this read begins.
+                    // A take that succeeds means nobody took it since: the
+                    // plan decides again on these versions, holding it.
+                    let state = look.facts.lease.clone();
+                    let take = self.take_lease(&lease_key, &state, &holder);
+                    let (taken, again) = tokio::join!(take, self.look(checked, None, Some(look)));
+                    look = match again {
+                        Ok(again) => again,
+                        Err(problem) => {
+                            if let Ok(Take::Taken(taken)) = taken {
+                                *lease = Some(taken);
+                            }
+                            return settled(Err(problem));
+                        }
+                    };
+                    look_again = false;
+                    match taken {
+                        Ok(Take::Taken(taken)) => *lease = Some(taken),
+                        // Another invocation wrote it since it was read (its
+                        // write was likely a take), or the answer was lost:
+                        // pause, then look again.
+                        Ok(Take::NotTaken { attempt }) => {
+                            attempts.extend(attempt);
+                            progress.lease_refused = true;
+                            look.facts.lease = state;
+                        }
+                        Err(problem) => return settled(Err(problem)),
                     }
-                    // Another invocation wrote it since the listing (its
-                    // write was likely a take), or the answer was lost:
-                    // pause, then look again.
-                    Ok(Take::NotTaken { attempt }) => {
-                        attempts.extend(attempt);
-                        progress.lease_refused = true;
-                        look_again = false;
-                    }
-                    Err(problem) => return settled(Err(problem)),
-                },
+                }
                 Step::OwnLease => {
                     if let Some(LeaseState::Held { etag, .. }) = &look.facts.lease {
                         info!(lease = %lease_key.s3_uri(), "the lease is this invocation's own: a take whose answer was lost had applied");
@@ -278,24 +284,15 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");
                     let listed = look.facts.latest.as_ref().map(|v| v.version);
-                    return self.publish(checked, &look.staged, listed, source).await;
+                    return self.publish(checked, &look.staged, listed).await;
                 }
             }
             if look_again {
-                // With the lease read, or just taken, the folder's listing is
-                // read again only if the versions changed.
+                // With the lease read, the folder's listing is read again
+                // only if the versions changed.
                 let with_lease = (read_lease && lease.is_none()).then_some(&lease_key);
-                let reuse = with_lease.is_some() || lease.is_some();
-                let before = reuse.then_some(look);
-                let copy = async {
-                    match std::mem::take(&mut copy_source) {
-                        true => Some(self.publish_source(checked).await),
-                        false => None,
-                    }
-                };
-                let (again, copied) = tokio::join!(self.look(checked, with_lease, before), copy);
-                source = copied.or(source);
-                look = match again {
+                let before = with_lease.and(Some(look));
+                look = match self.look(checked, with_lease, before).await {
                     Ok(look) => look,
                     Err(problem) => return settled(Err(problem)),
                 };

@@ -39,19 +39,12 @@ struct AfterPublish {
 
 impl<A: Ports, C: Clock> Publisher<A, C> {
     /// Under the lease: step 5, publish, then step 6, record.
-    /// `source`: the key to publish from, when it was already made (see
-    /// `publish_source`).
     pub(super) async fn publish(
         &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
-        source: Option<Result<Option<String>, Problem>>,
     ) -> Written {
         let upload = checked.upload;
         let config = &self.config;
-        let source = match source {
-            Some(made) => made,
-            None => self.publish_source(checked).await,
-        };
-        let source_key = match source {
+        let source_key = match self.publish_source(checked).await {
             Ok(Some(key)) => key,
             Ok(None) => {
                 let reason = "the zip was overwritten or deleted after it was checked, before \
@@ -145,9 +138,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// that was checked (`x-amz-copy-source-if-match`), and written by no one
     /// else (the lease is held). `None`: S3 refused the copy, the zip is no
     /// longer the checked one.
-    pub(super) async fn publish_source(
-        &self, checked: &CheckedUpload<'_>,
-    ) -> Result<Option<String>, Problem> {
+    async fn publish_source(&self, checked: &CheckedUpload<'_>) -> Result<Option<String>, Problem> {
         let upload = checked.upload;
         if checked.object_version().is_some() {
             return Ok(Some(upload.key.clone()));

@@ -1,0 +1,175 @@
+"""A small HTTP proxy between the benchmarked programs and moto server that
+makes the local AWS answer as slowly as AWS does in-region: each request
+waits a per-call latency before it is forwarded (by service, from the SigV4
+`Authorization` header: S3, Lambda, and `PublishLayerVersion` on its own),
+and each connection's request body goes up no faster than a bandwidth limit.
+
+    python bench/latency_proxy.py UPSTREAM_URL PORT_FILE
+        [--s3-ms 20] [--lambda-ms 40] [--publish-ms 500] [--other-ms 20]
+        [--upload-mib-s 50]
+
+It listens on a free loopback port and writes it to PORT_FILE once ready.
+HTTP/1.1 with keep-alive, bodies framed by Content-Length or chunked;
+`Expect: 100-continue` is answered here, at once, as S3 does.
+"""
+
+import argparse
+import asyncio
+import re
+import time
+from urllib.parse import urlparse
+
+PUBLISH = re.compile(rb"^POST /2018-10-31/layers/[^/?]+/versions")
+SERVICE = re.compile(rb"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", re.I)
+CHUNK = 64 * 1024
+
+
+class Limits:
+    def __init__(self, args):
+        self.s3 = args.s3_ms / 1000
+        self.lambda_ = args.lambda_ms / 1000
+        self.publish = args.publish_ms / 1000
+        self.other = args.other_ms / 1000
+        self.upload_bytes_s = args.upload_mib_s * 1024 * 1024
+
+    def latency(self, request_line, headers):
+        if PUBLISH.match(request_line):
+            return self.publish
+        found = SERVICE.search(headers.get(b"authorization", b""))
+        service = found.group(1).lower() if found else b"s3"
+        if service == b"s3":
+            return self.s3
+        if service == b"lambda":
+            return self.lambda_
+        return self.other
+
+
+async def read_head(reader):
+    """The request or status line and the headers (names lower-cased), or
+    None at the end of the connection."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    lines = head[:-4].split(b"\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], lines[1:], headers
+
+
+async def relay_body(reader, writer, headers, bytes_per_s=None, no_body=False):
+    """Copies one message body (Content-Length, chunked, or to the end when
+    `until_close`), no faster than `bytes_per_s`. Returns False when the body
+    ran to the connection's end."""
+    started, sent = time.perf_counter(), 0
+
+    async def send(data):
+        nonlocal sent
+        writer.write(data)
+        sent += len(data)
+        if bytes_per_s:
+            ahead = sent / bytes_per_s - (time.perf_counter() - started)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+        await writer.drain()
+
+    if no_body:
+        return True
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            await send(size_line)
+            if size == 0:
+                while True:
+                    trailer = await reader.readuntil(b"\r\n")
+                    await send(trailer)
+                    if trailer == b"\r\n":
+                        return True
+            await send(await reader.readexactly(size + 2))
+    if b"content-length" in headers:
+        left = int(headers[b"content-length"])
+        while left:
+            data = await reader.read(min(CHUNK, left))
+            if not data:
+                raise ConnectionError("body cut short")
+            left -= len(data)
+            await send(data)
+        return True
+    return None
+
+
+async def serve(client_reader, client_writer, upstream, limits):
+    up_reader = up_writer = None
+    try:
+        while True:
+            request = await read_head(client_reader)
+            if request is None:
+                return
+            line, header_lines, headers = request
+            if up_writer is None:
+                up_reader, up_writer = await asyncio.open_connection(*upstream)
+            if headers.get(b"expect", b"").lower() == b"100-continue":
+                client_writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                await client_writer.drain()
+                header_lines = [h for h in header_lines if not h.lower().startswith(b"expect:")]
+            await asyncio.sleep(limits.latency(line, headers))
+            up_writer.write(b"\r\n".join([line, *header_lines]) + b"\r\n\r\n")
+            await relay_body(client_reader, up_writer, headers, limits.upload_bytes_s)
+            method = line.split(b" ", 1)[0]
+            while True:
+                response = await read_head(up_reader)
+                if response is None:
+                    return
+                status, status_headers, response_headers = response
+                client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
+                code = int(status.split(b" ")[1])
+                if code != 100:
+                    break
+            no_body = method == b"HEAD" or code in (204, 304)
+            framed = await relay_body(up_reader, client_writer, response_headers, no_body=no_body)
+            if framed is None:
+                # Delimited by the connection's end: copy it, then close.
+                while data := await up_reader.read(CHUNK):
+                    client_writer.write(data)
+                await client_writer.drain()
+                return
+            await client_writer.drain()
+            if response_headers.get(b"connection", b"").lower() == b"close":
+                up_writer.close()
+                up_writer = None
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        client_writer.close()
+        if up_writer is not None:
+            up_writer.close()
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("upstream")
+    parser.add_argument("port_file")
+    parser.add_argument("--s3-ms", type=float, default=20)
+    parser.add_argument("--lambda-ms", type=float, default=40)
+    parser.add_argument("--publish-ms", type=float, default=500)
+    parser.add_argument("--other-ms", type=float, default=20)
+    parser.add_argument("--upload-mib-s", type=float, default=50)
+    args = parser.parse_args()
+    url = urlparse(args.upstream)
+    upstream = (url.hostname, url.port)
+    limits = Limits(args)
+    server = await asyncio.start_server(
+        lambda r, w: serve(r, w, upstream, limits), "127.0.0.1", 0, limit=1 << 20
+    )
+    port = server.sockets[0].getsockname()[1]
+    with open(args.port_file, "w") as out:
+        out.write(str(port))
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
