@@ -181,11 +181,11 @@ def peak_rss_kib(pid):
     return 0
 
 
-def one_run(command, env, s3, folder, run):
-    etag = upload(s3, folder, f"boto3==1.35.{run}\n".encode())
-    zip_event = event(f"{folder}/layer.zip", etag)
-    outcomes = ["published", "unchanged", "ignored"]
-    api = RuntimeApi([zip_event, zip_event, event(f"{folder}/requirements.txt")])
+def serve(command, env, events):
+    """Starts `command` as Lambda starts a function and hands it `events`
+    until all are answered. Returns when it started, the Runtime API's
+    record of the answers, and the process's peak RSS (KiB)."""
+    api = RuntimeApi(events)
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -195,15 +195,24 @@ def one_run(command, env, s3, folder, run):
     )
     try:
         deadline = time.time() + 60
-        while len(api.answers) < len(outcomes) and time.time() < deadline:
+        while len(api.answers) < len(events) and time.time() < deadline:
             if process.poll() is not None:
                 raise SystemExit(f"{command[0]} exited with {process.returncode}")
-            time.sleep(0.002)
+            time.sleep(0.001)
         rss = peak_rss_kib(process.pid)
     finally:
         process.kill()
         process.wait()
         api.close()
+    return started, api, rss
+
+
+def one_run(command, env, s3, folder, run):
+    etag = upload(s3, folder, f"boto3==1.35.{run}\n".encode())
+    zip_event = event(f"{folder}/layer.zip", etag)
+    outcomes = ["published", "unchanged", "ignored"]
+    events = [zip_event, zip_event, event(f"{folder}/requirements.txt")]
+    started, api, rss = serve(command, env, events)
     result = {"startup_ms": (api.first_request - started) * 1000, "rss_mib": rss / 1024}
     for n, expected in enumerate(outcomes):
         answered, ok, body = api.answers[f"r{n}"]

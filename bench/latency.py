@@ -1,7 +1,8 @@
 """`make bench-latency`: what users wait on, with AWS's latency. A proxy
-(bench/latency_proxy.py) between the programs and moto server adds per-call
-latency and a per-connection upload bandwidth limit; through it, side by
-side in one run, medians [min-max] of several runs:
+(bench/latency_proxy.py) between the programs and moto server answers each
+call its latency after receiving it (moto's own work inside it, as a
+service's is on AWS) and limits each connection's upload bandwidth; through
+it, side by side in one run, medians [min-max] of several runs:
 
 - the function, the boto3 baseline of bench/ and the seed's own publish step
   (`LambdaLayerVersionPublisher` of aws-lambda-artifact-builder, run as CI
@@ -31,7 +32,7 @@ from urllib.parse import urlparse
 
 import boto3
 
-from bench import BUCKET, REGION, RuntimeApi, event, layer_zip, peak_rss_kib, start_moto
+from bench import BUCKET, REGION, event, layer_zip, peak_rss_kib, serve, start_moto
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "tests", "seed", "seed.py")
@@ -78,34 +79,18 @@ def upload(s3, folder, lock):
     return event(f"{folder}/layer.zip", out["ETag"].strip('"'))
 
 
-def serve(command, env, events, expected):
-    """Starts `command` as Lambda would and hands it `events`; returns the
-    cold figure (start to first answer) and each later event's wall time."""
-    api = RuntimeApi(events)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        env={**env, "AWS_LAMBDA_RUNTIME_API": api.address},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 60
-        while len(api.answers) < len(events) and time.time() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"{command[0]} exited with {process.returncode}")
-            time.sleep(0.001)
-    finally:
-        process.kill()
-        process.wait()
-        api.close()
+def answered(command, env, events, expected):
+    """Runs `command` under the stand-in Runtime API with `events`; returns
+    the cold figure (start to first answer) and each later event's wall
+    time, checking each outcome."""
+    started, api, _ = serve(command, env, events)
     times = []
     for n, outcome in enumerate(expected):
-        answered, ok, body = api.answers[f"r{n}"]
+        at, ok, body = api.answers[f"r{n}"]
         if not ok or f'"outcome":"{outcome}"' not in body.decode().replace(" ", ""):
             raise SystemExit(f"{command[0]}: expected {outcome}, got {body[:300]!r}")
         since = started if n == 0 else api.handed[f"r{n}"]
-        times.append((answered - since) * 1000)
+        times.append((at - since) * 1000)
     return times
 
 
@@ -114,10 +99,10 @@ def function_runs(name, command, env, s3, run):
     layer_env = {**env, "LAYER_NAME": f"latency-{name}"}
     first = upload(s3, f"latency-{name}/run{run}/a", f"boto3==1.35.{run}\n".encode())
     second = upload(s3, f"latency-{name}/run{run}/b", f"boto3==1.36.{run}\n".encode())
-    cold_published, warm_published, warm_unchanged = serve(
+    cold_published, warm_published, warm_unchanged = answered(
         command, layer_env, [first, second, second], ["published", "published", "unchanged"]
     )
-    (cold_unchanged,) = serve(command, layer_env, [second], ["unchanged"])
+    (cold_unchanged,) = answered(command, layer_env, [second], ["unchanged"])
     return {
         "cold published": cold_published,
         "cold unchanged": cold_unchanged,
@@ -307,7 +292,8 @@ def main():
     print(
         f"\nThe function's floor, the latency of its calls one after another: unchanged "
         f"{floor_unchanged:g} ms (2 calls), published {floor_published:g} ms (6 calls). "
-        f"moto itself takes {moto_ms:.1f} ms a call here (a HEAD straight to it), on top."
+        f"A call is answered its latency after it was received, or when moto answers if later "
+        f"(moto answers a HEAD in {moto_ms:.1f} ms here)."
     )
     print(f"\n| {f'{UPLOAD_MIB} MiB zip upload':36} | {'time (s)':>20} | {'peak RSS (MiB)':>20} |")
     print(f"|{'-' * 38}|{'-' * 21}:|{'-' * 21}:|")

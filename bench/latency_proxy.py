@@ -1,8 +1,10 @@
 """A small HTTP proxy between the benchmarked programs and moto server that
-makes the local AWS answer as slowly as AWS does in-region: each request
-waits a per-call latency before it is forwarded (by service, from the SigV4
-`Authorization` header: S3, Lambda, and `PublishLayerVersion` on its own),
-and each connection's request body goes up no faster than a bandwidth limit.
+makes the local AWS answer as slowly as AWS does in-region: each call is
+answered a per-call latency after its request was received (by service,
+from the SigV4 `Authorization` header: S3, Lambda, and `PublishLayerVersion`
+on its own), or when moto answers if moto takes longer, as an AWS service's
+latency includes its own work; and each connection's request body goes up
+no faster than a bandwidth limit.
 
     python bench/latency_proxy.py UPSTREAM_URL PORT_FILE
         [--s3-ms 20] [--lambda-ms 40] [--publish-ms 500] [--other-ms 20]
@@ -115,15 +117,19 @@ async def serve(client_reader, client_writer, upstream, limits):
                 client_writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 await client_writer.drain()
                 header_lines = [h for h in header_lines if not h.lower().startswith(b"expect:")]
-            await asyncio.sleep(limits.latency(line, headers))
+            latency = limits.latency(line, headers)
             up_writer.write(b"\r\n".join([line, *header_lines]) + b"\r\n\r\n")
             await relay_body(client_reader, up_writer, headers, limits.upload_bytes_s)
+            answer_at = time.perf_counter() + latency
             method = line.split(b" ", 1)[0]
             while True:
                 response = await read_head(up_reader)
                 if response is None:
                     return
                 status, status_headers, response_headers = response
+                wait = answer_at - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
                 code = int(status.split(b" ")[1])
                 if code != 100:
