@@ -249,6 +249,8 @@ def main():
         }
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="bench", aws_secret_access_key="bench")
         s3.create_bucket(Bucket=BUCKET)
+        # Versioned, as the template makes it.
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         implementations = {
             "layer-autopublish": [bootstrap],
             "boto3 baseline": [sys.executable, os.path.join(os.path.dirname(__file__), "boto3_publisher.py")],
@@ -293,6 +295,8 @@ def main():
     zipped = os.path.getsize(bootstrap_zip)
     print(f"| {'bootstrap, stripped (bytes)':42} | {size:>24,} | {'-':>24} | {'':>7} |")
     print(f"| {'bootstrap.zip (bytes)':42} | {zipped:>24,} | {'-':>24} | {'':>7} |")
+    for outcome in ["published", "unchanged"]:
+        print(f"\nOne after another, {outcome}: {rust_calls[outcome + '_chain']}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build(),
     );
     let _ = s3.create_bucket().bucket(BUCKET).send().await;
+    // Versioned, as the template makes the bucket (an unversioned one adds
+    // the copy of the zip Lambda takes).
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await?;
     s3.put_object()
         .bucket(BUCKET)
         .key(format!("{DIR}/requirements.txt"))
