@@ -11,7 +11,9 @@ no faster than a bandwidth limit.
         [--upload-mib-s 50]
 
 It listens on a free loopback port and writes it to PORT_FILE once ready.
-HTTP/1.1 with keep-alive, bodies framed by Content-Length or chunked;
+HTTP/1.1, bodies framed by Content-Length or chunked; the caller's
+connections are kept open, as AWS keeps them (moto closes each after one
+call: the proxy opens a new one to moto, inside the call's latency);
 `Expect: 100-continue` is answered here, at once, as S3 does.
 """
 
@@ -130,8 +132,21 @@ async def serve(client_reader, client_writer, upstream, limits):
                 wait = answer_at - time.perf_counter()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
                 code = int(status.split(b" ")[1])
+                upstream_closes = response_headers.get(b"connection", b"").lower() == b"close"
+                delimited = (
+                    b"content-length" in response_headers
+                    or b"chunked" in response_headers.get(b"transfer-encoding", b"").lower()
+                    or method == b"HEAD"
+                    or code in (100, 204, 304)
+                )
+                if delimited:
+                    # moto (werkzeug) closes every connection; AWS keeps
+                    # them open: so does the proxy, towards the caller.
+                    status_headers = [
+                        h for h in status_headers if not h.lower().startswith(b"connection:")
+                    ]
+                client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
                 if code != 100:
                     break
             no_body = method == b"HEAD" or code in (204, 304)
@@ -143,7 +158,7 @@ async def serve(client_reader, client_writer, upstream, limits):
                 await client_writer.drain()
                 return
             await client_writer.drain()
-            if response_headers.get(b"connection", b"").lower() == b"close":
+            if upstream_closes:
                 up_writer.close()
                 up_writer = None
     except (ConnectionError, asyncio.IncompleteReadError):
