@@ -25,8 +25,8 @@ use std::time::SystemTime;
 /// A late or reordered event for an overwritten zip must neither publish the
 /// old bytes nor roll the layer back to the old lock file: checked on the
 /// first HEAD, and again (a ranged GET, beside the folder's listing) before
-/// taking the lease to publish. In a versioned bucket the event's version must be the current
-/// version; otherwise its ETag the current ETag.
+/// taking the lease to publish. In a versioned bucket the event's version
+/// must be the current version; otherwise its ETag the current ETag.
 pub fn superseded(event: &ObjectId, current: Option<&ObjectId>) -> Option<String> {
     let still_current = current.is_some_and(|now| match (&event.version_id, &event.etag) {
         (Some(version), _) => now.version_id.as_ref() == Some(version),

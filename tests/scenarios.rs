@@ -1276,17 +1276,26 @@ async fn a_failed_announcement_is_finished_by_the_retry() {
 async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_retry() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
-    scene
-        .aws
-        .inject(Op::CopyObject, "last-requirements.txt", Fault::FailBefore, 1);
+    scene.aws.inject(
+        Op::CopyObject,
+        "last-requirements.txt",
+        Fault::FailBefore,
+        1,
+    );
 
     let error = scene.invoke(event.clone()).await.expect_err("failed");
 
     assert_eq!(error.error_type, "S3Error");
     assert!(scene.text("000001/deployment.json").is_some());
-    assert_eq!(scene.text("000001/requirements.txt").as_deref(), Some(LOCK_V1));
+    assert_eq!(
+        scene.text("000001/requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
     assert!(scene.text("last-requirements.txt").is_none());
-    assert!(scene.lease_held(), "a version exists without all its records");
+    assert!(
+        scene.lease_held(),
+        "a version exists without all its records"
+    );
 
     scene.clock().advance(LEASE_TTL);
     scene.aws.take_calls();
@@ -1294,7 +1303,10 @@ async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_retry() {
 
     assert_eq!(outcome(&response), OutcomeKind::Unchanged);
     assert_eq!(scene.versions().len(), 1);
-    assert_eq!(scene.text("last-requirements.txt").as_deref(), Some(LOCK_V1));
+    assert_eq!(
+        scene.text("last-requirements.txt").as_deref(),
+        Some(LOCK_V1)
+    );
     let calls = scene.aws.take_calls();
     assert_eq!(
         Scene::count(&calls, Op::CopyObject, ""),

@@ -160,9 +160,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             prefetched,
         );
         let zip_start = async {
-            match likely {
-                true => Some(self.check_current_zip(checked).await),
-                false => None,
+            if likely {
+                Some(self.check_current_zip(checked).await)
+            } else {
+                None
             }
         };
         let (first, mut zip_checked) = tokio::join!(first, zip_start);
