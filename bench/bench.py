@@ -58,6 +58,31 @@ def start_moto():
     raise SystemExit("moto server did not start")
 
 
+def lambda_env(endpoint):
+    """The variables Lambda sets for a function, with the local AWS at
+    `endpoint` and its test credentials."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+    }
+
+
+def s3_client(endpoint):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="bench", aws_secret_access_key="bench",
+    )
+
+
 class RuntimeApi:
     """Hands out `events` one by one and records when each was handed out and
     answered; after the last, requests for work wait until the process is
@@ -235,19 +260,8 @@ def main():
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 7
     moto, endpoint = start_moto()
     try:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_LAMBDA_FUNCTION_NAME": "bench",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_FORMAT": "JSON",
-        }
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="bench", aws_secret_access_key="bench")
+        env = lambda_env(endpoint)
+        s3 = s3_client(endpoint)
         s3.create_bucket(Bucket=BUCKET)
         # Versioned, as the template makes it.
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
