@@ -289,6 +289,29 @@ async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failed_read_ahead_of_the_lease_is_read_again_when_needed() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    // The lease is read ahead, beside the folder (a publish is likely):
+    // that read fails, and is made again once the plan says to write.
+    scene
+        .aws
+        .inject(Op::ListObjectsV2, "deps.lease", Fault::FailBefore, 1);
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    assert_eq!(
+        Scene::count(&calls, Op::ListObjectsV2, "deps.lease"),
+        2,
+        "{calls:?}"
+    );
+    assert!(!scene.lease_held());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_refused_lease_write_is_retried_and_the_upload_published() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");

@@ -140,25 +140,18 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             dry_run: self.config.dry_run,
             ..Default::default()
         };
-        // When the versions already read make a publish likely, the first
-        // look reads the layer's lease beside the folder, and the zip's
-        // first bytes are read at the same time: the writes that follow need
-        // both, and neither waits for the other. Otherwise the lease is read
-        // once the plan says to write.
+        // When the versions already read make a publish likely, the layer's
+        // lease and the zip's first bytes are read ahead, beside the first
+        // look at the folder: the writes that follow need both, and neither
+        // waits for the other. Otherwise the lease is read once the plan
+        // says to write.
         let lease_key = checked.lease_key();
         let likely = prefetched
             .as_deref()
             .is_some_and(|recent| decide::likely_to_publish(&checked.md5, recent));
-        let mut read_lease = likely && !self.config.dry_run;
+        let read_ahead = likely && !self.config.dry_run;
         let now = self.clock.now();
-        let first = facts::look(
-            &self.aws,
-            checked,
-            read_lease.then_some(&lease_key),
-            now,
-            None,
-            prefetched,
-        );
+        let first = facts::look(&self.aws, checked, None, now, None, prefetched);
         let zip_start = async {
             if likely {
                 Some(self.check_current_zip(checked).await)
@@ -166,11 +159,22 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 None
             }
         };
-        let (first, mut zip_checked) = tokio::join!(first, zip_start);
+        let lease_ahead = async {
+            if read_ahead {
+                Some(lease::read(&self.aws, &lease_key, now).await)
+            } else {
+                None
+            }
+        };
+        let (first, mut zip_checked, lease_ahead) = tokio::join!(first, zip_start, lease_ahead);
         let mut look = match first {
             Ok(look) => look,
             Err(problem) => return settled(Err(problem)),
         };
+        // A read ahead that failed is only a guess lost: the plan reads the
+        // lease when it needs it.
+        look.facts.lease = lease_ahead.and_then(Result::ok);
+        let mut read_lease = look.facts.lease.is_some();
         // One name for this record's takes, and the ETags of those whose
         // answer said "not taken" although they may have applied.
         let holder = lease::holder_name(&checked.upload.s3_uri());
