@@ -174,7 +174,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // A read ahead that failed is only a guess lost: the plan reads the
         // lease when it needs it.
         look.facts.lease = lease_ahead.and_then(Result::ok);
-        let mut read_lease = look.facts.lease.is_some();
         // One name for this record's takes, and the ETags of those whose
         // answer said "not taken" although they may have applied.
         let holder = lease::holder_name(&checked.upload.s3_uri());
@@ -226,7 +225,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     return settled(self.report(checked, write, kept).await);
                 }
                 Step::ReadLease => {
-                    read_lease = true;
                     match lease::read(&self.aws, &lease_key, self.clock.now()).await {
                         Ok(state) => look.facts.lease = Some(state),
                         Err(e) => return settled(Err(e.into())),
@@ -293,9 +291,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 }
             }
             if look_again {
-                // With the lease read, the folder's listing is read again
-                // only if the versions changed.
-                let with_lease = (read_lease && lease.is_none()).then_some(&lease_key);
+                // Once the lease was read, each look reads it again, and the
+                // folder's listing only if the versions changed.
+                let lease_was_read = look.facts.lease.is_some();
+                let with_lease = (lease_was_read && lease.is_none()).then_some(&lease_key);
                 let before = with_lease.and(Some(look));
                 look = match self.look(checked, with_lease, before).await {
                     Ok(look) => look,
