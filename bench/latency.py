@@ -19,7 +19,6 @@ Latency (ms) and bandwidth from S3_MS (20), LAMBDA_MS (40), PUBLISH_MS (500),
 OTHER_MS (20), UPLOAD_MIB_S (50).
 """
 
-import hashlib
 import http.client
 import os
 import statistics
@@ -30,7 +29,9 @@ import time
 import zipfile
 from urllib.parse import urlparse
 
-from bench import BUCKET, event, lambda_env, layer_zip, peak_rss_kib, s3_client, serve, start_moto
+from bench import (
+    BUCKET, event, lambda_env, layer_zip, peak_rss_kib, s3_client, serve, start_moto, upload,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "tests", "seed", "seed.py")
@@ -65,16 +66,10 @@ def start_proxy(upstream):
     raise SystemExit("the latency proxy did not start")
 
 
-def upload(s3, folder, lock):
-    """The lock file and its zip, straight to moto (setup, not measured)."""
-    s3.put_object(Bucket=BUCKET, Key=f"{folder}/requirements.txt", Body=lock)
-    out = s3.put_object(
-        Bucket=BUCKET,
-        Key=f"{folder}/layer.zip",
-        Body=layer_zip(lock),
-        Metadata={"manifest-md5": hashlib.md5(lock).hexdigest()},
-    )
-    return event(f"{folder}/layer.zip", out["ETag"].strip('"'))
+def uploaded_event(s3, folder, lock):
+    """The lock file and its zip, straight to moto (setup, not measured),
+    and the zip's event."""
+    return event(f"{folder}/layer.zip", upload(s3, folder, lock))
 
 
 def answered(command, env, events, expected):
@@ -95,8 +90,8 @@ def answered(command, env, events, expected):
 def function_runs(name, command, env, s3, run):
     """Cold published, warm published, warm unchanged; then cold unchanged."""
     layer_env = {**env, "LAYER_NAME": f"latency-{name}"}
-    first = upload(s3, f"latency-{name}/run{run}/a", f"boto3==1.35.{run}\n".encode())
-    second = upload(s3, f"latency-{name}/run{run}/b", f"boto3==1.36.{run}\n".encode())
+    first = uploaded_event(s3, f"latency-{name}/run{run}/a", f"boto3==1.35.{run}\n".encode())
+    second = uploaded_event(s3, f"latency-{name}/run{run}/b", f"boto3==1.36.{run}\n".encode())
     cold_published, warm_published, warm_unchanged = answered(
         command, layer_env, [first, second, second], ["published", "published", "unchanged"]
     )
