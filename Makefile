@@ -56,7 +56,7 @@ test: lint unit build check-glibc sam-build
 # One moto server for every test binary (scripts/with-moto.sh); `cargo test`
 # run directly starts one per binary instead.
 unit: tools
-	scripts/with-moto.sh cargo test --all-targets
+	scripts/with-moto.sh cargo test --workspace --all-targets
 
 # This function against the boto3 baseline in bench/, on moto: start-up,
 # peak RSS, latency and AWS calls per outcome, sizes. Figures, not a test.
@@ -89,7 +89,7 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 
 lint: tools
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 	set -f; for case in $(TEMPLATE_CASES); do \
 		cfn-lint --append-rules cfn_lint_serverless.rules \
 			--parameters $(TEMPLATE_BASE) $$case -- template.yaml || exit 1; \
