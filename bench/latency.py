@@ -43,7 +43,7 @@ def knob(name):
     return float(os.environ.get(name, KNOBS[name]))
 
 
-def start_proxy(upstream):
+def start_proxy(upstream, timing_file):
     port_file = tempfile.mktemp()
     proxy = subprocess.Popen(
         [
@@ -56,6 +56,7 @@ def start_proxy(upstream):
             f"--publish-ms={knob('PUBLISH_MS')}",
             f"--other-ms={knob('OTHER_MS')}",
             f"--upload-mib-s={knob('UPLOAD_MIB_S')}",
+            f"--timing-file={timing_file}",
         ]
     )
     for _ in range(300):
@@ -215,7 +216,8 @@ def main():
     bootstrap, layerctl = sys.argv[1:3]
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     moto, direct = start_moto()
-    proxy, endpoint = start_proxy(direct)
+    timing_file = tempfile.mktemp()
+    proxy, endpoint = start_proxy(direct, timing_file)
     try:
         env = lambda_env(endpoint)
         s3 = s3_client(direct)
@@ -246,6 +248,7 @@ def main():
                 )
                 uploaded = upload_runs(layerctl, env, workdir, zip_path, run)
                 if run == 0:
+                    os.remove(timing_file)
                     continue
                 for name, figure in figures.items():
                     measured[name].append(figure)
@@ -281,6 +284,16 @@ def main():
         f"{floor_unchanged:g} ms (2 calls), published {floor_published:g} ms (6 calls). "
         f"A call is answered its latency after it was received, or when moto answers if later "
         f"(moto answers a HEAD in {moto_ms:.1f} ms here)."
+    )
+    # How close the proxy kept to its latency: the instrument's own error.
+    with open(timing_file) as f:
+        answers = [line.split() for line in f]
+    os.remove(timing_file)
+    on_time = [float(late) for late, moto_late in answers if moto_late == "0"]
+    print(
+        f"The proxy answered {len(on_time)} of {len(answers)} calls at their latency, a median "
+        f"{statistics.median(on_time):.2f} ms (at most {max(on_time):.2f} ms) after it; moto "
+        f"itself answered the other {len(answers) - len(on_time)} later than that."
     )
     print(f"\n| {f'{UPLOAD_MIB} MiB zip upload':36} | {'time (s)':>20} | {'peak RSS (MiB)':>20} |")
     print(f"|{'-' * 38}|{'-' * 21}:|{'-' * 21}:|")

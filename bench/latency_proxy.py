@@ -8,9 +8,11 @@ no faster than a bandwidth limit.
 
     python bench/latency_proxy.py UPSTREAM_URL PORT_FILE
         [--s3-ms 20] [--lambda-ms 40] [--publish-ms 500] [--other-ms 20]
-        [--upload-mib-s 50]
+        [--upload-mib-s 50] [--timing-file FILE]
 
 It listens on a free loopback port and writes it to PORT_FILE once ready.
+With --timing-file it appends a line per answer: how late after its
+latency the answer went out (ms), and whether moto was the one late.
 HTTP/1.1, bodies framed by Content-Length or chunked; the caller's
 connections are kept open, as AWS keeps them (moto closes each after one
 call: the proxy opens a new one to moto, inside the call's latency);
@@ -30,6 +32,7 @@ CHUNK = 64 * 1024
 
 class Limits:
     def __init__(self, args):
+        self.timing_file = args.timing_file
         self.s3 = args.s3_ms / 1000
         self.lambda_ = args.lambda_ms / 1000
         self.publish = args.publish_ms / 1000
@@ -46,6 +49,23 @@ class Limits:
         if service == b"lambda":
             return self.lambda_
         return self.other
+
+    def record(self, late_s, moto_late):
+        if self.timing_file:
+            with open(self.timing_file, "a") as out:
+                out.write(f"{late_s * 1000:.3f} {int(moto_late)}\n")
+
+
+async def until(deadline):
+    """Waits until `deadline` (perf_counter), to a few microseconds: the
+    event loop's timers wake up to a millisecond late (epoll's timeout is in
+    whole milliseconds, rounded up), which would add about 1 ms to every
+    call. So: the loop's timer until 2 ms before, then yield until then."""
+    coarse = deadline - time.perf_counter() - 0.002
+    if coarse > 0:
+        await asyncio.sleep(coarse)
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(0)
 
 
 async def read_head(reader):
@@ -129,9 +149,8 @@ async def serve(client_reader, client_writer, upstream, limits):
                 if response is None:
                     return
                 status, status_headers, response_headers = response
-                wait = answer_at - time.perf_counter()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                moto_late = time.perf_counter() > answer_at
+                await until(answer_at)
                 code = int(status.split(b" ")[1])
                 upstream_closes = response_headers.get(b"connection", b"").lower() == b"close"
                 delimited = (
@@ -148,6 +167,7 @@ async def serve(client_reader, client_writer, upstream, limits):
                     ]
                 client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
                 if code != 100:
+                    limits.record(time.perf_counter() - answer_at, moto_late)
                     break
             no_body = method == b"HEAD" or code in (204, 304)
             framed = await relay_body(up_reader, client_writer, response_headers, no_body=no_body)
@@ -178,6 +198,7 @@ async def main():
     parser.add_argument("--publish-ms", type=float, default=500)
     parser.add_argument("--other-ms", type=float, default=20)
     parser.add_argument("--upload-mib-s", type=float, default=50)
+    parser.add_argument("--timing-file")
     args = parser.parse_args()
     url = urlparse(args.upstream)
     upstream = (url.hostname, url.port)
