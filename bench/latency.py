@@ -289,11 +289,13 @@ def main():
     with open(timing_file) as f:
         answers = [line.split() for line in f]
     os.remove(timing_file)
-    on_time = [float(late) for late, moto_late in answers if moto_late == "0"]
+    on_time = [float(late) for late, moto_late, _ in answers if moto_late == "0"]
+    moto_late = [kind for _, late, kind in answers if late == "1"]
     print(
-        f"The proxy answered {len(on_time)} of {len(answers)} calls at their latency, a median "
-        f"{statistics.median(on_time):.2f} ms (at most {max(on_time):.2f} ms) after it; moto "
-        f"itself answered the other {len(answers) - len(on_time)} later than that."
+        f"The proxy answered {len(on_time)} of {len(answers)} calls a median "
+        f"{statistics.median(on_time):.2f} ms (at most {max(on_time):.2f} ms) after their latency; "
+        f"moto itself took longer than the latency for the other {len(moto_late)} "
+        f"({moto_late.count('upload')} of them parts of the uploads below)."
     )
     print(f"\n| {f'{UPLOAD_MIB} MiB zip upload':36} | {'time (s)':>20} | {'peak RSS (MiB)':>20} |")
     print(f"|{'-' * 38}|{'-' * 21}:|{'-' * 21}:|")

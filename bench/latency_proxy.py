@@ -12,7 +12,8 @@ no faster than a bandwidth limit.
 
 It listens on a free loopback port and writes it to PORT_FILE once ready.
 With --timing-file it appends a line per answer: how late after its
-latency the answer went out (ms), and whether moto was the one late.
+latency the answer went out (ms), whether moto was the one late, and
+whether the call was a part of a multipart upload.
 HTTP/1.1, bodies framed by Content-Length or chunked; the caller's
 connections are kept open, as AWS keeps them (moto closes each after one
 call: the proxy opens a new one to moto, inside the call's latency);
@@ -50,10 +51,13 @@ class Limits:
             return self.lambda_
         return self.other
 
-    def record(self, late_s, moto_late):
+    def record(self, late_s, moto_late, request_line):
+        """One answer's lateness past its latency (ms), whether moto was the
+        late one, and the call's kind (an upload's part or not)."""
         if self.timing_file:
+            upload = b"uploadId=" in request_line
             with open(self.timing_file, "a") as out:
-                out.write(f"{late_s * 1000:.3f} {int(moto_late)}\n")
+                out.write(f"{late_s * 1000:.3f} {int(moto_late)} {'upload' if upload else 'call'}\n")
 
 
 async def until(deadline):
@@ -167,7 +171,7 @@ async def serve(client_reader, client_writer, upstream, limits):
                     ]
                 client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
                 if code != 100:
-                    limits.record(time.perf_counter() - answer_at, moto_late)
+                    limits.record(time.perf_counter() - answer_at, moto_late, line)
                     break
             no_body = method == b"HEAD" or code in (204, 304)
             framed = await relay_body(up_reader, client_writer, response_headers, no_body=no_body)
