@@ -17,6 +17,7 @@ use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDi
 use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
+use futures_util::future::OptionFuture;
 use tracing::{info, info_span, Instrument};
 
 mod write;
@@ -152,20 +153,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let read_ahead = likely && !self.config.dry_run;
         let now = self.clock.now();
         let first = facts::look(&self.aws, checked, None, now, None, prefetched);
-        let zip_start = async {
-            if likely {
-                Some(self.check_current_zip(checked).await)
-            } else {
-                None
-            }
-        };
-        let lease_ahead = async {
-            if read_ahead {
-                Some(lease::read(&self.aws, &lease_key, now).await)
-            } else {
-                None
-            }
-        };
+        let zip_start = OptionFuture::from(likely.then(|| self.check_current_zip(checked)));
+        let lease_ahead =
+            OptionFuture::from(read_ahead.then(|| lease::read(&self.aws, &lease_key, now)));
         let (first, mut zip_checked, lease_ahead) = tokio::join!(first, zip_start, lease_ahead);
         let mut look = match first {
             Ok(look) => look,

@@ -116,7 +116,7 @@ impl Intercept for CountCalls {
         if let Ok(mut spans) = (self.0).spans.lock() {
             cfg.interceptor_state().store_put(SpanIndex(spans.len()));
             spans.push(Span {
-                name: name.clone(),
+                name,
                 began: Instant::now(),
                 ended: None,
             });
