@@ -1,7 +1,8 @@
 //! The real `layer-autopublish` binary, run as several processes at once
 //! (as several Lambda instances would), each served the same S3 event by a
 //! stand-in Runtime API and talking to moto server: one version, one
-//! `published` answer, the others `unchanged`.
+//! `published` answer, the others `unchanged`. `make check-binary` runs it
+//! again on the release binary that ships (`LAYER_AUTOPUBLISH_BINARY`).
 
 mod common;
 
@@ -24,9 +25,16 @@ impl Drop for Processes {
     }
 }
 
+/// The binary under test: the one `LAYER_AUTOPUBLISH_BINARY` names, else
+/// this test build's.
+fn binary() -> String {
+    std::env::var("LAYER_AUTOPUBLISH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_layer-autopublish").to_owned())
+}
+
 /// One process of the real binary, served by `api`, on `w`'s layer.
 fn function(api: &RuntimeApi, w: &common::World) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_layer-autopublish"))
+    Command::new(binary())
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "layer-autopublish")
