@@ -112,7 +112,7 @@ sam-build: build
 # provided.al2023 but the kernel), position-dependent, it starts (with no
 # environment it stops at the missing AWS_REGION), and it publishes:
 # tests/processes.rs, run on it, four processes racing over one upload.
-check-binary: build tools
+check-binary: build
 	@if readelf -l $(RELEASE_BINARY) | grep -q INTERP || readelf -d $(RELEASE_BINARY) | grep -q NEEDED; then \
 		echo "the binary is dynamically linked: build it with make build" >&2; exit 1; fi
 	@readelf -h $(RELEASE_BINARY) | grep -q 'Type: *EXEC' || \
