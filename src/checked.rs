@@ -8,9 +8,11 @@ use crate::error::Problem;
 use crate::event::Upload;
 use crate::layer_zip;
 use crate::layout::{LayerDir, LeaseKey};
+use crate::lease;
 use crate::manifest::ManifestMd5;
 use crate::metadata::{self, Md5Problem};
 use crate::ports::{ObjectHead, ObjectId};
+use std::time::SystemTime;
 
 /// An upload whose metadata and size passed the checks.
 #[derive(Clone, Debug)]
@@ -27,12 +29,15 @@ pub struct CheckedUpload<'a> {
     pub manifest_named: bool,
     /// The layer: `layer-name`, else `LAYER_NAME`.
     pub layer: String,
+    /// When the record must be done by: Lambda's deadline, less the time
+    /// to answer. How long a publish without an answer is looked for.
+    pub answer_by: SystemTime,
 }
 
 impl<'a> CheckedUpload<'a> {
     /// Checks the upload's `head` against the rules and the configuration.
     pub fn new(
-        upload: &'a Upload, dir: LayerDir, head: ObjectHead, config: &Config,
+        upload: &'a Upload, dir: LayerDir, head: ObjectHead, config: &Config, answer_by: SystemTime,
     ) -> Result<Self, Problem> {
         let md5 = metadata::manifest_md5(&head.metadata).map_err(|problem| {
             Problem::MissingManifestMd5 {
@@ -72,6 +77,7 @@ impl<'a> CheckedUpload<'a> {
             manifest,
             manifest_named,
             layer,
+            answer_by,
         })
     }
 
@@ -82,6 +88,11 @@ impl<'a> CheckedUpload<'a> {
             etag: reported.etag.or(self.head.id.etag.clone()),
             ..reported
         }
+    }
+
+    /// What names this upload to a lease handed over to its deliveries.
+    pub fn identity(&self) -> String {
+        lease::upload_identity(&self.upload.s3_uri(), &self.event_object())
     }
 
     /// The layer's lease, in the upload's bucket.

@@ -189,6 +189,9 @@ pub struct Progress {
     /// The lease the listing shows held is this invocation's own: a take
     /// whose answer was lost or refused had applied.
     pub lease_is_own: bool,
+    /// The lease is handed over to this upload's deliveries: a failed
+    /// delivery of it published a version and left the rest to finish.
+    pub lease_handed_over: bool,
     /// S3 refused the last take of the lease: another invocation wrote it
     /// since the listing.
     pub lease_refused: bool,
@@ -286,7 +289,12 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     if progress.lease_is_own {
         return Step::OwnLease;
     }
-    let contended = progress.lease_refused || matches!(lease, LeaseState::Held { .. });
+    let contended = progress.lease_refused
+        || match lease {
+            LeaseState::Held { .. } => true,
+            LeaseState::HandedOver { .. } => !progress.lease_handed_over,
+            LeaseState::Absent | LeaseState::Free { .. } | LeaseState::Expired { .. } => false,
+        };
     match (contended, progress.wait_over) {
         (false, _) => Step::TakeLease,
         (true, false) => Step::Wait,
@@ -596,6 +604,38 @@ mod tests {
         );
         // A free lease is taken even once the wait is over, if never refused.
         assert_eq!(plan(&md5(), &free, over), Step::TakeLease);
+    }
+
+    #[test]
+    fn a_lease_handed_over_to_this_upload_is_taken_at_once_and_waited_for_by_others() {
+        let handed = Facts {
+            lease: Some(LeaseState::HandedOver {
+                etag: "e".into(),
+                expiry: UNIX_EPOCH + Duration::from_secs(90),
+            }),
+            ..facts(Some(v(3, "")), Some(md5()), Records::default())
+        };
+        let other = Progress::default();
+        assert_eq!(plan(&md5(), &handed, other), Step::Wait);
+        let over = Progress {
+            wait_over: true,
+            ..other
+        };
+        assert_eq!(plan(&md5(), &handed, over), Step::GiveUp);
+        let ours = Progress {
+            lease_handed_over: true,
+            ..other
+        };
+        assert_eq!(plan(&md5(), &handed, ours), Step::TakeLease);
+        let lost_the_race = Progress {
+            lease_refused: true,
+            ..ours
+        };
+        assert_eq!(
+            plan(&md5(), &handed, lost_the_race),
+            Step::Wait,
+            "another delivery of the same upload took it first"
+        );
     }
 
     #[test]

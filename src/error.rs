@@ -75,13 +75,14 @@ pub enum Problem {
 
     #[error(
         "its manifest-md5 metadata is {expected} but the staged lock file {manifest} \
-         has MD5 {actual}. The zip and the lock file come from different builds: upload the \
+         {found}. The zip and the lock file come from different builds: upload the \
          lock file the zip was built from, then the zip"
     )]
     InconsistentManifest {
         manifest: String,
         expected: String,
-        actual: String,
+        /// What the staged lock file is: `has MD5 <hex>`, or `is gone`.
+        found: String,
     },
 
     #[error(
@@ -177,6 +178,8 @@ pub enum Problem {
     ReplicasNotPublished {
         version_arn: String,
         failed: Vec<String>,
+        /// A region's publish got no answer and may still apply.
+        publish_pending: bool,
     },
 
     #[error("{}{}", .0, hint(.0))]
@@ -239,6 +242,19 @@ impl Problem {
                  manifest-md5=$(md5sum requirements.txt | cut -d' ' -f1)`"
             ),
             other => other.to_string(),
+        }
+    }
+
+    /// Whether a `PublishLayerVersion` this record sent may still apply:
+    /// then nobody may act on the versions as read before it until the
+    /// lease expires.
+    pub fn may_still_publish(&self) -> bool {
+        match self {
+            Self::PublishUnconfirmed { .. } => true,
+            Self::ReplicasNotPublished {
+                publish_pending, ..
+            } => *publish_pending,
+            _ => false,
         }
     }
 

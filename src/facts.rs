@@ -185,7 +185,7 @@ async fn staged_lock<F: Folder>(
         return Err(Problem::InconsistentManifest {
             manifest: dir.s3_uri(&key),
             expected: checked.md5.to_string(),
-            actual: actual.to_string(),
+            found: format!("has MD5 {actual}"),
         });
     }
     Ok(Some(StagedLock { key, etag }))
@@ -272,7 +272,7 @@ async fn md5_of_listed<F: Folder>(
 
 /// A lock file's bytes (`None` when absent), refusing one too large to be a
 /// lock file. Only where an ETag is not an MD5.
-async fn read_lock_file<F: Folder>(
+pub(crate) async fn read_lock_file<F: Folder>(
     folder: &F, dir: &LayerDir, key: &str,
 ) -> Result<Option<Vec<u8>>, Problem> {
     let limit = manifest::MAX_MANIFEST_BYTES;

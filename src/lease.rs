@@ -23,13 +23,22 @@
 //! - A held lease is exactly [`HELD_LEASE_BYTES`] long, so a listing tells
 //!   held from released without reading it. It lasts [`LEASE_TTL`] from S3's
 //!   own `LastModified`; a crashed holder's lease is taken over after that.
-//! - A holder that published but could not write the records keeps the
-//!   lease (it expires): whoever takes it over reads the versions again.
+//! - A holder that published a version (it knows which) but could not
+//!   finish what follows (records, pointer, sharing, followers, retention,
+//!   replicas, event) *hands the lease over*: it rewrites it as exactly
+//!   [`HANDED_OVER_LEASE_BYTES`] long, naming the upload and the version.
+//!   A delivery of that same upload (Lambda's retry, a duplicate event)
+//!   takes it at once and finishes those parts; every other writer waits
+//!   for it as for a held lease, until it expires. So Lambda's first retry
+//!   finishes the job instead of meeting the function's own lease.
+//! - A holder that cannot know what it published (a publish without an
+//!   answer, which may still apply) or that crashed keeps the lease: it
+//!   expires, and whoever takes it over reads the versions again.
 
 use crate::error::{AwsError, Problem};
 use crate::layout::{s3_uri, LeaseKey};
 use crate::manifest::ManifestMd5;
-use crate::ports::{Folder, ListedObject, SmallObject, WriteCondition};
+use crate::ports::{Folder, ListedObject, ObjectId, SmallObject, WriteCondition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,16 +57,28 @@ pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(20);
 /// lease's body is shorter.
 pub const HELD_LEASE_BYTES: u64 = 512;
 
+/// The size of a handed-over lease's body (JSON padded with spaces): longer
+/// than a held one, so a listing tells the two apart without a read.
+pub const HANDED_OVER_LEASE_BYTES: u64 = 1024;
+
 /// The first and the longest pause between two looks at a held lease.
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
-/// What a held lease says, for people reading it.
+/// What a held or handed-over lease says, for people reading it (and, for
+/// a handed-over one, for the delivery it is handed to).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseBody {
     pub holder: String,
     /// Seconds since the Unix epoch, by the holder's clock.
     pub expires_at: u64,
+    /// A handed-over lease: the [`upload_identity`] of the upload whose
+    /// delivery may take it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_to: Option<String>,
+    /// A handed-over lease: the version its holder published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_version: Option<i64>,
 }
 
 /// The lease as a listing shows it.
@@ -69,36 +90,56 @@ pub enum LeaseState {
     Free { etag: String },
     /// Held by another invocation until `expiry`.
     Held { etag: String, expiry: SystemTime },
+    /// Handed over until `expiry` by an invocation that published a version
+    /// and failed after: a delivery of the same upload takes it at once
+    /// (its body says which); any other writer waits, as for a held one.
+    HandedOver { etag: String, expiry: SystemTime },
     /// Held by an invocation that crashed or timed out.
     Expired { etag: String },
 }
 
 impl LeaseState {
     /// The lease as `listed` (its object in a listing, if any)
-    /// shows it at `now`: a held lease is exactly [`HELD_LEASE_BYTES`] long
-    /// and lasts `ttl` from when S3 last wrote it; any other size, an empty
-    /// object among them, is a released one, taken only with `If-Match`.
+    /// shows it at `now`: a held lease is exactly [`HELD_LEASE_BYTES`] long,
+    /// a handed-over one [`HANDED_OVER_LEASE_BYTES`], and either lasts `ttl`
+    /// from when S3 last wrote it; any other size, an empty object among
+    /// them, is a released one, taken only with `If-Match`.
     pub fn of(listed: Option<&ListedObject>, now: SystemTime, ttl: Duration) -> Self {
         let Some(object) = listed else {
             return Self::Absent;
         };
         let etag = object.etag.clone();
-        if object.size != HELD_LEASE_BYTES {
-            return Self::Free { etag };
-        }
+        let handed_over = match object.size {
+            HELD_LEASE_BYTES => false,
+            HANDED_OVER_LEASE_BYTES => true,
+            _ => return Self::Free { etag },
+        };
         match object.last_modified.map(|written| written + ttl) {
+            Some(expiry) if expiry > now && handed_over => Self::HandedOver { etag, expiry },
             Some(expiry) if expiry > now => Self::Held { etag, expiry },
             _ => Self::Expired { etag },
         }
     }
 
     /// The condition that takes the lease as it is now; `None` while
-    /// another invocation holds it.
+    /// another invocation holds it. A handed-over lease is taken with
+    /// `If-Match` too: the plan takes it only for the delivery it is
+    /// handed to.
     fn take_condition(&self) -> Option<WriteCondition<'_>> {
         match self {
             Self::Absent => Some(WriteCondition::Absent),
-            Self::Free { etag } | Self::Expired { etag } => Some(WriteCondition::ETagIs(etag)),
+            Self::Free { etag } | Self::Expired { etag } | Self::HandedOver { etag, .. } => {
+                Some(WriteCondition::ETagIs(etag))
+            }
             Self::Held { .. } => None,
+        }
+    }
+
+    /// Until when another invocation holds (or handed over) the lease.
+    fn expiry(&self) -> Option<SystemTime> {
+        match self {
+            Self::Held { expiry, .. } | Self::HandedOver { expiry, .. } => Some(*expiry),
+            _ => None,
         }
     }
 }
@@ -161,22 +202,52 @@ pub fn holder_name(what: &str) -> String {
 /// The body of a held lease: exactly [`HELD_LEASE_BYTES`] long, however long
 /// the holder's name (its start is kept).
 pub fn held_body(holder: &str, expires_at: u64) -> Vec<u8> {
-    const LIMIT: usize = HELD_LEASE_BYTES as usize;
+    padded_body(holder, expires_at, None, HELD_LEASE_BYTES)
+}
+
+/// The body of a lease handed over to the delivery of the upload `to` (its
+/// [`upload_identity`]) to finish `version`: exactly
+/// [`HANDED_OVER_LEASE_BYTES`] long.
+pub fn handed_over_body(holder: &str, expires_at: u64, to: &str, version: i64) -> Vec<u8> {
+    let handed = format!(
+        ",\"handed_to\":{},\"layer_version\":{version}",
+        Value::from(to)
+    );
+    padded_body(holder, expires_at, Some(&handed), HANDED_OVER_LEASE_BYTES)
+}
+
+/// A lease body of exactly `size` bytes: JSON naming `holder` (cut short
+/// until it fits, its start kept), then `extra` fields, padded with spaces.
+fn padded_body(holder: &str, expires_at: u64, extra: Option<&str>, size: u64) -> Vec<u8> {
+    let limit = size as usize;
+    let extra = extra.unwrap_or_default();
     let mut holder = holder.to_owned();
     loop {
         // `Value`'s Display writes a string as JSON, escaped; it cannot fail.
         let json = format!(
-            "{{\"holder\":{},\"expires_at\":{expires_at}}}",
+            "{{\"holder\":{},\"expires_at\":{expires_at}{extra}}}",
             Value::from(holder.as_str())
         );
         let mut bytes = json.into_bytes();
-        if bytes.len() <= LIMIT {
-            bytes.resize(LIMIT, b' ');
+        if bytes.len() <= limit {
+            bytes.resize(limit, b' ');
             return bytes;
         }
-        let keep = holder.chars().count().saturating_sub(bytes.len() - LIMIT);
+        let keep = holder.chars().count().saturating_sub(bytes.len() - limit);
         holder = holder.chars().take(keep).collect();
     }
+}
+
+/// What names one upload to a handed-over lease, in a fixed length however
+/// long its key: the MD5 of its S3 URI and its object version (versioned
+/// bucket) or ETag. A duplicate event or Lambda's retry carries the same.
+pub fn upload_identity(zip_uri: &str, object: &ObjectId) -> String {
+    let which = match (&object.version_id, &object.etag) {
+        (Some(version), _) => format!("version {version}"),
+        (None, Some(etag)) => format!("etag {}", etag.trim_matches('"')),
+        (None, None) => String::new(),
+    };
+    ManifestMd5::of(format!("{zip_uri} {which}").as_bytes()).to_string()
 }
 
 /// The body of a released lease: shorter than a held one, and new each time.
@@ -245,8 +316,14 @@ pub async fn take<F: Folder>(
         }
         Err(e) => return Err(e),
     };
-    if matches!(state, LeaseState::Expired { .. }) {
-        warn!(lease = %uri, "took over an expired lease (its holder crashed or timed out)");
+    match state {
+        LeaseState::Expired { .. } => {
+            warn!(lease = %uri, "took over an expired lease (its holder crashed or timed out)");
+        }
+        LeaseState::HandedOver { .. } => {
+            info!(lease = %uri, "took the lease a failed delivery of this upload handed over");
+        }
+        _ => {}
     }
     Ok(Take::Taken(Lease::new(lease, etag, holder)))
 }
@@ -271,15 +348,29 @@ pub async fn is_own<F: Folder>(
     holder_of(folder, lease).await.as_deref() == Some(holder)
 }
 
-/// Who holds `lease`, when it can be read.
-async fn holder_of<F: Folder>(folder: &F, lease: &LeaseKey) -> Option<String> {
+/// What `lease` says, when it can be read.
+async fn body_of<F: Folder>(folder: &F, lease: &LeaseKey) -> Option<LeaseBody> {
     match folder
-        .read_small(&lease.bucket, &lease.key, HELD_LEASE_BYTES)
+        .read_small(&lease.bucket, &lease.key, HANDED_OVER_LEASE_BYTES)
         .await
     {
-        Ok(Some(SmallObject::Read(bytes))) => serde_json::from_slice::<LeaseBody>(&bytes)
-            .map(|body| body.holder)
-            .ok(),
+        Ok(Some(SmallObject::Read(bytes))) => serde_json::from_slice::<LeaseBody>(&bytes).ok(),
+        _ => None,
+    }
+}
+
+/// Who holds `lease`, when it can be read.
+async fn holder_of<F: Folder>(folder: &F, lease: &LeaseKey) -> Option<String> {
+    body_of(folder, lease).await.map(|body| body.holder)
+}
+
+/// The version a handed-over `lease` is to be finished for, when it is
+/// handed to the upload `identity` ([`upload_identity`]); one read. `None`:
+/// handed to another upload, or unreadable (then it is waited for).
+pub async fn handed_to<F: Folder>(folder: &F, lease: &LeaseKey, identity: &str) -> Option<i64> {
+    let body = body_of(folder, lease).await?;
+    match body.handed_to {
+        Some(to) if to == identity => body.layer_version,
         _ => None,
     }
 }
@@ -290,10 +381,9 @@ pub async fn in_progress<F: Folder>(
     folder: &F, lease: &LeaseKey, state: &LeaseState, now: SystemTime,
 ) -> Problem {
     let holder = holder_of(folder, lease).await;
-    let seconds_left = match state {
-        LeaseState::Held { expiry, .. } => expiry.duration_since(now).map_or(0, |d| d.as_secs()),
-        _ => 0,
-    };
+    let seconds_left = state.expiry().map_or(0, |expiry| {
+        expiry.duration_since(now).map_or(0, |d| d.as_secs())
+    });
     Problem::PublishInProgress {
         lease: lease.s3_uri(),
         holder: holder.unwrap_or_else(|| "unknown".into()),
@@ -329,10 +419,40 @@ impl Lease {
         }
     }
 
-    /// Leaves the lease to expire: a version's records are not complete,
-    /// and the next holder must find that out by reading the versions again.
+    /// Leaves the lease to expire: a publish may still apply, and the next
+    /// holder must find that out by reading the versions again.
     pub fn keep_until_expiry(self) {
-        warn!(lease = %s3_uri(&self.bucket, &self.key), "lease kept until it expires: a version was published but its records are not complete");
+        warn!(lease = %s3_uri(&self.bucket, &self.key), "lease kept until it expires: a publish may still apply");
+    }
+
+    /// Hands the lease over to the next delivery of the upload `to` (its
+    /// [`upload_identity`]), to finish `version`, only if it is still ours
+    /// (`If-Match`); it lasts [`LEASE_TTL`] from now. A hand-over that
+    /// fails leaves the lease held: it expires by itself, as a crashed
+    /// holder's does.
+    pub async fn hand_over<F: Folder>(self, folder: &F, to: &str, version: i64, now: SystemTime) {
+        let uri = s3_uri(&self.bucket, &self.key);
+        let expires_at = (now + LEASE_TTL)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let holder = format!(
+            "{}, handed over to the next delivery of its upload",
+            self.holder
+        );
+        let body = handed_over_body(&holder, expires_at, to, version);
+        let condition = WriteCondition::ETagIs(&self.etag);
+        match folder
+            .put(&self.bucket, &self.key, body, "application/json", condition)
+            .await
+        {
+            Ok(Some(_)) => {
+                warn!(lease = %uri, version, "lease handed over: the next delivery of this upload finishes the version")
+            }
+            Ok(None) => warn!(lease = %uri, "lease was no longer ours to hand over"),
+            Err(e) => {
+                warn!(lease = %uri, error = %e, "lease not handed over; it expires by itself")
+            }
+        }
     }
 }
 
@@ -390,6 +510,65 @@ mod tests {
             LeaseState::of(Some(&lease(HELD_LEASE_BYTES)), written + ttl, ttl),
             LeaseState::Expired { etag: "e".into() }
         );
+    }
+
+    #[test]
+    fn a_handed_over_lease_is_told_by_its_size_and_names_its_upload_and_version() {
+        let to = upload_identity("s3://b/app/layer.zip", &ObjectId::default());
+        let body = handed_over_body(&"k".repeat(2000), 1000, &to, 7);
+        assert_eq!(body.len() as u64, HANDED_OVER_LEASE_BYTES);
+        let read: LeaseBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(read.handed_to.as_deref(), Some(to.as_str()));
+        assert_eq!(read.layer_version, Some(7));
+        let held: LeaseBody = serde_json::from_slice(&held_body("h", 1)).unwrap();
+        assert_eq!((held.handed_to, held.layer_version), (None, None));
+
+        let written = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let listed = ListedObject {
+            key: "layer-autopublish/leases/deps.lease".into(),
+            etag: "e".into(),
+            size: HANDED_OVER_LEASE_BYTES,
+            last_modified: Some(written),
+        };
+        let ttl = Duration::from_secs(150);
+        assert_eq!(
+            LeaseState::of(Some(&listed), written, ttl),
+            LeaseState::HandedOver {
+                etag: "e".into(),
+                expiry: written + ttl
+            }
+        );
+        assert_eq!(
+            LeaseState::of(Some(&listed), written + ttl, ttl),
+            LeaseState::Expired { etag: "e".into() },
+            "a hand-over nobody took expires like a held lease"
+        );
+    }
+
+    #[test]
+    fn an_upload_is_named_by_its_uri_and_its_version_or_etag() {
+        let uri = "s3://b/app/layer.zip";
+        let id = |version: Option<&str>, etag: Option<&str>| ObjectId {
+            version_id: version.map(str::to_owned),
+            etag: etag.map(str::to_owned),
+        };
+        let by_etag = upload_identity(uri, &id(None, Some("e1")));
+        assert_eq!(by_etag, upload_identity(uri, &id(None, Some("\"e1\""))));
+        assert_ne!(by_etag, upload_identity(uri, &id(None, Some("e2"))));
+        assert_ne!(
+            by_etag,
+            upload_identity("s3://b/other/layer.zip", &id(None, Some("e1")))
+        );
+        let by_version = upload_identity(uri, &id(Some("v1"), Some("e1")));
+        assert_eq!(
+            by_version,
+            upload_identity(uri, &id(Some("v1"), Some("e2")))
+        );
+        assert_ne!(
+            by_version,
+            upload_identity(uri, &id(Some("v2"), Some("e1")))
+        );
+        assert_eq!(by_version.len(), 32);
     }
 
     #[test]

@@ -59,6 +59,7 @@ use ports::{Clock, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::error;
 
 /// What the function returns: one result per upload, in the event's order;
@@ -89,18 +90,27 @@ pub struct BatchItemFailure {
 pub async fn handle_json<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Response, Error> {
-    deliver(publisher, event::parse_json(event.payload.get())).await
+    let deadline = deadline_of(&event.context);
+    deliver(publisher, event::parse_json(event.payload.get()), deadline).await
 }
 
 /// [`handle_json`] on a payload already parsed (`layerctl invoke`, tests).
 pub async fn handle<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Value>,
 ) -> Result<Response, Error> {
-    deliver(publisher, event::parse(event.payload)).await
+    let deadline = deadline_of(&event.context);
+    deliver(publisher, event::parse(event.payload), deadline).await
+}
+
+/// When Lambda ends the invocation; `None` when the context names no
+/// deadline (`layerctl invoke`, tests).
+fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
+    (context.deadline > 0).then(|| UNIX_EPOCH + Duration::from_millis(context.deadline))
 }
 
 async fn deliver<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, delivery: Result<event::Delivery, event::EventProblem>,
+    deadline: Option<SystemTime>,
 ) -> Result<Response, Error> {
     let delivery = delivery.map_err(|problem| {
         let error = Error::from(problem);
@@ -109,7 +119,7 @@ async fn deliver<A: Ports, C: Clock>(
     })?;
     match delivery {
         event::Delivery::Direct(uploads) => {
-            let (results, failed) = process_all(publisher, &uploads).await;
+            let (results, failed) = process_all(publisher, &uploads, deadline).await;
             if failed.is_empty() {
                 Ok(Response {
                     results,
@@ -122,7 +132,7 @@ async fn deliver<A: Ports, C: Clock>(
                 })
             }
         }
-        event::Delivery::Queue(messages) => Ok(process_queued(publisher, messages).await),
+        event::Delivery::Queue(messages) => Ok(process_queued(publisher, messages, deadline).await),
     }
 }
 
@@ -130,7 +140,7 @@ async fn deliver<A: Ports, C: Clock>(
 /// that failed, is reported to SQS, which delivers it again (and, after the
 /// queue's `maxReceiveCount`, to its dead-letter queue: nothing is lost).
 async fn process_queued<A: Ports, C: Clock>(
-    publisher: &Publisher<A, C>, messages: Vec<event::QueuedMessage>,
+    publisher: &Publisher<A, C>, messages: Vec<event::QueuedMessage>, deadline: Option<SystemTime>,
 ) -> Response {
     let mut results = Vec::new();
     let mut failures = Vec::new();
@@ -147,7 +157,7 @@ async fn process_queued<A: Ports, C: Clock>(
                 true
             }
             Ok(uploads) => {
-                let (outcomes, failed) = process_all(publisher, &uploads).await;
+                let (outcomes, failed) = process_all(publisher, &uploads, deadline).await;
                 results.extend(outcomes);
                 !failed.is_empty()
             }
@@ -167,13 +177,13 @@ async fn process_queued<A: Ports, C: Clock>(
 /// Every upload is processed, each logging its own failure: the outcomes
 /// of those that succeeded, and the failures with their index.
 async fn process_all<A: Ports, C: Clock>(
-    publisher: &Publisher<A, C>, uploads: &[event::Upload],
+    publisher: &Publisher<A, C>, uploads: &[event::Upload], deadline: Option<SystemTime>,
 ) -> (Vec<Outcome>, Vec<(usize, RecordError)>) {
     let mut results = Vec::with_capacity(uploads.len());
     let mut failed = Vec::new();
     for (index, upload) in uploads.iter().enumerate() {
         // Boxed: one record's future is deep, and both deliveries hold it.
-        match Box::pin(publisher.process(upload)).await {
+        match Box::pin(publisher.process(upload, deadline)).await {
             Ok(outcome) => results.push(outcome),
             Err(problem) => {
                 let e = RecordError {

@@ -132,6 +132,13 @@ impl Scene {
         lease.is_some_and(|body| body.len() == 512)
     }
 
+    /// The lease is handed over to the next delivery of an upload (1024
+    /// bytes): a delivery published and failed after.
+    fn lease_handed_over(&self) -> bool {
+        let lease = self.aws.object(BUCKET, LEASE);
+        lease.is_some_and(|body| body.len() == 1024)
+    }
+
     /// A lease another invocation holds (or held, when it crashed).
     fn put_held_lease(&self, holder: &str) {
         let expires = self.clock().now() + LEASE_TTL;
@@ -389,7 +396,7 @@ async fn a_crash_after_the_publish_keeps_the_lease_and_a_later_retry_repairs() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failed_record_write_after_the_publish_keeps_the_lease_and_a_later_retry_repairs() {
+async fn a_failed_record_write_after_the_publish_hands_the_lease_to_the_first_retry() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
     scene
@@ -405,14 +412,27 @@ async fn a_failed_record_write_after_the_publish_keeps_the_lease_and_a_later_ret
         error.error_message
     );
     assert_eq!(scene.versions().len(), 1);
-    assert!(scene.lease_held(), "kept until it expires");
+    assert!(scene.lease_handed_over(), "handed to the next delivery");
 
-    scene.clock().advance(LEASE_TTL);
-    let retry = scene.invoke(event).await.expect("retried");
+    // Lambda's first retry, before the lease would have expired.
+    let retry = scene.invoke(event).await.expect("finished at once");
 
-    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(
+        outcome(&retry),
+        OutcomeKind::Published,
+        "it finishes the publish"
+    );
+    assert_eq!(retry.results[0].layer_version, Some(1));
     assert_eq!(scene.versions().len(), 1);
-    assert!(scene.text("000001/deployment.json").is_some(), "repaired");
+    let record: Value =
+        serde_json::from_str(&scene.text("000001/deployment.json").expect("written"))
+            .expect("JSON");
+    assert_eq!(record["outcome"], "published", "its publish's, not adopted");
+    assert!(record["source_etag"].is_string(), "{record}");
+    assert!(
+        !scene.lease_held() && !scene.lease_handed_over(),
+        "released"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -428,10 +448,14 @@ async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
     let error = scene.invoke(event).await.expect_err("refused");
 
     assert_eq!(error.error_type, "InconsistentManifest");
+    let found = format!("requirements.txt has MD5 {}", md5(LOCK_V2));
     assert!(
-        error
-            .error_message
-            .contains("it was replaced while this upload was being recorded"),
+        error.error_message.contains(&found),
+        "{}",
+        error.error_message
+    );
+    assert!(
+        !error.error_message.contains("unknown"),
         "{}",
         error.error_message
     );
@@ -447,7 +471,10 @@ async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
         "nothing copied"
     );
     assert!(scene.text("last-requirements.txt").is_none());
-    assert!(scene.lease_held(), "a version exists without its records");
+    assert!(
+        scene.lease_handed_over(),
+        "a version exists without its records"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -679,7 +706,7 @@ async fn the_seeds_metadata_key_is_read() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_lost_answer_to_a_record_write_keeps_the_lease_and_the_retry_finds_the_records() {
+async fn a_lost_answer_to_a_record_write_is_found_complete_by_the_first_retry() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
     scene
@@ -694,12 +721,11 @@ async fn a_lost_answer_to_a_record_write_keeps_the_lease_and_the_retry_finds_the
         "the write stood"
     );
     assert!(
-        scene.lease_held(),
-        "the function could not know: it kept the lease"
+        scene.lease_handed_over(),
+        "the function could not know: it handed the lease over"
     );
 
-    scene.clock().advance(LEASE_TTL);
-    let retry = scene.invoke(event).await.expect("retried");
+    let retry = scene.invoke(event).await.expect("retried at once");
 
     assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
     assert_eq!(scene.versions().len(), 1);
@@ -708,6 +734,13 @@ async fn a_lost_answer_to_a_record_write_keeps_the_lease_and_the_retry_finds_the
         Scene::count(&calls, Op::PutObject, "deployment.json"),
         1,
         "nothing left to repair: {calls:?}"
+    );
+    // Nothing to finish: the retry ends before the lease, which is left to
+    // expire (another upload meanwhile waits for it, as for a held one).
+    assert_eq!(
+        Scene::count(&calls, Op::PutObject, "deps.lease"),
+        2,
+        "the first delivery's take and hand-over, nothing by the retry: {calls:?}"
     );
 }
 
@@ -1120,7 +1153,7 @@ async fn the_latest_pointer_follows_each_published_version_and_never_moves_back(
 /// writes the record. With every record there, the pointer costs nothing:
 /// `unchanged` stays at 3 calls.
 #[tokio::test(start_paused = true)]
-async fn a_failed_pointer_write_after_the_publish_is_finished_by_the_retry() {
+async fn a_failed_pointer_write_after_the_publish_is_finished_by_the_first_retry() {
     let scene = Scene::new();
     let publisher = scene.publisher_with(with_pointer());
     let event = scene.upload(LOCK_V1, "build 1");
@@ -1139,13 +1172,15 @@ async fn a_failed_pointer_write_after_the_publish_is_finished_by_the_retry() {
         error.error_message
     );
     assert_eq!(scene.versions().len(), 1);
-    assert!(scene.lease_held(), "a version exists without its records");
+    assert!(
+        scene.lease_handed_over(),
+        "a version exists without its records"
+    );
     assert!(scene.text("000001/deployment.json").is_none());
 
-    scene.clock().advance(LEASE_TTL);
     let retry = invoke(&publisher, event.clone()).await.expect("finished");
 
-    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(outcome(&retry), OutcomeKind::Published);
     assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
     assert!(scene.text("000001/deployment.json").is_some());
     scene.aws.take_calls();
@@ -1167,7 +1202,7 @@ fn sharing(with: &str) -> Config {
 /// grant that failed, or applied with its answer lost, is finished by the
 /// retry without a second statement.
 #[tokio::test(start_paused = true)]
-async fn each_new_version_is_shared_and_a_failed_grant_is_finished_by_the_retry() {
+async fn each_new_version_is_shared_and_a_failed_grant_is_finished_by_the_first_retry() {
     for fault in [Fault::FailBefore, Fault::LoseAnswer] {
         let scene = Scene::new();
         let publisher = scene.publisher_with(sharing("123456789012,o-a1b2c3d4e5,*"));
@@ -1184,13 +1219,12 @@ async fn each_new_version_is_shared_and_a_failed_grant_is_finished_by_the_retry(
             .expect_err("grant failed");
 
         assert_eq!(error.error_type, "LambdaError", "{fault:?}");
-        assert!(scene.lease_held(), "{fault:?}: records incomplete");
+        assert!(scene.lease_handed_over(), "{fault:?}: records incomplete");
         assert!(scene.text("000001/deployment.json").is_none());
 
-        scene.clock().advance(LEASE_TTL);
         let retry = invoke(&publisher, event).await.expect("finished");
 
-        assert_eq!(outcome(&retry), OutcomeKind::Unchanged, "{fault:?}");
+        assert_eq!(outcome(&retry), OutcomeKind::Published, "{fault:?}");
         let ids: Vec<String> = scene
             .aws
             .grants(LAYER, 1)
@@ -1268,7 +1302,7 @@ async fn each_new_version_is_announced_once_and_nothing_else_is() {
 /// The event's put fails after the publish: the record fails keeping the
 /// lease; the retry announces the version and writes the record.
 #[tokio::test(start_paused = true)]
-async fn a_failed_announcement_is_finished_by_the_retry() {
+async fn a_failed_announcement_is_finished_by_the_first_retry() {
     let scene = Scene::new();
     let publisher = scene.publisher_with(announcing());
     let event = scene.upload(LOCK_V1, "build 1");
@@ -1280,7 +1314,7 @@ async fn a_failed_announcement_is_finished_by_the_retry() {
     assert!(scene.aws.events().is_empty());
     assert!(scene.text("000001/deployment.json").is_none());
 
-    scene.clock().advance(LEASE_TTL);
+    assert!(scene.lease_handed_over());
     invoke(&publisher, event).await.expect("finished");
 
     let events = scene.aws.events();
@@ -1296,7 +1330,7 @@ async fn a_failed_announcement_is_finished_by_the_retry() {
 /// keeping the lease, and the retry, finding the version's record, writes
 /// only the missing copy.
 #[tokio::test(start_paused = true)]
-async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_retry() {
+async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_first_retry() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
     scene.aws.inject(
@@ -1316,15 +1350,14 @@ async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_retry() {
     );
     assert!(scene.text("last-requirements.txt").is_none());
     assert!(
-        scene.lease_held(),
+        scene.lease_handed_over(),
         "a version exists without all its records"
     );
 
-    scene.clock().advance(LEASE_TTL);
     scene.aws.take_calls();
     let response = scene.invoke(event).await.expect("repaired");
 
-    assert_eq!(outcome(&response), OutcomeKind::Unchanged);
+    assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 1);
     assert_eq!(
         scene.text("last-requirements.txt").as_deref(),
@@ -1336,7 +1369,7 @@ async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_retry() {
         1,
         "only the missing copy: {calls:?}"
     );
-    assert!(!scene.lease_held());
+    assert!(!scene.lease_held() && !scene.lease_handed_over());
 }
 
 fn keeping(versions: usize, prune_records: bool) -> Config {
@@ -1402,7 +1435,7 @@ async fn retention_keeps_the_newest_versions_and_a_dry_run_says_what_would_go() 
 /// A deletion fails after the publish: the record fails keeping the lease;
 /// the retry finishes retention and writes the record.
 #[tokio::test(start_paused = true)]
-async fn a_failed_deletion_is_finished_by_the_retry() {
+async fn a_failed_deletion_is_finished_by_the_first_retry() {
     let scene = Scene::new();
     let publisher = scene.publisher_with(keeping(1, false));
     publish_in_turn(&scene, &publisher, 1).await;
@@ -1418,8 +1451,10 @@ async fn a_failed_deletion_is_finished_by_the_retry() {
     assert_eq!(scene.versions().len(), 2);
     assert!(scene.text("000002/deployment.json").is_none());
 
-    scene.clock().advance(LEASE_TTL);
-    invoke(&publisher, event).await.expect("finished");
+    assert!(scene.lease_handed_over());
+    let retry = invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Published);
 
     let numbers: Vec<i64> = scene.versions().iter().map(|(n, _)| *n).collect();
     assert_eq!(numbers, [2]);
@@ -1476,7 +1511,7 @@ async fn followers_on_an_older_version_are_moved_and_the_others_left_alone() {
 /// A follower busy with another update for the whole wait: the publish
 /// stands, the record fails listing each follower, and the retry moves it.
 #[tokio::test(start_paused = true)]
-async fn a_busy_follower_never_undoes_the_publish_and_the_retry_moves_it() {
+async fn a_busy_follower_never_undoes_the_publish_and_the_first_retry_moves_it() {
     let scene = Scene::new();
     let old_marker = format!("manifest-md5:{}", md5("boto3==1.0.0\n"));
     scene.aws.publish_by_hand(LAYER, &old_marker, &zip("old"));
@@ -1500,28 +1535,50 @@ async fn a_busy_follower_never_undoes_the_publish_and_the_retry_moves_it() {
     assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(1)]));
     assert!(scene.text("000002/deployment.json").is_none());
 
-    scene.clock().advance(LEASE_TTL);
+    assert!(scene.lease_handed_over());
     let retry = invoke(&publisher, event).await.expect("finished");
 
-    assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
+    assert_eq!(outcome(&retry), OutcomeKind::Published);
     assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]));
     assert!(scene.text("000002/deployment.json").is_some());
 }
 
-/// Every part on; each of their writes applies and loses its answer once.
-/// The record fails keeping the lease; the retry finishes without harm: the
-/// pointer, the deletions and the follower end as if nothing was lost, and
-/// only the event may come twice (at least once), with the same version.
+/// Issue 21: every part on; a fault in any part after the publish (each
+/// write failing before it applies, or applying and losing its answer; a
+/// follower busy throughout; a region's publish refused) fails the record
+/// and hands the lease over. The first retry, at once, takes it and
+/// finishes: the pointer, the grant, the follower and the deletions end as
+/// if nothing had failed, one version, and only the event may come twice
+/// (at least once), with the same version.
 #[tokio::test(start_paused = true)]
-async fn a_lost_answer_after_the_publish_is_finished_by_the_retry_without_harm() {
-    for op in [
-        Op::PutParameter,
-        Op::AddLayerVersionPermission,
-        Op::UpdateFunctionConfiguration,
-        Op::DeleteLayerVersion,
-        Op::PutEvents,
-    ] {
-        let scene = Scene::new();
+async fn a_fault_after_any_part_of_the_publish_is_finished_by_an_immediate_redelivery() {
+    let parts = [
+        (Op::PutParameter, ""),
+        (Op::AddLayerVersionPermission, ""),
+        (Op::UpdateFunctionConfiguration, ""),
+        (Op::DeleteLayerVersion, ""),
+        (Op::PutEvents, ""),
+        (Op::CopyObject, "last-requirements.txt"),
+        (Op::CopyObject, "000002/requirements.txt"),
+        (Op::CopyObject, "artifacts-eu"),
+        (Op::PublishLayerVersion, "eu-west-1:"),
+        (Op::PutParameter, "eu-west-1:"),
+        (Op::PutObject, "deployment.json"),
+    ];
+    let mut cases: Vec<(Op, &str, Fault, usize)> = Vec::new();
+    for (op, target) in parts {
+        // A region's publish is tried 3 times before the record fails.
+        let times = if op == Op::PublishLayerVersion { 3 } else { 1 };
+        cases.push((op, target, Fault::FailBefore, times));
+        // A lost answer to the publish is found by its marker: no failure.
+        if op != Op::PublishLayerVersion {
+            cases.push((op, target, Fault::LoseAnswer, 1));
+        }
+    }
+    cases.push((Op::UpdateFunctionConfiguration, "", Fault::Conflict, 4));
+    for (op, target, fault, times) in cases {
+        let case = format!("{op:?} {target} {fault:?}");
+        let scene = replica_scene();
         let old_marker = format!("manifest-md5:{}", md5("boto3==1.0.0\n"));
         scene.aws.publish_by_hand(LAYER, &old_marker, &zip("old"));
         scene.aws.create_function("api", &[arn(1)]);
@@ -1531,29 +1588,48 @@ async fn a_lost_answer_after_the_publish_is_finished_by_the_retry_without_harm()
             followers: following("api").followers,
             keep_versions: Some(1),
             event_bus: Some("layers".into()),
+            replicate_to: layer_autopublish::replicas::parse_list("eu-west-1=artifacts-eu")
+                .expect("a region"),
             ..Config::default()
         };
         let publisher = scene.publisher_with(config);
         scene.clock().advance(Duration::from_secs(60));
         let event = scene.upload(LOCK_V1, "build 1");
-        scene.aws.inject(op, "", Fault::LoseAnswer, 1);
+        scene.aws.inject(op, target, fault, times);
 
-        invoke(&publisher, event.clone())
-            .await
-            .expect_err("answer lost");
-        scene.clock().advance(LEASE_TTL);
-        invoke(&publisher, event).await.expect("finished");
+        let failed = invoke(&publisher, event.clone()).await.expect_err(&case);
+        assert!(scene.lease_handed_over(), "{case}: {failed:?}");
+        let retry = invoke(&publisher, event).await;
 
-        assert_eq!(scene.aws.parameter(POINTER), Some(arn(2)), "{op:?}");
-        assert_eq!(scene.aws.grants(LAYER, 2).len(), 1, "{op:?}");
-        assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]), "{op:?}");
+        let retry = retry.unwrap_or_else(|e| panic!("{case}: the first retry failed: {e:?}"));
+        // A lost answer to the last record's write (the deployment record,
+        // a lock file copy) left nothing to finish: the retry ends unchanged.
+        let last_record = op == Op::PutObject || target.ends_with("requirements.txt");
+        let finished = fault == Fault::LoseAnswer && last_record;
+        let expected = match finished {
+            true => OutcomeKind::Unchanged,
+            false => OutcomeKind::Published,
+        };
+        assert_eq!(outcome(&retry), expected, "{case}");
+        assert_eq!(retry.results[0].layer_version, Some(2), "{case}");
+        assert_eq!(scene.aws.parameter(POINTER), Some(arn(2)), "{case}");
+        assert_eq!(scene.aws.grants(LAYER, 2).len(), 1, "{case}");
+        assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]), "{case}");
         let numbers: Vec<i64> = scene.versions().iter().map(|(n, _)| *n).collect();
-        assert_eq!(numbers, [2], "{op:?}");
+        assert_eq!(numbers, [2], "{case}");
+        let eu = scene.aws.region("eu-west-1").versions(LAYER);
+        assert_eq!(eu.len(), 1, "{case}: one version in the region");
         let events = scene.aws.events();
-        let expected = if op == Op::PutEvents { 2 } else { 1 };
-        assert_eq!(events.len(), expected, "{op:?}");
-        assert!(events.iter().all(|e| e.detail.contains(&arn(2))), "{op:?}");
-        assert!(scene.text("000002/deployment.json").is_some(), "{op:?}");
+        assert!(matches!(events.len(), 1 | 2), "{case}: {events:?}");
+        assert!(events.iter().all(|e| e.detail.contains(&arn(2))), "{case}");
+        assert!(scene.text("000002/deployment.json").is_some(), "{case}");
+        assert_eq!(
+            scene.text("last-requirements.txt").as_deref(),
+            Some(LOCK_V1),
+            "{case}"
+        );
+        assert!(!scene.lease_held(), "{case}");
+        assert_eq!(scene.lease_handed_over(), finished, "{case}");
     }
 }
 
@@ -1694,7 +1770,7 @@ async fn each_region_gets_the_version_and_the_record_names_them_all() {
 /// keeping the lease, and the redelivery publishes only where the lock file
 /// is missing: one version per region in the end.
 #[tokio::test]
-async fn a_failed_region_is_published_by_the_redelivery_and_only_there() {
+async fn a_failed_region_is_published_by_the_first_retry_and_only_there() {
     let scene = replica_scene();
     let publisher = scene.publisher_with(replicated());
     let event = scene.upload(LOCK_V1, "build 1");
@@ -1714,9 +1790,8 @@ async fn a_failed_region_is_published_by_the_redelivery_and_only_there() {
     assert_eq!(scene.aws.region("eu-west-1").versions(LAYER).len(), 1);
     assert!(scene.aws.region("ap-south-1").versions(LAYER).is_empty());
     assert!(scene.text("000001/deployment.json").is_none());
-    assert!(scene.lease_held(), "kept until it expires");
+    assert!(scene.lease_handed_over(), "no publish pending: handed over");
 
-    scene.clock().advance(LEASE_TTL);
     let response = invoke(&publisher, event).await.expect("finished");
 
     let result = &response.results[0];
@@ -1817,5 +1892,204 @@ async fn a_zip_overwritten_before_its_copy_to_a_region_fails_that_region_plainly
         scene.versions().len(),
         1,
         "home published from its own copy"
+    );
+}
+
+/// A publisher with the latest pointer, and the event of an upload whose
+/// first delivery published version 1, failed writing the pointer, and
+/// handed the lease over.
+async fn handed_over_after_a_failed_pointer_write(
+    scene: &Scene,
+) -> (Publisher<FakeAws, ManualClock>, Value) {
+    let publisher = scene.publisher_with(with_pointer());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutParameter, POINTER, Fault::FailBefore, 1);
+    invoke(&publisher, event.clone())
+        .await
+        .expect_err("SSM failed");
+    assert!(scene.lease_handed_over());
+    (publisher, event)
+}
+
+/// Issue 21: the pointer's write fails after the publish, leaving the lease
+/// handed over; two deliveries of the same upload then race for it. One
+/// takes it and finishes; the other, refused, waits and finds the version
+/// complete. Neither answers `PublishInProgress`; one version.
+#[tokio::test(start_paused = true)]
+async fn two_deliveries_racing_for_a_handed_over_lease_finish_once() {
+    let scene = Scene::new();
+    let (publisher, event) = handed_over_after_a_failed_pointer_write(&scene).await;
+
+    let first = tokio::spawn({
+        let publisher = publisher.clone();
+        let event = event.clone();
+        async move { invoke(&publisher, event).await }
+    });
+    let second = invoke(&publisher, event).await.expect("the second");
+    let first = first.await.expect("joined").expect("the first");
+
+    let mut outcomes = [outcome(&first), outcome(&second)];
+    outcomes.sort_by_key(|o| o.as_str());
+    assert_eq!(outcomes, [OutcomeKind::Published, OutcomeKind::Unchanged]);
+    assert_eq!(scene.versions().len(), 1);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
+    assert!(scene.text("000001/deployment.json").is_some());
+    assert!(!scene.lease_held() && !scene.lease_handed_over());
+}
+
+/// Issue 21: the delivery that took a handed-over lease is killed while
+/// finishing (its write never answers). Nobody can tell dead from slow: the
+/// lease it holds is waited out, and the first delivery after it expires
+/// finishes; one version.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_killed_after_taking_the_hand_over_is_waited_out_then_finished() {
+    let scene = Scene::new();
+    let (publisher, event) = handed_over_after_a_failed_pointer_write(&scene).await;
+    scene.aws.inject(Op::PutParameter, POINTER, Fault::Hang, 1);
+
+    let killed = tokio::time::timeout(Duration::from_secs(60), invoke(&publisher, event.clone()));
+    assert!(
+        killed.await.is_err(),
+        "the invocation never ended by itself"
+    );
+    assert!(scene.lease_held(), "the killed delivery held it");
+    let early = invoke(&publisher, event.clone()).await.expect_err("held");
+    assert_eq!(early.error_type, "PublishInProgress");
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(retry.results[0].layer_version, Some(1));
+    assert_eq!(scene.versions().len(), 1);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
+    assert!(scene.text("000001/deployment.json").is_some());
+    assert!(!scene.lease_held() && !scene.lease_handed_over());
+}
+
+/// Issue 21: a lease handed over to one upload's deliveries is not another
+/// upload's to take: a different lock file from another folder waits for it
+/// as for a held lease (`PublishInProgress` once its wait is over), and
+/// publishes once the first upload's retry finished and released it.
+#[tokio::test(start_paused = true)]
+async fn another_upload_waits_for_a_lease_handed_over_to_the_first() {
+    let scene = Scene::new();
+    let (publisher, first) = handed_over_after_a_failed_pointer_write(&scene).await;
+    let other = scene.upload_to("projects/other/layer", LOCK_V2, "build 2");
+
+    let waited = invoke(&publisher, other.clone()).await.expect_err("waits");
+
+    assert_eq!(waited.error_type, "PublishInProgress");
+    assert!(
+        waited.error_message.contains("handed over"),
+        "{}",
+        waited.error_message
+    );
+    assert_eq!(scene.versions().len(), 1, "nothing published meanwhile");
+
+    let finished = invoke(&publisher, first).await.expect("finished");
+    assert_eq!(outcome(&finished), OutcomeKind::Published);
+    let next = invoke(&publisher, other).await.expect("published");
+    assert_eq!(outcome(&next), OutcomeKind::Published);
+    assert_eq!(next.results[0].layer_version, Some(2));
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(2)));
+}
+
+/// Issue 21: `PublishLayerVersion` got no answer, and Lambda applies it a
+/// few seconds later. The invocation never sends it again: it looks for the
+/// marker again, with backoff, finds the version and records it, all in the
+/// same invocation.
+#[tokio::test(start_paused = true)]
+async fn a_publish_without_an_answer_that_applies_soon_is_found_in_the_same_invocation() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PublishLayerVersion, "", Fault::NoAnswer, 1);
+    let run = tokio::spawn({
+        let publisher = scene.publisher();
+        async move { invoke(&publisher, event).await }
+    });
+    // Lambda applies the abandoned call 5 s later.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let marker = format!("manifest-md5:{}", md5(LOCK_V1));
+    scene.aws.publish_by_hand(LAYER, &marker, &zip("build 1"));
+
+    let response = run.await.expect("joined").expect("found");
+
+    assert_eq!(outcome(&response), OutcomeKind::Published);
+    assert_eq!(response.results[0].layer_version, Some(1));
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    assert_eq!(Scene::count(&calls, Op::PublishLayerVersion, ""), 1);
+    assert!(
+        Scene::count(&calls, Op::ListLayerVersions, "") >= 4,
+        "looked again: {calls:?}"
+    );
+    assert!(scene.text("000001/deployment.json").is_some());
+    assert!(!scene.lease_held());
+}
+
+/// Issue 21: a newer upload (zip and lock file) arrives while this one's
+/// version is being recorded. Not an error: the version stands, published
+/// from exactly the checked bytes; the answer names it and says why its lock
+/// file was not kept; the newer upload's own event publishes next.
+#[tokio::test(start_paused = true)]
+async fn a_newer_upload_during_the_recording_is_no_error_and_publishes_next() {
+    let scene = Scene::new();
+    scene.aws.enable_versioning(BUCKET);
+    let event = scene.upload(LOCK_V1, "build 1");
+    let newer_id = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let newer_id_kept = newer_id.clone();
+    scene
+        .aws
+        .meanwhile(Op::PublishLayerVersion, "", move |aws| {
+            let v2 = md5(LOCK_V2);
+            aws.put_object(
+                BUCKET,
+                &key("requirements.txt"),
+                LOCK_V2.as_bytes(),
+                &[],
+                None,
+            );
+            let metadata = [("manifest-md5", v2.as_str())];
+            let id = aws.put_object(BUCKET, &key("layer.zip"), &zip("build 2"), &metadata, None);
+            *newer_id_kept.lock().expect("unpoisoned") = Some(id);
+        });
+
+    let response = scene.invoke(event).await.expect("no error");
+
+    let result = &response.results[0];
+    assert_eq!(result.outcome, OutcomeKind::Published);
+    assert_eq!(result.layer_version, Some(1));
+    assert_eq!(result.code_sha256, Some(code_sha256(&zip("build 1"))));
+    assert_eq!(result.manifest_key, None, "its lock file was not kept");
+    let reason = result.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("a newer upload replaced the zip and the lock file"),
+        "{reason}"
+    );
+    assert!(!reason.contains("unknown"), "{reason}");
+    assert!(scene.text("000001/requirements.txt").is_none());
+    assert!(scene.text("000001/deployment.json").is_some());
+    assert!(
+        !scene.lease_held() && !scene.lease_handed_over(),
+        "released"
+    );
+
+    // The newer upload's own event.
+    let id = newer_id
+        .lock()
+        .expect("unpoisoned")
+        .clone()
+        .expect("uploaded");
+    let newer = scene.event_for(&id, zip("build 2").len());
+    let next = scene.invoke(newer).await.expect("published");
+    assert_eq!(outcome(&next), OutcomeKind::Published);
+    assert_eq!(next.results[0].layer_version, Some(2));
+    assert_eq!(
+        scene.text("last-requirements.txt").as_deref(),
+        Some(LOCK_V2)
     );
 }

@@ -18,6 +18,7 @@ use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
 use futures_util::future::OptionFuture;
+use std::time::{Duration, SystemTime};
 use tracing::{info, info_span, Instrument};
 
 mod write;
@@ -32,13 +33,44 @@ pub struct Publisher<A, C = SystemClock> {
     region: String,
 }
 
-/// What a write under the lease left: its result, and whether the lease
-/// must be kept until it expires (a version was published but its records
-/// are not all written; see `lease.rs`).
+/// What a write under the lease left: its result, and what becomes of the
+/// lease.
 struct Written {
     result: Result<Outcome, Problem>,
-    keep_lease: bool,
+    lease: LeaseEnd,
 }
+
+/// What becomes of the lease once the record is done (see `lease.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LeaseEnd {
+    /// Given back: nothing is left half done.
+    Release,
+    /// Left to expire: a publish may still apply, so nobody may act on the
+    /// versions read before it until then.
+    KeepUntilExpiry,
+    /// Handed over to this upload's next delivery, which finishes
+    /// `version`: what followed its publish failed.
+    HandOver { version: i64 },
+}
+
+impl Written {
+    /// A result that leaves nothing half done: the lease, if any, released.
+    fn settled(result: Result<Outcome, Problem>) -> Self {
+        Self {
+            result,
+            lease: LeaseEnd::Release,
+        }
+    }
+}
+
+/// How long before Lambda's deadline a record stops looking for a publish
+/// that got no answer: time left to record what it finds, or to fail
+/// cleanly.
+const ANSWER_MARGIN: Duration = Duration::from_secs(20);
+
+/// The function's timeout in `template.yaml`, assumed when the invocation
+/// names no deadline (`layerctl invoke`, tests).
+const ASSUMED_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl<A: Ports> Publisher<A, SystemClock> {
     pub fn new(aws: A, config: Config, region: impl Into<String>) -> Self {
@@ -56,13 +88,18 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         }
     }
 
-    /// All steps for one record, in a log span that names its zip.
-    pub async fn process(&self, upload: &Upload) -> Result<Outcome, Problem> {
+    /// All steps for one record, in a log span that names its zip; the
+    /// invocation must answer by `deadline` (Lambda's), when known.
+    pub async fn process(
+        &self, upload: &Upload, deadline: Option<SystemTime>,
+    ) -> Result<Outcome, Problem> {
         let span = info_span!("record", zip = %upload.s3_uri());
-        self.steps(upload).instrument(span).await
+        let deadline = deadline.unwrap_or_else(|| self.clock.now() + ASSUMED_TIMEOUT);
+        let answer_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+        self.steps(upload, answer_by).instrument(span).await
     }
 
-    async fn steps(&self, upload: &Upload) -> Result<Outcome, Problem> {
+    async fn steps(&self, upload: &Upload, answer_by: SystemTime) -> Result<Outcome, Problem> {
         // 1. Filter.
         if !upload.is_object_created() {
             let reason = format!("{} is not an ObjectCreated event", upload.event_name);
@@ -97,7 +134,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         }
 
         // 3. What the upload says about itself.
-        let checked = CheckedUpload::new(upload, dir, head, &self.config)?;
+        let checked = CheckedUpload::new(upload, dir, head, &self.config, answer_by)?;
         // A guess that failed or named another layer is read again.
         let prefetched = guessed_versions
             .filter(|_| guess == Some(checked.layer.as_str()))
@@ -108,10 +145,17 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // that fails.
         let mut lease = None;
         let written = self.settle(&checked, prefetched, &mut lease).await;
-        match lease {
-            Some(lease) if written.keep_lease => lease.keep_until_expiry(),
-            Some(lease) => lease.release(&self.aws).await,
-            None => {}
+        if let Some(lease) = lease {
+            match written.lease {
+                LeaseEnd::Release => lease.release(&self.aws).await,
+                LeaseEnd::KeepUntilExpiry => lease.keep_until_expiry(),
+                LeaseEnd::HandOver { version } => {
+                    let to = checked.identity();
+                    lease
+                        .hand_over(&self.aws, &to, version, self.clock.now())
+                        .await;
+                }
+            }
         }
         written.result
     }
@@ -132,10 +176,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         &self, checked: &CheckedUpload<'_>, prefetched: Option<Vec<LayerVersion>>,
         lease: &mut Option<Lease>,
     ) -> Written {
-        let settled = |result| Written {
-            result,
-            keep_lease: false,
-        };
+        let settled = Written::settled;
         let mut wait = Wait::new(self.clock.now(), lease::DEFAULT_LEASE_WAIT);
         let mut progress = decide::Progress {
             dry_run: self.config.dry_run,
@@ -168,8 +209,26 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // answer said "not taken" although they may have applied.
         let holder = lease::holder_name(&checked.upload.s3_uri());
         let mut attempts: Vec<String> = Vec::new();
+        // A lease handed over (by its ETag): the version it is to finish
+        // when handed to this upload. Read once per hand-over seen.
+        let mut handed: Option<(String, Option<i64>)> = None;
+        // The version a hand-over taken by this record is to finish.
+        let mut finishing: Option<i64> = None;
         loop {
             progress.holding_lease = lease.is_some();
+            progress.lease_handed_over = match (&lease, &look.facts.lease) {
+                (None, Some(LeaseState::HandedOver { etag, .. })) => {
+                    if handed.as_ref().map(|(seen, _)| seen) != Some(etag) {
+                        let identity = checked.identity();
+                        let version = lease::handed_to(&self.aws, &lease_key, &identity).await;
+                        handed = Some((etag.clone(), version));
+                    }
+                    handed
+                        .as_ref()
+                        .is_some_and(|(_, version)| version.is_some())
+                }
+                _ => false,
+            };
             progress.lease_is_own = match (&lease, &look.facts.lease) {
                 (None, Some(state)) => {
                     let etags_are_md5 = !checked.head.kms;
@@ -233,15 +292,27 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     look = match again {
                         Ok(again) => again,
                         Err(problem) => {
+                            let mut written = settled(Err(problem));
                             if let Ok(Take::Taken(taken)) = taken {
+                                // A hand-over taken stays one for the next delivery.
+                                let handed = handed.as_ref().and_then(|(_, version)| *version);
+                                if let (true, Some(version)) = (progress.lease_handed_over, handed)
+                                {
+                                    written.lease = LeaseEnd::HandOver { version };
+                                }
                                 *lease = Some(taken);
                             }
-                            return settled(Err(problem));
+                            return written;
                         }
                     };
                     look_again = false;
                     match taken {
-                        Ok(Take::Taken(taken)) => *lease = Some(taken),
+                        Ok(Take::Taken(taken)) => {
+                            if progress.lease_handed_over {
+                                finishing = handed.as_ref().and_then(|(_, version)| *version);
+                            }
+                            *lease = Some(taken);
+                        }
                         // Another invocation wrote it since it was read (its
                         // write was likely a take), or the answer was lost:
                         // pause, then look again.
@@ -271,8 +342,17 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     return settled(Err(problem));
                 }
                 Step::Write(Write::Repair { latest, records }) => {
-                    let result = self.repair(checked, &look, latest, records).await;
-                    return settled(result);
+                    // Finishing what a failed delivery of this upload left:
+                    // its version's outcome, and handed over again on failure.
+                    let finish = finishing == Some(latest.version);
+                    let result = self.repair(checked, &look, latest, records, finish).await;
+                    let lease = match &result {
+                        Err(_) if finish => LeaseEnd::HandOver {
+                            version: latest.version,
+                        },
+                        _ => LeaseEnd::Release,
+                    };
+                    return Written { result, lease };
                 }
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");

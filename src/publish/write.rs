@@ -3,15 +3,15 @@
 //! that has this lock file already, repair its missing records. Also the
 //! outcomes these steps answer.
 
-use super::{Publisher, Written};
+use super::{LeaseEnd, Publisher, Written};
 use crate::announce;
 use crate::checked::CheckedUpload;
 use crate::decide::{self, PublishReason, Records, Write};
 use crate::error::Problem;
-use crate::facts::{Look, StagedLock};
+use crate::facts::{self, Look, StagedLock};
 use crate::followers::{self, FollowerResult, Plan};
 use crate::layout;
-use crate::manifest;
+use crate::manifest::{self, ManifestMd5};
 use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::pointer;
 use crate::ports::{
@@ -19,6 +19,7 @@ use crate::ports::{
 };
 use crate::replicas::{Replica, Target};
 use crate::retention;
+use std::time::Duration;
 use tracing::info;
 
 /// How many times one record sends `PublishLayerVersion` at most, each after
@@ -28,7 +29,38 @@ const PUBLISH_ATTEMPTS: u32 = 3;
 /// How often a follower busy with another update is tried, and the first
 /// pause (doubling): 7 s of waiting in all.
 const FOLLOWER_ATTEMPTS: u32 = 4;
-const FOLLOWER_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+const FOLLOWER_FIRST_PAUSE: Duration = Duration::from_secs(1);
+
+/// The first and the longest pause between two looks for a publish that
+/// got no answer.
+const UNCONFIRMED_FIRST_PAUSE: Duration = Duration::from_secs(1);
+const UNCONFIRMED_LONGEST_PAUSE: Duration = Duration::from_secs(8);
+
+/// A publish that made no version this record knows of: why, and whether
+/// it may still apply (then the lease is kept until it expires).
+pub(super) struct Unpublished {
+    problem: Problem,
+    may_still_apply: bool,
+}
+
+/// A failure that is no publish's: nothing pending.
+impl<E: Into<Problem>> From<E> for Unpublished {
+    fn from(problem: E) -> Self {
+        Self {
+            problem: problem.into(),
+            may_still_apply: false,
+        }
+    }
+}
+
+/// What became of the lock file's copies after a publish.
+enum Kept {
+    /// These were written (or all already existed).
+    Written(Vec<&'static str>),
+    /// None could be: a newer upload replaced the zip and the lock file
+    /// while this one was being recorded; `reason` says so.
+    Replaced { reason: String },
+}
 
 /// What the lifecycle parts after a publish did.
 struct AfterPublish {
@@ -38,7 +70,11 @@ struct AfterPublish {
 }
 
 impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// Under the lease: step 5, publish, then step 6, record.
+    /// Under the lease: step 5, publish, then step 6, record. Once the
+    /// version is known, a failure hands the lease over to this upload's
+    /// next delivery (Lambda's retry finishes at once), unless a publish in
+    /// another region may still apply: then the lease is kept until it
+    /// expires.
     pub(super) async fn publish(
         &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
     ) -> Written {
@@ -49,18 +85,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             Ok(None) => {
                 let reason = "the zip was overwritten or deleted after it was checked, before \
                               its copy to publish from was made; the newer upload has its own event";
-                let result = Ok(super::skip(OutcomeKind::Superseded, upload, reason));
-                return Written {
-                    result,
-                    keep_lease: false,
-                };
+                return Written::settled(Ok(super::skip(OutcomeKind::Superseded, upload, reason)));
             }
-            Err(problem) => {
-                return Written {
-                    result: Err(problem),
-                    keep_lease: false,
-                }
-            }
+            Err(problem) => return Written::settled(Err(problem)),
         };
         let description = manifest::describe(&config.layer_description, &checked.md5);
         let source = (upload.bucket.as_str(), source_key.as_str());
@@ -70,15 +97,19 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             .await
         {
             Ok(new) => new,
-            Err((problem, keep_lease)) => {
+            Err(unpublished) => {
+                let lease = match unpublished.may_still_apply {
+                    true => LeaseEnd::KeepUntilExpiry,
+                    false => LeaseEnd::Release,
+                };
                 return Written {
-                    result: Err(problem),
-                    keep_lease,
-                }
+                    result: Err(unpublished.problem),
+                    lease,
+                };
             }
         };
-        // From here on a version exists: a failure keeps the lease.
-        let result = async {
+        // From here on a version exists, and this record knows which.
+        let result: Result<Outcome, Problem> = async {
             let sha256 = new.code_sha256.as_deref();
             decide::check_published_bytes(checked.head.sha256.as_deref(), &new.version, sha256)?;
             let kept = staged
@@ -98,10 +129,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 match staged {
                     Some(staged) => {
                         let none = Records::default();
-                        let kept = self.keep_lock_file(checked, staged, new.version.version, none);
-                        kept.await.map(drop)
+                        self.keep_lock_file(checked, staged, new.version.version, none)
+                            .await
                     }
-                    None => Ok(()),
+                    None => Ok(Kept::Written(Vec::new())),
                 }
             };
             let record = async {
@@ -118,16 +149,23 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             };
             // Both run to the end, whichever fails: nothing is left half sent.
             let (copies, record) = tokio::join!(copies, record);
-            let outcome = record?;
-            copies?;
+            let mut outcome = record?;
+            if let Kept::Replaced { reason } = copies? {
+                outcome.manifest_key = None;
+                outcome.reason = Some(reason);
+            }
             self.log_decision(&outcome, checked);
             Ok(outcome)
         }
         .await;
-        Written {
-            keep_lease: result.is_err(),
-            result,
-        }
+        let lease = match &result {
+            Ok(_) => LeaseEnd::Release,
+            Err(problem) if problem.may_still_publish() => LeaseEnd::KeepUntilExpiry,
+            Err(_) => LeaseEnd::HandOver {
+                version: new.version.version,
+            },
+        };
+        Written { result, lease }
     }
 
     /// The key Lambda takes the zip from: exactly the bytes that were
@@ -180,45 +218,70 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// one newer than `listed` (the latest read before) carrying this lock
     /// file's marker is the one this publish made (the description is the
     /// commit record). Otherwise, after a 5xx nothing applied, and it is
-    /// published again, [`PUBLISH_ATTEMPTS`] times at most; after no answer
+    /// published again, [`PUBLISH_ATTEMPTS`] times at most. After no answer
     /// at all (a timeout, a dropped connection) the call may still be
-    /// applying, so it is not sent again: `PublishUnconfirmed`, and the
-    /// lease is kept until it expires. On failure: the problem, and whether
-    /// to keep the lease (a version may exist that was not seen).
+    /// applying, so it is never sent again: the versions are looked at
+    /// again, after pauses that double from 1 s to 8 s, until the record's
+    /// `answer_by`; a version found is this publish's, and none found is
+    /// `PublishUnconfirmed`.
     async fn publish_once(
         &self, aws: &A, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>,
         listed: Option<i64>,
-    ) -> Result<NewVersion, (Problem, bool)> {
+    ) -> Result<NewVersion, Unpublished> {
         let mut attempts = 1;
+        let mut pause = UNCONFIRMED_FIRST_PAUSE;
+        let unknown = |e| Unpublished {
+            problem: Problem::from(e),
+            may_still_apply: true,
+        };
         loop {
             let error = match aws.publish(request).await {
                 Ok(new) => return Ok(new),
-                Err(e) if !e.may_have_applied() => return Err((e.into(), false)),
+                Err(e) if !e.may_have_applied() => {
+                    return Err(Unpublished {
+                        problem: e.into(),
+                        may_still_apply: false,
+                    })
+                }
                 Err(e) => e,
             };
-            let recent = aws.recent_versions(&checked.layer).await;
-            let latest = recent
-                .map_err(|e| (Problem::from(e), true))?
-                .into_iter()
-                .next();
-            let ours = latest.filter(|v| {
-                Some(v.version) > listed && manifest::carries(&v.description, &checked.md5)
-            });
-            if let Some(version) = ours {
-                info!(layer = %checked.layer, version = version.version, error = %error, "the publish applied although its answer was lost");
-                let sha256 = aws.version_sha256(&checked.layer, version.version).await;
-                let code_sha256 = sha256.map_err(|e| (Problem::from(e), true))?;
-                return Ok(NewVersion {
-                    version,
-                    code_sha256,
+            loop {
+                let recent = aws.recent_versions(&checked.layer).await;
+                let latest = recent.map_err(unknown)?.into_iter().next();
+                let ours = latest.filter(|v| {
+                    Some(v.version) > listed && manifest::carries(&v.description, &checked.md5)
                 });
-            }
-            if !error.answered {
-                let layer = checked.layer.clone();
-                return Err((Problem::PublishUnconfirmed { layer, error }, true));
+                if let Some(version) = ours {
+                    info!(layer = %checked.layer, version = version.version, error = %error, "the publish applied although its answer was lost");
+                    let sha256 = aws.version_sha256(&checked.layer, version.version).await;
+                    let code_sha256 = sha256.map_err(unknown)?;
+                    return Ok(NewVersion {
+                        version,
+                        code_sha256,
+                    });
+                }
+                // Answered: nothing applied, and nothing will.
+                if error.answered {
+                    break;
+                }
+                // No answer: the call may still apply. Look again while
+                // there is time; never send it again.
+                if self.clock.now() + pause > checked.answer_by {
+                    let layer = checked.layer.clone();
+                    return Err(Unpublished {
+                        problem: Problem::PublishUnconfirmed { layer, error },
+                        may_still_apply: true,
+                    });
+                }
+                info!(layer = %checked.layer, error = %error, pause_ms = pause.as_millis() as u64, "the publish got no answer and no version carries the marker yet: looking again");
+                self.clock.sleep(pause).await;
+                pause = (pause * 2).min(UNCONFIRMED_LONGEST_PAUSE);
             }
             if attempts >= PUBLISH_ATTEMPTS {
-                return Err((error.into(), true));
+                return Err(Unpublished {
+                    problem: error.into(),
+                    may_still_apply: false,
+                });
             }
             attempts += 1;
             info!(layer = %checked.layer, error = %error, "the publish did not apply: publishing again");
@@ -227,9 +290,13 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
     /// The latest version has this lock file: publish nothing, and repair
     /// whatever records a crash (or an older tool) left missing. A missing
-    /// deployment record is written as an adopted version's.
+    /// deployment record is written as an adopted version's; but with
+    /// `finish` (a failed delivery of this very upload published `latest`
+    /// and handed the lease over) as its publish's, and the answer is
+    /// `published`: this delivery finishes that publish.
     pub(super) async fn repair(
         &self, checked: &CheckedUpload<'_>, look: &Look, latest: &LayerVersion, records: Records,
+        finish: bool,
     ) -> Result<Outcome, Problem> {
         let staged = &look.staged;
         // A version of ours without its deployment record may be one whose
@@ -249,13 +316,25 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         };
         let mut repaired: Vec<&str> = Vec::new();
         let mut kept = kept_lock_file(checked, latest, records, look.kept_elsewhere.as_deref());
+        let mut replaced = None;
         if let Some(staged) = staged {
-            repaired = self
+            match self
                 .keep_lock_file(checked, staged, latest.version, records)
-                .await?;
-            kept = kept.or_else(|| Some(named_lock_file(checked, latest)));
+                .await?
+            {
+                Kept::Written(written) => {
+                    repaired = written;
+                    kept = kept.or_else(|| Some(named_lock_file(checked, latest)));
+                }
+                Kept::Replaced { reason } => replaced = Some(reason),
+            }
         }
-        let mut outcome = outcome(OutcomeKind::Unchanged, checked, latest, kept.clone());
+        let kind = match finish {
+            true => OutcomeKind::Published,
+            false => OutcomeKind::Unchanged,
+        };
+        let mut outcome = outcome(kind, checked, latest, kept.clone());
+        outcome.reason = replaced;
         if !records.deployment {
             // What a publish does after its lock file copies, before its
             // record: the record's absence says it may not have been done.
@@ -264,37 +343,45 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             outcome.replicas = after.replicas.clone();
             // A version this function published (its marker) may not have
             // been announced yet; another tool's is not announced.
+            let published = Outcome {
+                outcome: OutcomeKind::Published,
+                code_sha256: code_sha256.clone(),
+                reason: None,
+                deleted_versions: after.deleted_versions,
+                followers: after.followers,
+                replicas: after.replicas.clone(),
+                ..outcome.clone()
+            };
             if manifest::md5_from_description(&latest.description).is_some() {
-                let published = Outcome {
-                    outcome: OutcomeKind::Published,
-                    code_sha256: code_sha256.clone(),
-                    reason: None,
-                    deleted_versions: after.deleted_versions,
-                    followers: after.followers,
-                    replicas: after.replicas.clone(),
-                    ..outcome.clone()
-                };
                 self.announce(&published).await?;
             }
-            let adopted = Adopted {
-                outcome: Adopted::OUTCOME.to_owned(),
-                layer_name: checked.layer.clone(),
-                layer_version: latest.version,
-                layer_version_arn: latest.arn.clone(),
-                description: latest.description.clone(),
-                manifest_md5: checked.md5.to_string(),
-                manifest_key: kept,
-                code_sha256,
-                published_at: latest.created.clone(),
-                adopted_at: crate::iso8601::format(self.clock.now()),
-                replicas: after.replicas,
-            };
-            let body = adopted.to_json();
-            self.put_record(checked, latest, body).await?;
-            repaired.push("deployment record (adopted)");
+            if finish {
+                self.put_deployment(checked, latest, &published).await?;
+                repaired.push("deployment record");
+                outcome = Outcome {
+                    reason: outcome.reason,
+                    ..published
+                };
+            } else {
+                let adopted = Adopted {
+                    outcome: Adopted::OUTCOME.to_owned(),
+                    layer_name: checked.layer.clone(),
+                    layer_version: latest.version,
+                    layer_version_arn: latest.arn.clone(),
+                    description: latest.description.clone(),
+                    manifest_md5: checked.md5.to_string(),
+                    manifest_key: kept,
+                    code_sha256,
+                    published_at: latest.created.clone(),
+                    adopted_at: crate::iso8601::format(self.clock.now()),
+                    replicas: after.replicas,
+                };
+                self.put_record(checked, latest, adopted.to_json()).await?;
+                repaired.push("deployment record (adopted)");
+            }
         }
         if !repaired.is_empty() {
-            info!(layer = %checked.layer, version = latest.version, repaired = ?repaired, "repaired the records of the latest version");
+            info!(layer = %checked.layer, version = latest.version, repaired = ?repaired, finished = finish, "repaired the records of the latest version");
         }
         self.log_decision(&outcome, checked);
         Ok(outcome)
@@ -363,12 +450,17 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let results = futures_util::future::join_all(each).await;
         let mut replicas = Vec::new();
         let mut failed = Vec::new();
+        let mut publish_pending = false;
         for (target, result) in targets.iter().zip(results) {
             match result {
                 Ok(replica) => replicas.push(replica),
-                Err(problem) => {
+                Err(Unpublished {
+                    problem,
+                    may_still_apply,
+                }) => {
                     let said = format!("{}: {}: {problem}", target.region, problem.error_type());
                     failed.push(said);
+                    publish_pending |= may_still_apply;
                 }
             }
         }
@@ -376,6 +468,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             return Err(Problem::ReplicasNotPublished {
                 version_arn: home.arn.clone(),
                 failed,
+                publish_pending,
             });
         }
         Ok(replicas)
@@ -387,7 +480,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// answers, as at home. Then its pointer, sharing and retention.
     async fn replicate_to(
         &self, checked: &CheckedUpload<'_>, source: &SourceObject<'_>, target: &Target,
-    ) -> Result<Replica, Problem> {
+    ) -> Result<Replica, Unpublished> {
         let aws = self.aws.in_region(&target.region);
         let latest = aws
             .recent_versions(&checked.layer)
@@ -403,17 +496,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 // Refused: the zip was overwritten or deleted after it was
                 // checked (the newer upload has its own event).
                 let Some(copy) = aws.copy_across(source, &target.bucket, &key).await? else {
-                    return Err(Problem::LayerZipNotFound);
+                    return Err(Problem::LayerZipNotFound.into());
                 };
                 let layer_description = &self.config.layer_description;
                 let description = manifest::describe(layer_description, &checked.md5);
                 let source = (target.bucket.as_str(), key.as_str());
                 let version = copy.version_id.as_deref();
                 let request = self.publish_request(checked, source, version, &description);
-                let new = self
-                    .publish_once(&aws, checked, &request, listed)
-                    .await
-                    .map_err(|(problem, _)| problem)?;
+                let new = self.publish_once(&aws, checked, &request, listed).await?;
                 (new.version, OutcomeKind::Published)
             }
         };
@@ -567,10 +657,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
     /// Step 6's lock file copies that `existing` lacks: `{NNNNNN}/{manifest}`
     /// and `last-{manifest}`, server-side copies of the staged file made only
-    /// while it is still the one checked, at once. Returns what it wrote.
+    /// while it is still the one checked, at once. Returns what it wrote; or,
+    /// when S3 refused a copy because a newer upload replaced the lock file
+    /// *and* the zip meanwhile (that upload's own event publishes next), why
+    /// none could be kept. A lock file replaced while the zip stayed is
+    /// `InconsistentManifest`.
     async fn keep_lock_file(
         &self, checked: &CheckedUpload<'_>, staged: &StagedLock, version: i64, existing: Records,
-    ) -> Result<Vec<&'static str>, Problem> {
+    ) -> Result<Kept, Problem> {
         let dir = &checked.dir;
         let copies = [
             (
@@ -594,17 +688,38 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             (copied, what)
         });
         let mut written = Vec::new();
+        let mut refused = false;
         for (copied, what) in futures_util::future::join_all(each).await {
-            if !copied? {
-                return Err(Problem::InconsistentManifest {
-                    manifest: dir.s3_uri(&staged.key),
-                    expected: checked.md5.to_string(),
-                    actual: "unknown: it was replaced while this upload was being recorded".into(),
-                });
+            match copied? {
+                true => written.push(what),
+                false => refused = true,
             }
-            written.push(what);
         }
-        Ok(written)
+        if !refused {
+            return Ok(Kept::Written(written));
+        }
+        // Only on this path: is the zip still the one checked?
+        let upload = checked.upload;
+        let now = self.aws.head(&upload.bucket, &upload.key).await?;
+        let zip_now = now.as_ref().map(|head| &head.id);
+        if decide::superseded(&checked.event_object(), zip_now).is_some() {
+            let reason = format!(
+                "version {version} was published from this upload, but its lock file could not \
+                 be kept: a newer upload replaced the zip and the lock file while it was being \
+                 recorded, and its own event publishes next"
+            );
+            info!(version, lock_file = %dir.s3_uri(&staged.key), "lock file not kept: a newer upload replaced it");
+            return Ok(Kept::Replaced { reason });
+        }
+        let found = match facts::read_lock_file(&self.aws, dir, &staged.key).await? {
+            Some(bytes) => format!("has MD5 {}", ManifestMd5::of(&bytes)),
+            None => "is gone".to_owned(),
+        };
+        Err(Problem::InconsistentManifest {
+            manifest: dir.s3_uri(&staged.key),
+            expected: checked.md5.to_string(),
+            found,
+        })
     }
 
     async fn put_deployment(
