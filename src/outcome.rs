@@ -58,6 +58,12 @@ pub struct Outcome {
     /// Versions retention (`KEEP_VERSIONS`) deleted after this publish.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_versions: Vec<i64>,
+    /// A dry run (`would_publish`): the versions retention would delete
+    /// after the publish, oldest first, and their ARNs in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub would_delete_versions: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub would_delete_arns: Vec<String>,
     /// What happened to each function of `FOLLOWERS`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub followers: Vec<FollowerResult>,
@@ -81,6 +87,8 @@ impl Outcome {
             code_sha256: None,
             reason: Some(reason.into()),
             deleted_versions: Vec::new(),
+            would_delete_versions: Vec::new(),
+            would_delete_arns: Vec::new(),
             followers: Vec::new(),
             replicas: Vec::new(),
         }

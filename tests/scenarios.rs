@@ -1423,6 +1423,8 @@ async fn retention_keeps_the_newest_versions_and_a_dry_run_says_what_would_go() 
         reason.ends_with("retention would then delete versions [2]"),
         "{reason}"
     );
+    assert_eq!(result.would_delete_versions, [2], "as data too");
+    assert_eq!(result.would_delete_arns, [arn(2)]);
     assert_eq!(scene.versions().len(), 2, "nothing deleted");
 
     // Without PRUNE_RECORDS the records stay as history.

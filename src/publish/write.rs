@@ -805,8 +805,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     }
 
     /// `DRY_RUN` with `KEEP_VERSIONS`: the versions a publish now would
-    /// delete (the new version being the newest), the pointer's kept.
-    async fn would_delete(&self, checked: &CheckedUpload<'_>) -> Result<Vec<i64>, Problem> {
+    /// delete (the new version being the newest), the pointer's kept,
+    /// oldest first.
+    async fn would_delete(
+        &self, checked: &CheckedUpload<'_>,
+    ) -> Result<Vec<LayerVersion>, Problem> {
         let Some(keep) = self.config.keep_versions else {
             return Ok(Vec::new());
         };
@@ -819,23 +822,28 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             }
             _ => None,
         };
-        Ok(retention::next_publish_deletes(&all, keep, pointed))
+        let numbers = retention::next_publish_deletes(&all, keep, pointed);
+        let each = |n| all.iter().find(|v: &&LayerVersion| v.version == n).cloned();
+        Ok(numbers.into_iter().filter_map(each).collect())
     }
 }
 
 /// A dry run's `would_publish`, logged, with the versions retention would
-/// then delete.
+/// then delete (numbers and ARNs, and said in its reason).
 pub(super) fn would_publish(
-    checked: &CheckedUpload<'_>, reason: &PublishReason, would_delete: &[i64],
+    checked: &CheckedUpload<'_>, reason: &PublishReason, would_delete: &[LayerVersion],
 ) -> Outcome {
-    let reason_text = match would_delete {
+    let numbers: Vec<i64> = would_delete.iter().map(|v| v.version).collect();
+    let reason_text = match numbers.as_slice() {
         [] => format!("dry run: {reason}"),
         versions => format!("dry run: {reason}; retention would then delete versions {versions:?}"),
     };
     let mut outcome = Outcome::skipped(OutcomeKind::WouldPublish, checked.upload, reason_text);
     outcome.layer_name = Some(checked.layer.clone());
     outcome.manifest_md5 = Some(checked.md5.to_string());
-    info!(outcome = outcome.outcome.as_str(), layer = %checked.layer, reason = %reason, "dry run: would publish");
+    outcome.would_delete_arns = would_delete.iter().map(|v| v.arn.clone()).collect();
+    outcome.would_delete_versions = numbers;
+    info!(outcome = outcome.outcome.as_str(), layer = %checked.layer, reason = %reason, would_delete = ?outcome.would_delete_versions, "dry run: would publish");
     outcome
 }
 
@@ -875,6 +883,8 @@ pub(super) fn outcome(
         code_sha256: None,
         reason: None,
         deleted_versions: Vec::new(),
+        would_delete_versions: Vec::new(),
+        would_delete_arns: Vec::new(),
         followers: Vec::new(),
         replicas: Vec::new(),
     }
