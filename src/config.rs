@@ -52,6 +52,8 @@ pub struct Config {
     pub allowed_layers: AllowedLayers,
     /// `REPLICATE_TO`: the other regions each version is published in.
     pub replicate_to: Vec<crate::replicas::Target>,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metric lines.
+    pub metrics_namespace: String,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             followers: Vec::new(),
             allowed_layers: AllowedLayers::default(),
             replicate_to: Vec::new(),
+            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
         }
     }
 }
@@ -231,6 +234,11 @@ impl Config {
         let replicate_to = crate::replicas::parse_list(&replicate_text)
             .map_err(|why| fail("REPLICATE_TO", &replicate_text, why))?;
 
+        let metrics_namespace =
+            var("METRICS_NAMESPACE").unwrap_or_else(|| Config::default().metrics_namespace);
+        crate::metrics::validate_namespace(&metrics_namespace)
+            .map_err(|why| fail("METRICS_NAMESPACE", &metrics_namespace, why))?;
+
         Ok(Self {
             layer_name,
             manifest_name,
@@ -247,6 +255,7 @@ impl Config {
             followers,
             allowed_layers,
             replicate_to,
+            metrics_namespace,
         })
     }
 }
@@ -297,9 +306,11 @@ mod tests {
             ("LICENSE_INFO", "MIT"),
             ("LAYER_DESCRIPTION", "Shared deps"),
             ("DRY_RUN", "True"),
+            ("METRICS_NAMESPACE", "Team/Layers"),
         ])
         .unwrap();
         assert!(c.dry_run);
+        assert_eq!(c.metrics_namespace, "Team/Layers");
         assert_eq!(c.layer_name.as_deref(), Some("deps"));
         assert_eq!(c.manifest_name, "uv.lock");
         assert_eq!(c.compatible_runtimes, ["python3.12", "python3.13"]);
@@ -326,6 +337,7 @@ mod tests {
             ("FOLLOWERS", "api,not a function".to_string()),
             ("ALLOWED_LAYERS", "deps,*".to_string()),
             ("REPLICATE_TO", "eu-west-1".to_string()),
+            ("METRICS_NAMESPACE", "AWS/Lambda".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

@@ -18,7 +18,7 @@
 //!   [`aws`]: the SDK behind them (every AWS call); [`fake`]: an in-memory
 //!   AWS behind them, with injected faults and a manual clock;
 //! - [`outcome`]: what each record answers; [`error`]: what the user sees
-//!   when something is wrong;
+//!   when something is wrong; [`metrics`]: one metric line per record;
 //! - [`lockfile`]: whether a requirements file pins every package
 //!   (`layerctl upload`, the command line in `src/bin/layerctl/`).
 
@@ -41,6 +41,7 @@ pub mod lockfile;
 pub mod logging;
 pub mod manifest;
 pub mod metadata;
+pub mod metrics;
 pub mod outcome;
 pub mod pointer;
 pub mod ports;

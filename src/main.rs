@@ -1,6 +1,7 @@
 //! The Lambda entry point: wiring only.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use layer_autopublish::metrics::MetricsLog;
 use layer_autopublish::{aws, config::Config, handle_json, logging, Publisher};
 use serde_json::value::RawValue;
 use std::sync::OnceLock;
@@ -20,8 +21,10 @@ async fn main() -> Result<(), Error> {
     // the first event, so that the runtime asks for work as soon as it can.
     let publisher = OnceLock::new();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let publisher = publisher
-            .get_or_init(|| Publisher::new(aws::Aws::new(&sdk), config.clone(), region.clone()));
+        let publisher = publisher.get_or_init(|| {
+            Publisher::new(aws::Aws::new(&sdk), config.clone(), region.clone())
+                .with_metrics(MetricsLog::Stdout)
+        });
         handle_json(publisher, event)
     }))
     .await

@@ -1,7 +1,8 @@
 //! The real `layer-autopublish` binary, run as several processes at once
 //! (as several Lambda instances would), each served the same S3 event by a
 //! stand-in Runtime API and talking to moto server: one version, one
-//! `published` answer, the others `unchanged`. `make check-binary` runs it
+//! `published` answer, the others `unchanged`; and its log read as
+//! CloudWatch reads it, for the metric lines. `make check-binary` runs it
 //! again on the release binary that ships (`LAYER_AUTOPUBLISH_BINARY`).
 
 mod common;
@@ -34,7 +35,17 @@ fn binary() -> String {
 
 /// One process of the real binary, served by `api`, on `w`'s layer.
 fn function(api: &RuntimeApi, w: &common::World) -> Child {
-    Command::new(binary())
+    command(api, w)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// The real binary as Lambda starts it, served by `api`, on `w`'s layer.
+fn command(api: &RuntimeApi, w: &common::World) -> Command {
+    let mut command = Command::new(binary());
+    command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "layer-autopublish")
@@ -44,11 +55,8 @@ fn function(api: &RuntimeApi, w: &common::World) -> Child {
         .env("AWS_ENDPOINT_URL", common::moto_endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("LAYER_NAME", &w.layer)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
+        .env("LAYER_NAME", &w.layer);
+    command
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,4 +123,122 @@ async fn a_payload_nested_past_serde_jsons_limit_is_an_invalid_event() {
         message.contains("Invoke this function only from an S3"),
         "{message}"
     );
+}
+
+/// Issue 21, metrics: every record, failed ones too, leaves one Embedded
+/// Metric Format line on the function's log (stdout, in Lambda's JSON log
+/// format), read here as CloudWatch Logs reads it: a line that is a JSON
+/// object with `_aws` is an EMF event, and each directive must hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_record_leaves_one_metric_line_cloudwatch_can_read() {
+    let w = world("metrics").await;
+    let good = w
+        .upload(
+            "projects/app/layer",
+            "requirements.txt",
+            "boto3==1.35.0\n",
+            "build",
+        )
+        .await;
+    let bad = w.upload_zip("projects/bad/layer", "build", &[]).await;
+    let mut event = good.clone();
+    let records = event["Records"].as_array_mut().expect("records");
+    records.push(bad["Records"][0].clone());
+    // Two processes at once: one publishes, the other finds it unchanged;
+    // the bad record fails in each.
+    let api = RuntimeApi::start(event, 2).await;
+    let function = || {
+        let mut function = command(&api, &w);
+        function
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("METRICS_NAMESPACE", "LayerAutopublishTest");
+        function.stdout(Stdio::piped()).stderr(Stdio::null());
+        function.spawn().expect("the binary starts")
+    };
+    let mut processes = Processes(vec![function(), function()]);
+
+    let answers = api.answers(Duration::from_secs(60)).await;
+    assert!(
+        answers.iter().all(Result::is_err),
+        "one record failed each time"
+    );
+    let mut log = String::new();
+    for mut process in processes.0.drain(..) {
+        let _ = process.kill();
+        let output = process.wait_with_output().expect("its log");
+        log.push_str(&String::from_utf8(output.stdout).expect("UTF-8"));
+    }
+
+    let emf: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let mut said: Vec<(String, String)> = emf
+        .iter()
+        .map(|line| {
+            let (namespace, names) = read_as_cloudwatch_does(line);
+            assert_eq!(namespace, "LayerAutopublishTest");
+            assert_eq!(line["Layer"], w.layer.as_str(), "{line}");
+            let outcome = line["Outcome"].as_str().unwrap_or_default().to_owned();
+            let error_type = line["ErrorType"].as_str().unwrap_or_default().to_owned();
+            assert_eq!(
+                names.contains(&"PublishDuration".to_owned()),
+                outcome == "published",
+                "{line}"
+            );
+            (outcome, error_type)
+        })
+        .collect();
+    said.sort();
+    let failed = ("failed".to_owned(), "MissingManifestMd5".to_owned());
+    assert_eq!(
+        said,
+        [
+            failed.clone(),
+            failed,
+            ("published".to_owned(), String::new()),
+            ("unchanged".to_owned(), String::new()),
+        ],
+        "{log}"
+    );
+}
+
+/// Checks one EMF line as CloudWatch does (its specification: a
+/// millisecond `Timestamp`; each directive a namespace, dimension sets
+/// naming string members of the line, and metrics naming number members
+/// with a unit CloudWatch knows), and returns its namespace and metrics.
+fn read_as_cloudwatch_does(line: &serde_json::Value) -> (String, Vec<String>) {
+    let aws = &line["_aws"];
+    assert!(
+        aws["Timestamp"]
+            .as_u64()
+            .is_some_and(|t| t > 1_600_000_000_000),
+        "{line}"
+    );
+    let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
+    assert_eq!(directives.len(), 1, "{line}");
+    let directive = &directives[0];
+    let namespace = directive["Namespace"].as_str().expect("a namespace");
+    for set in directive["Dimensions"].as_array().expect("dimension sets") {
+        let set = set.as_array().expect("a dimension set");
+        assert!(!set.is_empty() && set.len() <= 30, "{line}");
+        for name in set {
+            let name = name.as_str().expect("a dimension name");
+            let value = line[name].as_str().unwrap_or_default();
+            assert!(!value.is_empty() && value.len() <= 1024, "{name} in {line}");
+        }
+    }
+    let units = ["Count", "Milliseconds"];
+    let mut names = Vec::new();
+    for metric in directive["Metrics"].as_array().expect("metrics") {
+        let name = metric["Name"].as_str().expect("a metric name");
+        assert!(line[name].is_number(), "{name} in {line}");
+        assert!(
+            units.contains(&metric["Unit"].as_str().unwrap_or_default()),
+            "{line}"
+        );
+        names.push(name.to_owned());
+    }
+    (namespace.to_owned(), names)
 }

@@ -15,6 +15,7 @@ use crate::facts::{self, Look};
 use crate::layer_zip::{self, LOCAL_FILE_HEADER};
 use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir, LeaseKey};
 use crate::lease::{self, Lease, LeaseState, Take, Wait};
+use crate::metrics::{self, MetricsLog, RecordMetrics};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
 use futures_util::future::OptionFuture;
@@ -31,6 +32,8 @@ pub struct Publisher<A, C = SystemClock> {
     config: Config,
     /// For the console links in the logs.
     region: String,
+    /// Where each record's metric line goes.
+    metrics: MetricsLog,
 }
 
 /// What a write under the lease left: its result, and what becomes of the
@@ -38,6 +41,9 @@ pub struct Publisher<A, C = SystemClock> {
 struct Written {
     result: Result<Outcome, Problem>,
     lease: LeaseEnd,
+    /// How long the publish took, from sending `PublishLayerVersion` until
+    /// the version was known.
+    publish_took: Option<Duration>,
 }
 
 /// What becomes of the lease once the record is done (see `lease.rs`).
@@ -59,8 +65,17 @@ impl Written {
         Self {
             result,
             lease: LeaseEnd::Release,
+            publish_took: None,
         }
     }
+}
+
+/// What one record's metric line needs beyond its result.
+#[derive(Debug, Default)]
+struct Measured {
+    /// The layer it named, once known.
+    layer: Option<String>,
+    publish_took: Option<Duration>,
 }
 
 /// How long before Lambda's deadline a record stops looking for a publish
@@ -73,19 +88,28 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(20);
 const ASSUMED_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl<A: Ports> Publisher<A, SystemClock> {
+    /// A publisher on the system clock, writing no metric lines (the
+    /// function turns them on: `with_metrics`).
     pub fn new(aws: A, config: Config, region: impl Into<String>) -> Self {
         Self::with_clock(aws, SystemClock, config, region)
     }
 }
 
 impl<A: Ports, C: Clock> Publisher<A, C> {
+    /// A publisher on `clock`, writing no metric lines.
     pub fn with_clock(aws: A, clock: C, config: Config, region: impl Into<String>) -> Self {
         Self {
             aws,
             clock,
             config,
             region: region.into(),
+            metrics: MetricsLog::Off,
         }
+    }
+
+    /// The same, its metric lines going to `metrics`.
+    pub fn with_metrics(self, metrics: MetricsLog) -> Self {
+        Self { metrics, ..self }
     }
 
     /// All steps for one record, in a log span that names its zip; the
@@ -93,13 +117,34 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     pub async fn process(
         &self, upload: &Upload, deadline: Option<SystemTime>,
     ) -> Result<Outcome, Problem> {
-        let span = info_span!("record", zip = %upload.s3_uri());
-        let deadline = deadline.unwrap_or_else(|| self.clock.now() + ASSUMED_TIMEOUT);
+        let zip = upload.s3_uri();
+        let span = info_span!("record", zip = %zip);
+        let started = self.clock.now();
+        let deadline = deadline.unwrap_or_else(|| started + ASSUMED_TIMEOUT);
         let answer_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
-        self.steps(upload, answer_by).instrument(span).await
+        let mut measured = Measured::default();
+        let result = self
+            .steps(upload, answer_by, &mut measured)
+            .instrument(span)
+            .await;
+        let now = self.clock.now();
+        let took = now.duration_since(started).unwrap_or_default();
+        let record = RecordMetrics::of(
+            &zip,
+            &result,
+            measured.layer.as_deref(),
+            self.config.layer_name.as_deref(),
+            took,
+            measured.publish_took,
+        );
+        self.metrics
+            .write(&metrics::line(&self.config.metrics_namespace, now, &record));
+        result
     }
 
-    async fn steps(&self, upload: &Upload, answer_by: SystemTime) -> Result<Outcome, Problem> {
+    async fn steps(
+        &self, upload: &Upload, answer_by: SystemTime, measured: &mut Measured,
+    ) -> Result<Outcome, Problem> {
         // 1. Filter.
         if !upload.is_object_created() {
             let reason = format!("{} is not an ObjectCreated event", upload.event_name);
@@ -135,6 +180,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
         // 3. What the upload says about itself.
         let checked = CheckedUpload::new(upload, dir, head, &self.config, answer_by)?;
+        measured.layer = Some(checked.layer.clone());
         // A guess that failed or named another layer is read again.
         let prefetched = guessed_versions
             .filter(|_| guess == Some(checked.layer.as_str()))
@@ -145,6 +191,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // that fails.
         let mut lease = None;
         let written = self.settle(&checked, prefetched, &mut lease).await;
+        measured.publish_took = written.publish_took;
         if let Some(lease) = lease {
             match written.lease {
                 LeaseEnd::Release => lease.release(&self.aws).await,
@@ -352,7 +399,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                         },
                         _ => LeaseEnd::Release,
                     };
-                    return Written { result, lease };
+                    return Written {
+                        result,
+                        lease,
+                        publish_took: None,
+                    };
                 }
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");

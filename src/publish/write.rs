@@ -92,6 +92,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let description = manifest::describe(&config.layer_description, &checked.md5);
         let source = (upload.bucket.as_str(), source_key.as_str());
         let request = self.publish_request(checked, source, checked.object_version(), &description);
+        let sent = self.clock.now();
         let new = match self
             .publish_once(&self.aws, checked, &request, listed)
             .await
@@ -105,9 +106,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 return Written {
                     result: Err(unpublished.problem),
                     lease,
+                    publish_took: None,
                 };
             }
         };
+        let publish_took = self.clock.now().duration_since(sent).ok();
         // From here on a version exists, and this record knows which.
         let result: Result<Outcome, Problem> = async {
             let sha256 = new.code_sha256.as_deref();
@@ -165,7 +168,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 version: new.version.version,
             },
         };
-        Written { result, lease }
+        Written {
+            result,
+            lease,
+            publish_took,
+        }
     }
 
     /// The key Lambda takes the zip from: exactly the bytes that were
