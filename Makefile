@@ -87,7 +87,8 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 	"UseExistingBucket=true SourceQueueArn=arn:aws:sqs:us-east-1:123456789012:uploads" \
 	"LatestParameter=/layer-autopublish/{layer}/latest ShareWith=123456789012 EventBus=default \
 	 KeepVersions=3 PruneRecords=true AllowedLayers=de* ReplicateTo=eu-west-1=my-artifacts-eu \
-	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api"
+	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api \
+	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging"
 
 lint: tools
 	cargo fmt --all -- --check

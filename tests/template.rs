@@ -590,7 +590,13 @@ fn each_parts_parameter_pattern_agrees_with_the_function() {
     let starts = |variable: &str, value: &str| {
         Config::from_lookup(|name| (name == variable).then(|| value.to_owned())).is_ok()
     };
-    let cases: [(&str, &str, &[&str], &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str], &[&str]); 8] = [
+        (
+            "MetricsNamespace",
+            "METRICS_NAMESPACE",
+            &["LayerAutopublish", "Team/Layers: prod", "AWS", "AWSome/x", "A"],
+            &["AWS/Lambda", "AWS/", "bad{ns}", &"n".repeat(256)],
+        ),
         (
             "ReplicateTo",
             "REPLICATE_TO",
@@ -787,4 +793,84 @@ fn iam_wildcards_match_as_iam_does() {
         "a/b/last-requirements.txt"
     ));
     assert!(iam_matches("a/*", "a/"));
+}
+
+/// Issue 21, alarms: both exist whatever the parameters (an alarm without
+/// actions still shows in the console), on the function's errors and on the
+/// failed-events queue holding a message; each notifies the topic created
+/// for `AlarmEmail` (with that subscription) and the existing
+/// `AlarmTopicArn`, whichever are set, and nothing when neither is.
+#[test]
+fn the_alarms_watch_errors_and_failed_events_and_notify_what_is_set() {
+    let template = load(TEMPLATE);
+    let resources = &template["Resources"];
+    let watched = [
+        (
+            "PublisherErrorsAlarm",
+            "AWS/Lambda",
+            "Errors",
+            "FunctionName",
+            "PublisherFunction",
+        ),
+        (
+            "FailedEventsAlarm",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            "FailedEventsQueue.QueueName",
+        ),
+    ];
+    let email = "ops@example.com";
+    let topic = "arn:aws:sns:us-east-1:123456789012:paging";
+    for (alarm, namespace, metric, dimension, value) in watched {
+        let alarm_yaml = &resources[alarm];
+        assert!(
+            alarm_yaml["Condition"].is_badvalue(),
+            "{alarm} always exists"
+        );
+        let properties = &alarm_yaml["Properties"];
+        assert_eq!(properties["Namespace"].as_str(), Some(namespace), "{alarm}");
+        assert_eq!(properties["MetricName"].as_str(), Some(metric), "{alarm}");
+        let dimensions = &properties["Dimensions"][0];
+        assert_eq!(dimensions["Name"].as_str(), Some(dimension), "{alarm}");
+        assert_eq!(dimensions["Value"].as_str(), Some(value), "{alarm}");
+        assert_eq!(properties["Threshold"].as_i64(), Some(1), "{alarm}");
+        for (email, topic, expected) in [
+            ("", "", vec![]),
+            (email, "", vec!["AlarmTopic"]),
+            ("", topic, vec!["AlarmTopicArn"]),
+            (email, topic, vec!["AlarmTopic", "AlarmTopicArn"]),
+        ] {
+            let parameters = [("AlarmEmail", email), ("AlarmTopicArn", topic)];
+            let actions = properties["AlarmActions"].as_vec().expect("actions");
+            let on: Vec<&str> = actions
+                .iter()
+                .filter_map(|action| match action.as_vec().map(Vec::as_slice) {
+                    Some([condition, target, _]) => {
+                        let condition = condition.as_str().expect("a condition");
+                        holds(&template, condition, &parameters)
+                            .then(|| target.as_str().expect("a target"))
+                    }
+                    _ => panic!("{alarm}: each action is conditional: {action:?}"),
+                })
+                .collect();
+            assert_eq!(on, expected, "{alarm} with {parameters:?}");
+        }
+    }
+    let topic_yaml = &resources["AlarmTopic"];
+    assert_eq!(topic_yaml["Condition"].as_str(), Some("HasAlarmEmail"));
+    let subscription = &topic_yaml["Properties"]["Subscription"][0];
+    assert_eq!(subscription["Protocol"].as_str(), Some("email"));
+    assert_eq!(subscription["Endpoint"].as_str(), Some("AlarmEmail"));
+    let pattern = |parameter: &str| {
+        let text = template["Parameters"][parameter]["AllowedPattern"]
+            .as_str()
+            .expect("a pattern");
+        regex::Regex::new(text).expect("a regex")
+    };
+    let (emails, topics) = (pattern("AlarmEmail"), pattern("AlarmTopicArn"));
+    assert!(emails.is_match("") && emails.is_match(email));
+    assert!(!emails.is_match("ops at example.com") && !emails.is_match("ops@example"));
+    assert!(topics.is_match("") && topics.is_match(topic));
+    assert!(!topics.is_match("arn:aws:sqs:us-east-1:123456789012:paging"));
 }
