@@ -358,7 +358,7 @@ fn every_command_explains_itself() {
         stdout(&output)
     };
     let top = help(&["--help"]);
-    for command in ["upload", "status", "invoke", "diff"] {
+    for command in ["upload", "status", "invoke", "diff", "failed"] {
         assert!(
             top.contains(&format!("\n  {command} ")),
             "{command} listed:\n{top}"
@@ -367,7 +367,11 @@ fn every_command_explains_itself() {
     assert!(top.contains("Exit codes: 0 done"), "{top}");
     assert!(top.contains("--endpoint-url <URL>"), "{top}");
 
-    let expected: [(&str, &[&str]); 4] = [
+    let expected: [(&str, &[&str]); 5] = [
+        (
+            "failed",
+            &["--queue-url <URL>", "--replay", "--function <NAME>"],
+        ),
         (
             "upload",
             &[
@@ -421,4 +425,110 @@ fn every_command_explains_itself() {
         .output()
         .expect("layerctl runs");
     assert_exit(&usage, 2);
+}
+
+/// One message as Lambda's on-failure destination writes it (the sample in
+/// `tests/fixtures/`), for `payload` and the function's `error`.
+fn destination_record(payload: &Value, error: &lambda_runtime::Diagnostic) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/failed-event-message.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the sample message");
+    let mut record: Value = serde_json::from_str(&text).expect("JSON");
+    record["requestPayload"] = payload.clone();
+    record["responsePayload"] = serde_json::json!({
+        "errorType": error.error_type,
+        "errorMessage": error.error_message,
+    });
+    record.to_string()
+}
+
+/// Issue 21: `layerctl failed` lists what the failed-events queue holds, as
+/// Lambda's on-failure destination writes it, and leaves it there; with
+/// `--replay` it runs each event again here, deletes the message of the one
+/// that now publishes, and keeps (and exits 3 for) the one still refused.
+#[tokio::test]
+async fn failed_lists_the_failed_events_and_replays_them() {
+    let w = world("layerctl failed").await;
+    let queue = w.queue("failed-events").await;
+    // An upload whose deliveries met another's lease, and one without its
+    // metadata: their real errors, as the function answered them.
+    let good = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+    let busy = lambda_runtime::Diagnostic {
+        error_type: "PublishInProgress".into(),
+        error_message: "another invocation is publishing".into(),
+    };
+    let bad = w.upload_zip("projects/bad/layer", "build", &[]).await;
+    let refused = w.invoke(bad.clone()).await.expect_err("no metadata");
+    for body in [
+        destination_record(&good, &busy),
+        destination_record(&bad, &refused),
+    ] {
+        let sent = queue
+            .sqs
+            .send_message()
+            .queue_url(&queue.url)
+            .message_body(body);
+        sent.send().await.expect("sent");
+    }
+    let url = queue.url.as_str();
+
+    let listed = json(&layerctl(&w, &["failed", "--queue-url", url, "--json"]));
+    let events = listed["events"].as_array().expect("events").clone();
+    assert_eq!(events.len(), 2, "{listed}");
+    let about = |dir: &str| {
+        let zip = format!("s3://{}/{dir}/layer.zip", w.bucket);
+        events
+            .iter()
+            .find(|e| e["uploads"][0] == zip.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{zip} in {listed}"))
+    };
+    let (good_event, bad_event) = (about(DIR), about("projects/bad/layer"));
+    assert_eq!(good_event["error_type"], "PublishInProgress");
+    assert_eq!(bad_event["error_type"], "MissingManifestMd5");
+    assert!(bad_event["error_message"]
+        .as_str()
+        .is_some_and(|m| m.contains("manifest-md5")));
+    for event in [&good_event, &bad_event] {
+        assert_eq!(event["layer"], w.layer.as_str());
+        assert_eq!(event["attempts"], 3);
+        assert!(
+            event["age_seconds"].as_u64().is_some_and(|s| s < 600),
+            "{event}"
+        );
+    }
+    let people = layerctl(&w, &["failed", "--queue-url", url]);
+    assert_exit(&people, 0);
+    assert!(
+        stdout(&people).contains("2 failed event(s)"),
+        "{}",
+        stdout(&people)
+    );
+    assert!(
+        stdout(&people).contains("MissingManifestMd5 after 3 attempt(s)"),
+        "{}",
+        stdout(&people)
+    );
+
+    let replay = layerctl(&w, &["failed", "--queue-url", url, "--replay", "--json"]);
+
+    assert_exit(&replay, 3);
+    let replayed: Value = serde_json::from_slice(&replay.stdout).expect("JSON");
+    let events = replayed["events"].as_array().expect("events");
+    let result = |dir: &str| {
+        let zip = format!("s3://{}/{dir}/layer.zip", w.bucket);
+        let event = events.iter().find(|e| e["uploads"][0] == zip.as_str());
+        event.expect("replayed")["replay"].clone()
+    };
+    let good_replay = result(DIR);
+    assert_eq!(good_replay["result"], "replayed");
+    assert_eq!(good_replay["outcomes"][0]["outcome"], "published");
+    assert_eq!(result("projects/bad/layer")["result"], "failed");
+    assert_eq!(w.versions().await.len(), 1, "published once");
+    let left = json(&layerctl(&w, &["failed", "--queue-url", url, "--json"]));
+    let left = left["events"].as_array().expect("events");
+    assert_eq!(left.len(), 1, "only the refused one is kept: {left:?}");
+    assert_eq!(left[0]["error_type"], "MissingManifestMd5");
 }

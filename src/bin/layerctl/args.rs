@@ -8,7 +8,8 @@ use std::path::PathBuf;
     name = "layerctl",
     version,
     about = "The CI side of layer-autopublish: upload a layer zip with its lock file, \
-             see what is published, replay the function, diff lock files",
+             see what is published, replay the function, diff lock files, list and replay \
+             failed events",
     after_help = "Exit codes: 0 done (published, unchanged, nothing to do), 2 usage, \
                   3 input rejected (fix the input), 4 AWS error (credentials, rights, \
                   network), 5 another publish is in progress (retry later)."
@@ -50,6 +51,7 @@ pub enum Command {
     Status(StatusArgs),
     Invoke(InvokeArgs),
     Diff(DiffArgs),
+    Failed(FailedArgs),
 }
 
 /// The layer folder, `s3://bucket/path/to/layer` (where layer.zip goes).
@@ -162,4 +164,36 @@ pub struct DiffArgs {
     /// The lock file name (default: MANIFEST_NAME, else requirements.txt)
     #[arg(long, value_name = "NAME")]
     pub manifest_name: Option<String>,
+}
+
+/// List the events that failed every retry (the stack's failed-events
+/// queue): the upload, its layer, the error and how to fix it, attempts and
+/// age. `--replay` runs each again and deletes its message once it succeeded.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The queue is the stack's FailedEventsQueueUrl output. Replaying here \
+                        uses the function's environment variables (LAYER_NAME, ...) as \
+                        `invoke` does; --function invokes the deployed function instead.\n\n\
+                        Examples:\n  layerctl failed --queue-url $QUEUE\n  \
+                        layerctl failed --queue-url $QUEUE --replay\n  \
+                        layerctl failed --queue-url $QUEUE --replay --function layer-autopublish-PublisherFunction-abc"
+)]
+pub struct FailedArgs {
+    /// The failed-events queue's URL
+    #[arg(long, value_name = "URL")]
+    pub queue_url: String,
+    /// Run each event again; delete its message only once that succeeded
+    #[arg(long)]
+    pub replay: bool,
+    /// Replay by invoking this deployed function (name or ARN) instead of here
+    #[arg(long, value_name = "NAME", requires = "replay")]
+    pub function: Option<String>,
+    /// Replaying here: publish to this layer instead of LAYER_NAME
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "replay",
+        conflicts_with = "function"
+    )]
+    pub layer_name: Option<String>,
 }

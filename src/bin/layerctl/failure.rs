@@ -49,6 +49,21 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The deployed function's error, by its `errorType` alone (what
+    /// `Invoke` answers): as [`Failure::of_function`] ranks it.
+    pub fn of_error_type(error_type: &str, message: &str) -> Self {
+        let said = format!("{error_type}: {message}");
+        let aws = error_type.ends_with("Error") && error_type != "InternalError";
+        match error_type {
+            "PublishInProgress" => Self::Busy(said),
+            "PublishUnconfirmed" | "MultipleErrors" => Self::Aws(said),
+            _ if aws => Self::Aws(said),
+            _ => Self::Rejected(said),
+        }
+    }
+}
+
 impl From<AwsError> for Failure {
     fn from(error: AwsError) -> Self {
         Self::Aws(error.to_string())
@@ -111,5 +126,21 @@ mod tests {
             message.starts_with("PublishInProgress: s3://b/layer.zip"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_deployed_functions_error_type_ranks_as_invoke_does() {
+        let code = |error_type| Failure::of_error_type(error_type, "m").exit_code();
+        assert_eq!(code("MissingManifestMd5"), 3);
+        assert_eq!(code("InternalError"), 3);
+        assert_eq!(code("PublishInProgress"), 5);
+        for aws in [
+            "S3Error",
+            "LambdaError",
+            "PublishUnconfirmed",
+            "MultipleErrors",
+        ] {
+            assert_eq!(code(aws), 4, "{aws}");
+        }
     }
 }

@@ -19,13 +19,7 @@ use serde_json::Value;
 pub async fn run(
     aws: &Aws, region: &str, report: &Report, args: InvokeArgs,
 ) -> Result<(), Failure> {
-    let mut config = Config::from_env().map_err(|e| Failure::Rejected(e.to_string()))?;
-    if let Some(layer) = args.layer_name {
-        validate_layer_name(&layer)
-            .map_err(|why| Failure::Rejected(format!("--layer-name {layer:?}: {why}")))?;
-        config.layer_name = Some(layer);
-    }
-    config.dry_run |= args.dry_run;
+    let config = config(args.layer_name.as_deref(), args.dry_run)?;
     let payload = match (&args.event, &args.s3_dir) {
         (Some(path), _) => read_event(path)?,
         (None, Some(s3_dir)) => event_for_current_zip(aws, region, s3_dir).await?,
@@ -56,6 +50,19 @@ pub async fn run(
     }
     report.result(&response);
     Ok(())
+}
+
+/// The function's configuration from its environment variables, as in
+/// Lambda, with `--layer-name` and `--dry-run` over them.
+pub fn config(layer_name: Option<&str>, dry_run: bool) -> Result<Config, Failure> {
+    let mut config = Config::from_env().map_err(|e| Failure::Rejected(e.to_string()))?;
+    if let Some(layer) = layer_name {
+        validate_layer_name(layer)
+            .map_err(|why| Failure::Rejected(format!("--layer-name {layer:?}: {why}")))?;
+        config.layer_name = Some(layer.to_owned());
+    }
+    config.dry_run |= dry_run;
+    Ok(config)
 }
 
 fn read_event(path: &std::path::Path) -> Result<Value, Failure> {

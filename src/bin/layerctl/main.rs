@@ -6,6 +6,7 @@ mod args;
 mod calls;
 mod defaults;
 mod diff;
+mod failed;
 mod failure;
 mod invoke;
 mod report;
@@ -22,12 +23,16 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let report = Report::new(cli.global.quiet, cli.global.json);
-    let (aws, region) = clients(&cli.global).await;
+    let (sdk, aws, region) = clients(&cli.global).await;
     let result = match cli.command {
         Command::Upload(args) => upload::run(&aws, &region, &report, args).await,
         Command::Status(args) => status::run(&aws, &report, args).await,
         Command::Invoke(args) => invoke::run(&aws, &region, &report, args).await,
         Command::Diff(args) => diff::run(&aws, &report, args).await,
+        Command::Failed(args) => {
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            failed::run(&aws, &sqs, &region, &report, args).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,7 +45,7 @@ async fn main() -> ExitCode {
 
 /// The SDK clients, from the environment and profile as the AWS CLI reads
 /// them, with the command line's overrides.
-async fn clients(global: &Global) -> (Aws, String) {
+async fn clients(global: &Global) -> (aws_config::SdkConfig, Aws, String) {
     let mut loader = aws::config_loader();
     if let Some(profile) = &global.profile {
         loader = loader.profile_name(profile);
@@ -53,5 +58,6 @@ async fn clients(global: &Global) -> (Aws, String) {
     }
     let sdk = loader.load().await;
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    (Aws::new(&sdk), region)
+    let aws = Aws::new(&sdk);
+    (sdk, aws, region)
 }
