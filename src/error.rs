@@ -150,17 +150,18 @@ pub enum Problem {
     },
 
     #[error(
-        "{error}, and no version of layer {layer} carries this lock file's marker yet. \
-         Without an answer the call may still apply, so it is not sent again now: the lease \
-         stays held until it expires, and Lambda's retry of this event then records that \
-         version, or publishes if none came. Nothing to do"
+        "{error}, and no version of layer {layer} carries this lock file's marker yet, \
+         looked for again until this invocation's time ran short. Without an answer the call \
+         may still apply, so it is not sent again: the lease stays held until it expires \
+         (150 s), and Lambda's retry of this event then records that version, or publishes \
+         if none came. Nothing to do"
     )]
     PublishUnconfirmed { layer: String, error: AwsError },
 
     #[error(
         "version {version_arn} is published, but not every function of FOLLOWERS uses it yet: \
-         {}. The publish stands; the lease is kept until it expires, and Lambda's retry of \
-         this event moves the rest",
+         {}. The publish stands; Lambda's retry of this event (the lease is handed over to \
+         it) moves the rest; a failed one needs the right or the function named",
         followers_said(.followers)
     )]
     FollowersNotMoved {
@@ -170,9 +171,9 @@ pub enum Problem {
 
     #[error(
         "its version {version_arn} is published, but not in every region of REPLICATE_TO: \
-         {}. Nothing to do for a passing failure: the lease is kept until it expires, and \
-         Lambda's retry publishes only where this lock file is still missing; otherwise fix \
-         what is named (a bucket in that region, a right of the role)",
+         {}. Nothing to do for a passing failure: Lambda's retry of this event publishes only \
+         where this lock file is still missing; otherwise fix what is named (a bucket in that \
+         region, a right of the role)",
         .failed.join(" | ")
     )]
     ReplicasNotPublished {
