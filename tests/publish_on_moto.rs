@@ -1089,11 +1089,11 @@ async fn lease_size(w: &common::World) -> Option<i64> {
 }
 
 /// Issue 21, on moto: the version is published, then a part after it fails
-/// for real (the bus named in EVENT_BUS and a function of FOLLOWERS do not
-/// exist yet). The lease is handed over (S3's own conditional write); once
-/// the user creates them, a redelivery at once, well within the lease's
-/// 150 s, takes it and finishes: `published`, the event sent, the follower
-/// moved, one version, the lease released.
+/// for real (a function of FOLLOWERS, and then the bus named in EVENT_BUS,
+/// do not exist). The lease is handed over (S3's own conditional write);
+/// once the user creates what was missing, a redelivery at once, well
+/// within the lease's 150 s, takes it and finishes: `published`, one
+/// version per lock file, the lease released.
 #[tokio::test]
 async fn a_failure_after_the_publish_is_finished_by_an_immediate_redelivery() {
     let w = world("handover").await;
@@ -1143,6 +1143,32 @@ async fn a_failure_after_the_publish_is_finished_by_an_immediate_redelivery() {
     let record = w.get_text(&key("000001/deployment.json")).await;
     let record: Deployment = serde_json::from_str(&record.expect("recorded")).expect("JSON");
     assert_eq!(record.outcome.outcome, OutcomeKind::Published);
+    assert!(
+        lease_size(&w).await.is_some_and(|size| size < 512),
+        "released"
+    );
+
+    // The next lock file, while the bus is gone: the version stands, the
+    // event cannot be put; the first retry, once the bus is back, puts it.
+    let events = aws_sdk_eventbridge::Client::new(&w.sdk);
+    let deleted = events.delete_event_bus().name(&bus).send().await;
+    deleted.expect("the bus deleted");
+    let event = w.upload(DIR, "requirements.txt", LOCK_V2, "build 2").await;
+    let failed = common::invoke(&publisher, event.clone())
+        .await
+        .expect_err("no bus");
+    assert_eq!(failed.error_type, "EventBridgeError", "{failed:?}");
+    assert_eq!(lease_size(&w).await, Some(1024), "handed over");
+    let created = events.create_event_bus().name(&bus).send().await;
+    created.expect("the bus again");
+    let retry = common::invoke(&publisher, event)
+        .await
+        .expect("finished at once");
+    assert_eq!(retry.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(retry.results[0].layer_version, Some(2));
+    let versions = w.lambda.list_layer_versions().layer_name(&w.layer).send();
+    assert_eq!(versions.await.expect("listed").layer_versions().len(), 2);
+    assert!(w.get_text(&key("000002/deployment.json")).await.is_some());
     assert!(
         lease_size(&w).await.is_some_and(|size| size < 512),
         "released"
