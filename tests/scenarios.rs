@@ -2095,3 +2095,50 @@ async fn a_newer_upload_during_the_recording_is_no_error_and_publishes_next() {
         Some(LOCK_V2)
     );
 }
+
+/// Issue 21: a region's `PublishLayerVersion` gets no answer and no version
+/// shows there while the record looks: that publish may still apply, so the
+/// lease is kept until it expires, not handed over (a retry at once could
+/// publish the region twice). The first delivery after it finds the
+/// region's version, late, and publishes nothing more anywhere.
+#[tokio::test(start_paused = true)]
+async fn a_regions_unanswered_publish_keeps_the_lease_instead_of_handing_it_over() {
+    let scene = replica_scene();
+    let publisher = scene.publisher_with(replicated());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PublishLayerVersion, "eu-west-1:", Fault::NoAnswer, 1);
+
+    let failed = invoke(&publisher, event.clone())
+        .await
+        .expect_err("pending");
+
+    assert_eq!(failed.error_type, "ReplicasNotPublished");
+    assert!(
+        failed
+            .error_message
+            .contains("eu-west-1: PublishUnconfirmed"),
+        "{failed:?}"
+    );
+    assert!(
+        scene.lease_held() && !scene.lease_handed_over(),
+        "kept, not handed over"
+    );
+    let early = invoke(&publisher, event.clone()).await.expect_err("held");
+    assert_eq!(early.error_type, "PublishInProgress");
+    // Lambda applies the abandoned call in the region.
+    let marker = format!("manifest-md5:{}", md5(LOCK_V1));
+    scene
+        .aws
+        .region("eu-west-1")
+        .publish_by_hand(LAYER, &marker, &zip("build 1"));
+    scene.clock().advance(LEASE_TTL);
+
+    invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(scene.aws.region("eu-west-1").versions(LAYER).len(), 1);
+    assert_eq!(scene.aws.region("ap-south-1").versions(LAYER).len(), 1);
+    assert_eq!(scene.versions().len(), 1);
+    assert!(scene.text("000001/deployment.json").is_some());
+}

@@ -711,9 +711,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let zip_now = now.as_ref().map(|head| &head.id);
         if decide::superseded(&checked.event_object(), zip_now).is_some() {
             let reason = format!(
-                "version {version} was published from this upload, but its lock file could not \
-                 be kept: a newer upload replaced the zip and the lock file while it was being \
-                 recorded, and its own event publishes next"
+                "version {version}'s lock file could not be kept: a newer upload replaced the \
+                 zip and the lock file while this one was being recorded, and its own event \
+                 publishes next"
             );
             info!(version, lock_file = %dir.s3_uri(&staged.key), "lock file not kept: a newer upload replaced it");
             return Ok(Kept::Replaced { reason });
