@@ -20,8 +20,7 @@ SAM_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
 # The function is one static, position-dependent binary (Cargo.toml's
-# [package.metadata.lambda.build] and .cargo/config.toml; README,
-# Performance): no shared libraries and no relocations to apply at a cold
+# [package.metadata.lambda.build] and .cargo/config.toml; docs/performance.md): no shared libraries and no relocations to apply at a cold
 # start. cargo lambda installs the musl target with rustup when it is missing.
 RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layer-autopublish
 

@@ -3,7 +3,8 @@
 //! An AWS Lambda function that publishes a Lambda layer version when CI
 //! uploads `{dir}/layer.zip` to S3, and only when the lock file the zip was
 //! built from changed since the latest published version. The contract (S3
-//! layout, metadata, configuration, outcomes, errors) is in the README.
+//! layout, metadata, configuration, outcomes, errors) is in the README and
+//! `docs/how-it-works.md`.
 //!
 //! Where things live:
 //! - [`handle`] (here): event in, one [`Outcome`] per record out;

@@ -3,8 +3,8 @@
 //! version's pointer is kept in, the [`Events`] bus it announces new versions
 //! on, and a [`Clock`].
 //!
-//! The publisher (`publish.rs`) is generic over them. The SDK implements them
-//! in `aws/`; the in-memory AWS of `fake.rs` implements them too, for what a
+//! The publisher (`publish/`) is generic over them. The SDK implements them
+//! in `aws/`; the in-memory AWS of `fake/` implements them too, for what a
 //! real server cannot be made to do (lost answers, hung calls, a crash between
 //! two calls, time passing). `tests/contract.rs` runs the same assertions
 //! against both, so the fake cannot drift from the real services.

@@ -64,7 +64,7 @@ fn lambda_batch(queue: &Queue, messages: &[aws_sdk_sqs::types::Message]) -> Valu
 }
 
 /// Issue 12, existing buckets: the bucket's EventBridge notifications on
-/// (the README's command), the template's rule on the default bus (here
+/// (the command in docs/deploying.md), the template's rule on the default bus (here
 /// with a queue as its target, to catch what it matched): only the zip's
 /// event matches, and it publishes, with the key as S3 sent it.
 #[tokio::test]

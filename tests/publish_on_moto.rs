@@ -813,7 +813,7 @@ async fn a_new_version_is_shared_with_the_accounts_named() {
     assert_eq!(statements[0]["Action"], "lambda:GetLayerVersion");
 }
 
-/// Issue 11, the event, on moto: a rule on the bus (the README's sample
+/// Issue 11, the event, on moto: a rule on the bus (docs/deploying.md's sample
 /// pattern) sends `Layer Version Published` to a queue; its detail is the
 /// outcome.
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! (pinned in scripts/python-tools.txt, run by `tests/seed/seed.py`) uploads
 //! and publishes against moto with its own code, and the function handles
 //! what it leaves. Users switch by deploying the function in place of the
-//! seed's publish step (step 4); these tests hold the README's drop-in
-//! section to what really happens.
+//! seed's publish step (step 4); these tests hold the drop-in section of
+//! docs/switching-from-the-seed.md to what really happens.
 
 mod common;
 
@@ -103,8 +103,8 @@ fn key(name: &str) -> String {
 /// Points 9 and 10 of the drop-in: the seed's upload alone (its
 /// `manifest_md5` key, read over HTTP; no staged lock file) publishes one
 /// version and records it, but no lock file can be kept, so the seed's own
-/// publisher, if still run, publishes a duplicate: the README says to drop
-/// step 4, or to stage the lock file (next test).
+/// publisher, if still run, publishes a duplicate: docs/switching-from-the-seed.md
+/// says to drop step 4, or to stage the lock file (next test).
 #[tokio::test]
 async fn the_seeds_upload_alone_publishes_once_but_keeps_no_lock_file() {
     let w = world("seed upload alone").await;
