@@ -24,11 +24,12 @@ BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
 # start. cargo lambda installs the musl target with rustup when it is missing.
 RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layer-autopublish
 
-.PHONY: help tools demo test unit fuzz bench bench-latency lint build sam-build check-binary watch invoke deploy clean
+.PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
 	@echo "make test         lint, all tests, release build and its checks (what CI runs)"
+	@echo "make check        the quick loop: cargo fmt --check, clippy, the unit tests (no Python)"
 	@echo "make fuzz         the property tests with 20,000 cases each"
 	@echo "make bench        start-up, memory, latency, AWS calls and size vs a boto3 baseline"
 	@echo "make bench-latency  the same jobs with AWS's latency (a proxy before moto), beside"
@@ -53,6 +54,13 @@ demo: tools
 	scripts/demo.sh
 
 test: lint unit build check-binary sam-build
+
+# The quick loop while editing: formatting, lints and the unit tests of the
+# library and layerctl, which need neither moto nor the Python tools.
+check:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace --lib --bins
 
 # One moto server for every test binary (scripts/with-moto.sh); `cargo test`
 # run directly starts one per binary instead.

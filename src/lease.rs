@@ -364,15 +364,18 @@ async fn holder_of<F: Folder>(folder: &F, lease: &LeaseKey) -> Option<String> {
     body_of(folder, lease).await.map(|body| body.holder)
 }
 
-/// The version a handed-over `lease` is to be finished for, when it is
-/// handed to the upload `identity` ([`upload_identity`]); one read. `None`:
-/// handed to another upload, or unreadable (then it is waited for).
-pub async fn handed_to<F: Folder>(folder: &F, lease: &LeaseKey, identity: &str) -> Option<i64> {
+/// Whom a handed-over `lease` is for, from one read: `Some(Some(version))`
+/// when it is handed to the upload `identity` ([`upload_identity`]) to
+/// finish `version`; `Some(None)` when to another upload (it is waited
+/// for); `None` when it could not be read (read again at the next look).
+pub async fn handed_to<F: Folder>(
+    folder: &F, lease: &LeaseKey, identity: &str,
+) -> Option<Option<i64>> {
     let body = body_of(folder, lease).await?;
-    match body.handed_to {
+    Some(match body.handed_to {
         Some(to) if to == identity => body.layer_version,
         _ => None,
-    }
+    })
 }
 
 /// Why an invocation gives up at `now`: another holds `lease`. The holder

@@ -2142,3 +2142,27 @@ async fn a_regions_unanswered_publish_keeps_the_lease_instead_of_handing_it_over
     assert_eq!(scene.versions().len(), 1);
     assert!(scene.text("000001/deployment.json").is_some());
 }
+
+/// Issue 21: the read of a handed-over lease's body fails once (a 503): the
+/// delivery does not take that for "handed to another upload" and wait out
+/// its 20 s; it reads again at its next look, takes the lease and finishes.
+#[tokio::test(start_paused = true)]
+async fn a_failed_read_of_the_hand_over_is_read_again_at_the_next_look() {
+    let scene = Scene::new();
+    let (publisher, event) = handed_over_after_a_failed_pointer_write(&scene).await;
+    scene
+        .aws
+        .inject(Op::GetObject, "deps.lease", Fault::FailBefore, 1);
+    let started = scene.clock().now();
+
+    let retry = invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(outcome(&retry), OutcomeKind::Published);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
+    let waited = scene
+        .clock()
+        .now()
+        .duration_since(started)
+        .unwrap_or_default();
+    assert!(waited < Duration::from_secs(2), "waited {waited:?}");
+}

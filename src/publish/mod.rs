@@ -257,7 +257,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let holder = lease::holder_name(&checked.upload.s3_uri());
         let mut attempts: Vec<String> = Vec::new();
         // A lease handed over (by its ETag): the version it is to finish
-        // when handed to this upload. Read once per hand-over seen.
+        // when handed to this upload. Read once per hand-over seen, and
+        // again at the next look when the read failed.
         let mut handed: Option<(String, Option<i64>)> = None;
         // The version a hand-over taken by this record is to finish.
         let mut finishing: Option<i64> = None;
@@ -267,8 +268,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 (None, Some(LeaseState::HandedOver { etag, .. })) => {
                     if handed.as_ref().map(|(seen, _)| seen) != Some(etag) {
                         let identity = checked.identity();
-                        let version = lease::handed_to(&self.aws, &lease_key, &identity).await;
-                        handed = Some((etag.clone(), version));
+                        let read = lease::handed_to(&self.aws, &lease_key, &identity).await;
+                        handed = read.map(|version| (etag.clone(), version));
                     }
                     handed
                         .as_ref()
