@@ -2,7 +2,7 @@
 //! itself sends the event (a rule on EventBridge, a notification to an SQS
 //! queue), the test takes it from the queue as Lambda would, and hands it
 //! to the handler. The S3 notification invoking the function directly is
-//! `tests/publish_on_moto.rs`.
+//! `tests/publish_on_moto/`.
 
 mod common;
 
