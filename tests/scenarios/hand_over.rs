@@ -199,3 +199,42 @@ async fn a_failed_read_of_the_hand_over_is_read_again_at_the_next_look() {
         .unwrap_or_default();
     assert!(waited < Duration::from_secs(2), "waited {waited:?}");
 }
+
+/// Issue 21: the hand-over's own write fails (a 503 on the lease's PUT
+/// after the pointer's write failed). The lease stays held, as a crashed
+/// holder's: the first retry waits and answers `PublishInProgress`, and the
+/// first delivery after it expires finishes; one version.
+#[tokio::test(start_paused = true)]
+async fn a_hand_over_that_cannot_be_written_leaves_the_lease_to_expire() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(with_pointer());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::PutParameter, POINTER, Fault::FailBefore, 1);
+    // While the pointer's write fails, the next write of the lease (the
+    // hand-over) is set to fail too.
+    scene.aws.meanwhile(Op::PutParameter, POINTER, |aws| {
+        aws.inject(Op::PutObject, "deps.lease", Fault::FailBefore, 1);
+    });
+
+    let failed = invoke(&publisher, event.clone())
+        .await
+        .expect_err("SSM failed");
+
+    assert_eq!(failed.error_type, "SsmError");
+    assert!(
+        scene.lease_held() && !scene.lease_handed_over(),
+        "still held"
+    );
+    let early = invoke(&publisher, event.clone()).await.expect_err("held");
+    assert_eq!(early.error_type, "PublishInProgress");
+
+    scene.clock().advance(LEASE_TTL);
+    let retry = invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(retry.results[0].layer_version, Some(1));
+    assert_eq!(scene.versions().len(), 1);
+    assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
+    assert!(scene.text("000001/deployment.json").is_some());
+}
