@@ -335,6 +335,12 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     // A take that succeeds means nobody took it since: the
                     // plan decides again on these versions, holding it.
                     let state = look.facts.lease.clone();
+                    // Taking a lease handed over to this upload: the version
+                    // it is to finish.
+                    let hand_over = handed
+                        .as_ref()
+                        .and_then(|(_, version)| *version)
+                        .filter(|_| progress.lease_handed_over);
                     let take = self.take_lease(&lease_key, &state, &holder);
                     let (taken, again) = tokio::join!(take, self.look(checked, None, Some(look)));
                     look = match again {
@@ -343,9 +349,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                             let mut written = settled(Err(problem));
                             if let Ok(Take::Taken(taken)) = taken {
                                 // A hand-over taken stays one for the next delivery.
-                                let handed = handed.as_ref().and_then(|(_, version)| *version);
-                                if let (true, Some(version)) = (progress.lease_handed_over, handed)
-                                {
+                                if let Some(version) = hand_over {
                                     written.lease = LeaseEnd::HandOver { version };
                                 }
                                 *lease = Some(taken);
@@ -356,9 +360,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     look_again = false;
                     match taken {
                         Ok(Take::Taken(taken)) => {
-                            if progress.lease_handed_over {
-                                finishing = handed.as_ref().and_then(|(_, version)| *version);
-                            }
+                            finishing = hand_over;
                             *lease = Some(taken);
                         }
                         // Another invocation wrote it since it was read (its
