@@ -19,9 +19,10 @@ export SAM_CLI_TELEMETRY := 0
 SAM_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
-# The function is one static, position-dependent binary (Cargo.toml's
-# [package.metadata.lambda.build] and .cargo/config.toml; docs/performance.md): no shared libraries and no relocations to apply at a cold
-# start. cargo lambda installs the musl target with rustup when it is missing.
+# The function is one static-pie binary (Cargo.toml's
+# [package.metadata.lambda.build] and .cargo/config.toml; docs/performance.md):
+# no shared libraries, loaded at a random address. cargo lambda installs the
+# musl target with rustup when it is missing.
 RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layer-autopublish
 
 .PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary watch invoke deploy clean
@@ -117,17 +118,18 @@ sam-build: build
 	$(SAM_REGION) sam build
 
 # The release binary as Lambda runs it: static (it needs nothing of
-# provided.al2023 but the kernel), position-dependent, it starts (with no
+# provided.al2023 but the kernel), position-independent (static-pie: the
+# kernel loads it at a random address, ASLR), it starts (with no
 # environment it stops at the missing AWS_REGION), and it publishes:
 # tests/processes.rs, run on it, four processes racing over one upload.
 check-binary: build
 	@if readelf -l $(RELEASE_BINARY) | grep -q INTERP || readelf -d $(RELEASE_BINARY) | grep -q NEEDED; then \
 		echo "the binary is dynamically linked: build it with make build" >&2; exit 1; fi
-	@readelf -h $(RELEASE_BINARY) | grep -q 'Type: *EXEC' || \
-		{ echo "the binary is not position-dependent: build it with make build" >&2; exit 1; }
+	@readelf -h $(RELEASE_BINARY) | grep -q 'Type: *DYN' && readelf -d $(RELEASE_BINARY) | grep -q 'Flags:.*PIE' || \
+		{ echo "the binary is not position-independent (no ASLR): build it with make build" >&2; exit 1; }
 	@if out=$$(env -i $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
-	@echo "static, position-dependent; starts and asks for AWS_REGION"
+	@echo "static-pie; starts and asks for AWS_REGION"
 	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) scripts/with-moto.sh cargo test --quiet --test processes
 
 watch: tools

@@ -10,8 +10,8 @@
 //!   publish or repair.
 //! - [`check_published_bytes`]: did Lambda take the bytes that were uploaded?
 
+use crate::dates;
 use crate::error::Problem;
-use crate::iso8601;
 use crate::lease::LeaseState;
 use crate::manifest::{self, ManifestMd5};
 use crate::ports::{LayerVersion, ObjectId};
@@ -121,7 +121,7 @@ pub fn published_since_upload<'a>(
     let uploaded = uploaded?;
     recent.iter().skip(1).find(|version| {
         manifest::carries(&version.description, zip_md5)
-            && iso8601::parse(&version.created).is_some_and(|created| created >= uploaded)
+            && dates::parse(&version.created).is_some_and(|created| created >= uploaded)
     })
 }
 
@@ -675,7 +675,7 @@ mod tests {
     fn a_lock_file_published_after_its_upload_and_superseded_since_is_not_published_again() {
         let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(1_795_435_200 + secs);
         let version = |n: i64, marker: &ManifestMd5, secs: u64| LayerVersion {
-            created: iso8601::format(at(secs)),
+            created: dates::format(at(secs)),
             ..v(n, &manifest::describe("", marker))
         };
         let other = ManifestMd5::of(b"other");

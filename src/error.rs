@@ -33,6 +33,15 @@ impl AwsError {
             ),
         }
     }
+
+    /// Whether the service refused the call by throttling: nothing applied,
+    /// and the same call may be sent again after a pause.
+    pub fn is_throttle(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("TooManyRequestsException" | "ThrottlingException" | "Throttling" | "SlowDown")
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

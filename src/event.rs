@@ -334,7 +334,7 @@ pub fn object_created(
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": region,
-        "eventTime": crate::iso8601::format(std::time::SystemTime::now()),
+        "eventTime": crate::dates::format(std::time::SystemTime::now()),
         "eventName": "ObjectCreated:Put",
         "s3": {
             "s3SchemaVersion": "1.0",

@@ -2,8 +2,6 @@
 //! Lambda's size limit. Checked before `PublishLayerVersion` so that a wrong
 //! upload gets our own error, naming the object, instead of Lambda's.
 
-use crate::manifest::hex;
-
 /// Lambda's limit on a function's unzipped code with its layers (250 MB).
 /// What a zip unzips to is never smaller than the zip (but for its headers),
 /// so a larger zip can never fit; a smaller one that unzips to more is
@@ -47,8 +45,8 @@ pub fn check_start(first_bytes: &[u8]) -> Result<(), ZipProblem> {
     } else {
         format!(
             "it starts with bytes {}, not a zip archive's {}",
-            hex(first_bytes),
-            hex(&LOCAL_FILE_HEADER)
+            hex::encode(first_bytes),
+            hex::encode(LOCAL_FILE_HEADER)
         )
     };
     Err(ZipProblem::NotAZip { why })

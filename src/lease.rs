@@ -35,10 +35,11 @@
 //!   answer, which may still apply) or that crashed keeps the lease: it
 //!   expires, and whoever takes it over reads the versions again.
 
+use crate::backoff::Backoff;
 use crate::error::{AwsError, Problem};
 use crate::layout::{s3_uri, LeaseKey};
 use crate::manifest::ManifestMd5;
-use crate::ports::{Folder, ListedObject, ObjectId, SmallObject, WriteCondition};
+use crate::ports::{Clock, Folder, ListedObject, ObjectId, SmallObject, WriteCondition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +62,8 @@ pub const HELD_LEASE_BYTES: u64 = 512;
 /// than a held one, so a listing tells the two apart without a read.
 pub const HANDED_OVER_LEASE_BYTES: u64 = 1024;
 
-/// The first and the longest pause between two looks at a held lease.
+/// The ceilings of the first and the longest pause between two looks at a
+/// held lease.
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
@@ -145,11 +147,11 @@ impl LeaseState {
 }
 
 /// The wait for another invocation's lease: until a deadline, looking again
-/// after pauses that double up to a second.
+/// after pauses whose ceiling doubles up to a second.
 #[derive(Clone, Debug)]
 pub struct Wait {
     deadline: SystemTime,
-    pause: Duration,
+    pauses: Backoff,
 }
 
 impl Wait {
@@ -157,7 +159,7 @@ impl Wait {
     pub fn new(now: SystemTime, wait: Duration) -> Self {
         Self {
             deadline: now + wait,
-            pause: FIRST_PAUSE,
+            pauses: Backoff::new(FIRST_PAUSE, LONGEST_PAUSE),
         }
     }
 
@@ -166,10 +168,8 @@ impl Wait {
     }
 
     /// How long to pause before the next look.
-    pub fn next_pause(&mut self) -> Duration {
-        let pause = self.pause;
-        self.pause = (self.pause * 2).min(LONGEST_PAUSE);
-        pause
+    pub fn next_pause(&mut self, clock: &impl Clock) -> Duration {
+        self.pauses.next_pause(clock)
     }
 }
 
@@ -595,11 +595,15 @@ mod tests {
     }
 
     #[test]
-    fn the_wait_doubles_its_pauses_up_to_a_second_and_ends_at_its_deadline() {
+    fn the_wait_doubles_its_pauses_ceilings_up_to_a_second_and_ends_at_its_deadline() {
         let start = UNIX_EPOCH + Duration::from_secs(1000);
         let mut wait = Wait::new(start, Duration::from_secs(20));
-        let pauses: Vec<u128> = (0..7).map(|_| wait.next_pause().as_millis()).collect();
-        assert_eq!(pauses, [50, 100, 200, 400, 800, 1000, 1000]);
+        let clock = crate::fake::ManualClock::default();
+        let ceilings = [50, 100, 200, 400, 800, 1000, 1000];
+        for ceiling in ceilings {
+            let pause = wait.next_pause(&clock).as_millis();
+            assert!(pause <= ceiling, "{pause} > {ceiling}");
+        }
         assert!(!wait.is_over(start + Duration::from_millis(19_999)));
         assert!(wait.is_over(start + Duration::from_secs(20)));
     }

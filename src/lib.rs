@@ -26,15 +26,16 @@
 pub mod allowed;
 pub mod announce;
 pub mod aws;
+pub mod backoff;
 pub mod checked;
 pub mod config;
+pub mod dates;
 pub mod decide;
 pub mod error;
 pub mod event;
 pub mod facts;
 pub mod fake;
 pub mod followers;
-pub mod iso8601;
 pub mod layer_zip;
 pub mod layout;
 pub mod lease;
@@ -56,11 +57,13 @@ pub use error::{Error, Problem, RecordError};
 pub use outcome::{Outcome, OutcomeKind};
 pub use publish::Publisher;
 
+use futures_util::FutureExt;
 use lambda_runtime::LambdaEvent;
 use ports::{Clock, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::error;
 
@@ -184,8 +187,15 @@ async fn process_all<A: Ports, C: Clock>(
     let mut results = Vec::with_capacity(uploads.len());
     let mut failed = Vec::new();
     for (index, upload) in uploads.iter().enumerate() {
-        // Boxed: one record's future is deep, and both deliveries hold it.
-        match Box::pin(publisher.process(upload, deadline)).await {
+        // Boxed: one record's future is deep, and both deliveries hold it. A
+        // panic (a bug) fails this record with the error contract's
+        // `InternalError`; what it held (a lease) is left to expire, as a
+        // crashed invocation's would be, and the next records go on.
+        let processed = AssertUnwindSafe(publisher.process(upload, deadline)).catch_unwind();
+        match Box::pin(processed)
+            .await
+            .unwrap_or_else(|panic| Err(panicked(&*panic)))
+        {
             Ok(outcome) => results.push(outcome),
             Err(problem) => {
                 let e = RecordError {
@@ -198,4 +208,14 @@ async fn process_all<A: Ports, C: Clock>(
         }
     }
     (results, failed)
+}
+
+/// A record's panic, as the bug it is.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Problem {
+    let said = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    Problem::Internal(format!("processing the record panicked: {said}"))
 }

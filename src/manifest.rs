@@ -29,7 +29,7 @@ pub struct ManifestMd5(String);
 impl ManifestMd5 {
     /// The MD5 of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        Self(hex(&Md5::digest(bytes)))
+        Self(hex::encode(Md5::digest(bytes)))
     }
 
     /// Parses 32 hex digits, ignoring surrounding white space. Upper case is
@@ -53,11 +53,6 @@ impl fmt::Display for ManifestMd5 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Bytes as lowercase hex digits.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The description of a new layer version: the human text, then the marker.

@@ -267,6 +267,9 @@ impl<T: Folder + Layer + Parameters + Events + Functions + Regions> Ports for T 
 pub trait Clock: Send + Sync {
     fn now(&self) -> SystemTime;
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+    /// A random duration from zero to `ceiling`: a retry's pause
+    /// (`backoff.rs`).
+    fn jitter(&self, ceiling: Duration) -> Duration;
 }
 
 /// The process's own clock, and tokio's timer.
@@ -280,5 +283,9 @@ impl Clock for SystemClock {
 
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
+    }
+
+    fn jitter(&self, ceiling: Duration) -> Duration {
+        crate::backoff::draw(&mut fastrand::Rng::new(), ceiling)
     }
 }

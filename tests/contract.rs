@@ -429,7 +429,7 @@ async fn layers_number_their_versions_and_hash_what_they_took<P: Folder + Layer,
     let latest = &recent[0];
     assert_eq!(latest.description, "manifest-md5:b");
     assert_eq!(latest.arn, second.version.arn);
-    let created = layer_autopublish::iso8601::parse(&latest.created);
+    let created = layer_autopublish::dates::parse(&latest.created);
     assert!(created.is_some(), "a date: {:?}", latest.created);
     assert_eq!(
         ports.version_sha256(layer, 1).await.unwrap(),

@@ -50,14 +50,6 @@ pub fn lambda_config_from(get: impl Fn(&str) -> Option<String>) -> Result<SdkCon
         .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
         .time_source(SharedTimeSource::default());
     if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
-        // The binary maps no Unicode host names (idna_adapter ~1.0 in
-        // Cargo.toml): say so now rather than fail every call.
-        if !endpoint.is_ascii() {
-            return Err(format!(
-                "AWS_ENDPOINT_URL {endpoint:?} is not ASCII: write an internationalised host \
-                 name in its xn-- (punycode) form"
-            ));
-        }
         config = config.endpoint_url(endpoint);
     }
     Ok(config.build())
@@ -86,26 +78,6 @@ mod tests {
 
     fn lambda_env(pairs: &[(&str, &str)]) -> Result<SdkConfig, String> {
         lambda_config_from(lookup_in(pairs))
-    }
-
-    #[test]
-    fn an_endpoint_with_a_unicode_host_name_is_refused_at_start_with_its_punycode_form_asked_for() {
-        let error = lambda_env(&[
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ENDPOINT_URL", "https://s3.bücher.example"),
-        ])
-        .unwrap_err();
-        assert!(error.contains("\"https://s3.bücher.example\""), "{error}");
-        assert!(error.contains("xn--"), "{error}");
-        let punycode = lambda_env(&[
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_ENDPOINT_URL", "https://s3.xn--bcher-kva.example"),
-        ])
-        .unwrap();
-        assert_eq!(
-            punycode.endpoint_url(),
-            Some("https://s3.xn--bcher-kva.example")
-        );
     }
 
     #[test]

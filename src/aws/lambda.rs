@@ -73,11 +73,10 @@ impl Layer for Aws {
         }
     }
 
-    /// Sent with the SDK's retries off: `PublishLayerVersion` is not
-    /// idempotent, and a retry after a failure that applied publishes a
-    /// second version. Only throttling, which never applies, is sent again
-    /// here; any other failure goes back to the publisher, which looks for
-    /// the version before publishing again.
+    /// Sent once: `PublishLayerVersion` is not idempotent, and a retry after
+    /// a failure that applied publishes a second version. Every failure goes
+    /// back to the publisher, which sends a throttled publish again after a
+    /// pause and looks for the version before sending any other again.
     async fn publish(&self, request: &PublishRequest<'_>) -> Result<NewVersion, AwsError> {
         let content = LayerVersionContentInput::builder()
             .s3_bucket(request.bucket)
@@ -103,31 +102,24 @@ impl Layer for Aws {
             .set_compatible_runtimes((!runtimes.is_empty()).then_some(runtimes))
             .set_compatible_architectures((!architectures.is_empty()).then_some(architectures))
             .set_license_info(request.license_info.map(str::to_owned));
-        let mut backoff = THROTTLE_BACKOFF;
-        let mut attempts = 1;
-        let out = loop {
-            let no_retries = aws_sdk_lambda::config::Builder::default()
-                .retry_config(aws_config::retry::RetryConfig::disabled())
-                .timeout_config(super::timeouts::publish());
-            match send
-                .clone()
-                .customize()
-                .config_override(no_retries)
-                .send()
-                .await
-            {
-                Ok(out) => break out,
-                Err(e) if is_throttle(e.code()) && attempts < THROTTLE_ATTEMPTS => {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempts += 1;
-                }
-                Err(e) => {
-                    let layer = request.layer_name;
-                    return Err(failure(AwsService::Lambda, "PublishLayerVersion", layer, e));
-                }
-            }
-        };
+        // Sent with the SDK's retries off, throttling's too: the publisher
+        // sends a throttled publish again after its own pause.
+        let no_retries = aws_sdk_lambda::config::Builder::default()
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(super::timeouts::publish());
+        let out = send
+            .customize()
+            .config_override(no_retries)
+            .send()
+            .await
+            .map_err(|e| {
+                failure(
+                    AwsService::Lambda,
+                    "PublishLayerVersion",
+                    request.layer_name,
+                    e,
+                )
+            })?;
         Ok(NewVersion {
             version: LayerVersion {
                 version: out.version(),
@@ -186,19 +178,6 @@ where
 {
     let target = format!("{layer}:{version}");
     move |error| failure(AwsService::Lambda, operation, &target, error)
-}
-
-/// How often, and after what first pause, a throttled publish is sent
-/// again (as the SDK's retry policy would: 5 attempts, from 200 ms).
-const THROTTLE_ATTEMPTS: u32 = 5;
-const THROTTLE_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Lambda's throttling codes: the request was refused, never applied.
-fn is_throttle(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("TooManyRequestsException" | "ThrottlingException" | "Throttling")
-    )
 }
 
 /// One item of `ListLayerVersions`.

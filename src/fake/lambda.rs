@@ -52,7 +52,7 @@ impl Layers {
                 version: number,
                 arn: format!("{ACCOUNT_LAYER_ARN}:{name}:{number}"),
                 description: description.to_owned(),
-                created: crate::iso8601::format(now),
+                created: crate::dates::format(now),
             },
             code_sha256: code_sha256(bytes),
             grants: Vec::new(),

@@ -43,6 +43,9 @@ struct ClockState {
     base: SystemTime,
     started: tokio::time::Instant,
     advanced: Mutex<Duration>,
+    /// The retries' jitter: seeded, so that a run's pauses are the same on
+    /// every run.
+    jitter: Mutex<fastrand::Rng>,
 }
 
 impl Default for ManualClock {
@@ -51,6 +54,7 @@ impl Default for ManualClock {
             base: UNIX_EPOCH + Duration::from_secs(1_795_435_200),
             started: tokio::time::Instant::now(),
             advanced: Mutex::new(Duration::ZERO),
+            jitter: Mutex::new(fastrand::Rng::with_seed(0x1a7e_2b0f)),
         }))
     }
 }
@@ -69,6 +73,10 @@ impl Clock for ManualClock {
 
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
+    }
+
+    fn jitter(&self, ceiling: Duration) -> Duration {
+        crate::backoff::draw(&mut lock(&self.0.jitter), ceiling)
     }
 }
 
@@ -155,6 +163,11 @@ pub enum Fault {
     /// call, `ResourceConflictException` (another update in progress):
     /// nothing applied.
     Conflict,
+    /// Refused by throttling (Lambda's 429 `TooManyRequestsException`, S3's
+    /// 503 `SlowDown`): nothing applied.
+    Throttle,
+    /// The call panics before applying: a bug, in this code or a dependency.
+    Panic,
 }
 
 /// Something another party does while a call is in flight: it happens
@@ -399,6 +412,15 @@ impl FakeAws {
                 let message = "A conflicting conditional operation is currently in progress";
                 Err(aws_error(op, target, CONFLICT, message))
             }
+            Some(Fault::Throttle) if op.service() == AwsService::Lambda => {
+                let message = "Rate exceeded";
+                Err(aws_error(op, target, "TooManyRequestsException", message))
+            }
+            Some(Fault::Throttle) => {
+                let message = "Please reduce your request rate.";
+                Err(aws_error(op, target, "SlowDown", message))
+            }
+            Some(Fault::Panic) => panic!("injected: {} on {target} panicked", op.name()),
         }
     }
 }

@@ -382,7 +382,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     }
                 }
                 Step::Wait => {
-                    self.clock.sleep(wait.next_pause()).await;
+                    self.clock.sleep(wait.next_pause(&self.clock)).await;
                     progress.lease_refused = false;
                 }
                 Step::GiveUp => {

@@ -5,6 +5,7 @@
 
 use super::{LeaseEnd, Publisher, Written};
 use crate::announce;
+use crate::backoff::Backoff;
 use crate::checked::CheckedUpload;
 use crate::decide::{self, PublishReason, Records, Write};
 use crate::error::Problem;
@@ -26,13 +27,20 @@ use tracing::info;
 /// finding that the one before did not apply.
 const PUBLISH_ATTEMPTS: u32 = 3;
 
-/// How often a follower busy with another update is tried, and the first
-/// pause (doubling): 7 s of waiting in all.
+/// How often a throttled publish is sent at most (as the SDK's own retry
+/// policy would: 5 attempts), and the ceilings of the pauses between them.
+const THROTTLE_ATTEMPTS: u32 = 5;
+const THROTTLE_FIRST_PAUSE: Duration = Duration::from_millis(200);
+const THROTTLE_LONGEST_PAUSE: Duration = Duration::from_millis(1600);
+
+/// How often a follower busy with another update is tried, and the ceilings
+/// of the pauses between them: up to 7 s of waiting in all.
 const FOLLOWER_ATTEMPTS: u32 = 4;
 const FOLLOWER_FIRST_PAUSE: Duration = Duration::from_secs(1);
+const FOLLOWER_LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
-/// The first and the longest pause between two looks for a publish that
-/// got no answer.
+/// The ceilings of the pauses between two looks for a publish that got no
+/// answer.
 const UNCONFIRMED_FIRST_PAUSE: Duration = Duration::from_secs(1);
 const UNCONFIRMED_LONGEST_PAUSE: Duration = Duration::from_secs(8);
 
@@ -236,7 +244,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         listed: Option<i64>,
     ) -> Result<NewVersion, Unpublished> {
         let mut attempts = 1;
-        let mut pause = UNCONFIRMED_FIRST_PAUSE;
+        let mut throttled = 1;
+        let mut throttle_pauses = Backoff::new(THROTTLE_FIRST_PAUSE, THROTTLE_LONGEST_PAUSE);
+        let mut look_pauses = Backoff::new(UNCONFIRMED_FIRST_PAUSE, UNCONFIRMED_LONGEST_PAUSE);
         let unknown = |e| Unpublished {
             problem: Problem::from(e),
             may_still_apply: true,
@@ -244,6 +254,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         loop {
             let error = match aws.publish(request).await {
                 Ok(new) => return Ok(new),
+                // Refused before applying: sent again after a pause.
+                Err(e) if e.is_throttle() && throttled < THROTTLE_ATTEMPTS => {
+                    throttled += 1;
+                    let pause = throttle_pauses.next_pause(&self.clock);
+                    info!(layer = %checked.layer, error = %e, pause_ms = pause.as_millis() as u64, "the publish was throttled: sending it again");
+                    self.clock.sleep(pause).await;
+                    continue;
+                }
                 Err(e) if !e.may_have_applied() => {
                     return Err(Unpublished {
                         problem: e.into(),
@@ -273,6 +291,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 }
                 // No answer: the call may still apply. Look again while
                 // there is time; never send it again.
+                let pause = look_pauses.next_pause(&self.clock);
                 if self.clock.now() + pause > checked.answer_by {
                     let layer = checked.layer.clone();
                     return Err(Unpublished {
@@ -282,7 +301,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 }
                 info!(layer = %checked.layer, error = %error, pause_ms = pause.as_millis() as u64, "the publish got no answer and no version carries the marker yet: looking again");
                 self.clock.sleep(pause).await;
-                pause = (pause * 2).min(UNCONFIRMED_LONGEST_PAUSE);
             }
             if attempts >= PUBLISH_ATTEMPTS {
                 return Err(Unpublished {
@@ -380,7 +398,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     manifest_key: kept,
                     code_sha256,
                     published_at: latest.created.clone(),
-                    adopted_at: crate::iso8601::format(self.clock.now()),
+                    adopted_at: crate::dates::format(self.clock.now()),
                     replicas: after.replicas,
                 };
                 self.put_record(checked, latest, adopted.to_json()).await?;
@@ -586,7 +604,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             Plan::UpToDate => return said("up_to_date", None),
             Plan::Move(moved) => moved,
         };
-        let mut pause = FOLLOWER_FIRST_PAUSE;
+        let mut pauses = Backoff::new(FOLLOWER_FIRST_PAUSE, FOLLOWER_LONGEST_PAUSE);
         let mut attempt = 1;
         loop {
             match self.aws.set_function_layers(function, &moved).await {
@@ -596,8 +614,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 }
                 Err(e) if attempt == FOLLOWER_ATTEMPTS => return said("busy", Some(e.to_string())),
                 Err(_) => {
-                    self.clock.sleep(pause).await;
-                    pause *= 2;
+                    self.clock.sleep(pauses.next_pause(&self.clock)).await;
                     attempt += 1;
                 }
             }

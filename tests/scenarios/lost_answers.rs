@@ -49,6 +49,66 @@ async fn a_publish_that_failed_before_applying_is_published_again_after_a_look()
     );
 }
 
+/// A throttled publish was refused before applying: it is sent again after
+/// a pause, with no look for a version in between.
+#[tokio::test(start_paused = true)]
+async fn a_throttled_publish_is_sent_again_after_a_pause_without_a_look() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.aws.take_calls();
+    scene
+        .aws
+        .inject(Op::PublishLayerVersion, "", Fault::Throttle, 2);
+    let clock = scene.clock();
+    let before = clock.now();
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(response.results[0].layer_version, Some(1));
+    assert_eq!(scene.versions().len(), 1);
+    let calls = scene.aws.take_calls();
+    let lambda: Vec<Op> = calls
+        .iter()
+        .map(|c| c.op)
+        .filter(|op| matches!(op, Op::PublishLayerVersion | Op::ListLayerVersions))
+        .collect();
+    let first = lambda.iter().position(|op| *op == Op::PublishLayerVersion);
+    assert_eq!(
+        &lambda[first.unwrap_or_default()..],
+        [Op::PublishLayerVersion; 3],
+        "{calls:?}"
+    );
+    let paused = clock.now().duration_since(before).unwrap_or_default();
+    assert!(
+        paused <= Duration::from_millis(200 + 400),
+        "two pauses of full jitter: {paused:?}"
+    );
+    assert!(!scene.lease_held());
+}
+
+/// Throttled on every one of its five attempts: the record fails with
+/// Lambda's throttle, nothing published, the lease released for the retry.
+#[tokio::test(start_paused = true)]
+async fn a_publish_throttled_on_every_attempt_fails_releasing_the_lease() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject_always(Op::PublishLayerVersion, "", Fault::Throttle);
+
+    let error = scene.invoke(event).await.unwrap_err();
+
+    assert!(
+        error.error_message.contains("TooManyRequestsException"),
+        "{}",
+        error.error_message
+    );
+    let calls = scene.aws.take_calls();
+    assert_eq!(Scene::count(&calls, Op::PublishLayerVersion, ""), 5);
+    assert!(scene.versions().is_empty());
+    assert!(!scene.lease_held());
+}
+
 /// `PublishLayerVersion` got no answer (the SDK's timeout abandoned it) and
 /// Lambda applies it late, after the function has looked and found no
 /// version: sending it again would give two versions. The record fails

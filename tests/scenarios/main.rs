@@ -13,6 +13,7 @@ mod lease;
 mod lifecycle;
 mod lost_answers;
 mod objects;
+mod panics;
 mod records;
 mod regions;
 mod scene;
