@@ -86,7 +86,7 @@ bench-latency: build
 
 # The property tests, longer than CI runs them.
 fuzz:
-	PROPTEST_CASES=20000 cargo test --test properties
+	PROPTEST_CASES=20000 cargo test --test checks properties::
 
 # Each way in, and every part on: the parameters a user sets (cfn-lint also
 # checks every combination of the template's conditions on its own).
@@ -121,7 +121,7 @@ sam-build: build
 # provided.al2023 but the kernel), position-independent (static-pie: the
 # kernel loads it at a random address, ASLR), it starts (with no
 # environment it stops at the missing AWS_REGION), and it publishes:
-# tests/processes.rs, run on it, four processes racing over one upload.
+# tests/on_moto/processes.rs, run on it, four processes racing over one upload.
 check-binary: build
 	@if readelf -l $(RELEASE_BINARY) | grep -q INTERP || readelf -d $(RELEASE_BINARY) | grep -q NEEDED; then \
 		echo "the binary is dynamically linked: build it with make build" >&2; exit 1; fi
@@ -130,7 +130,7 @@ check-binary: build
 	@if out=$$(env -i $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
 	@echo "static-pie; starts and asks for AWS_REGION"
-	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) scripts/with-moto.sh cargo test --quiet --test processes
+	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) scripts/with-moto.sh cargo test --quiet --test on_moto processes::
 
 watch: tools
 	cargo lambda watch

@@ -10,7 +10,8 @@ mod calls;
 use calls::{counted, Calls};
 use lambda_runtime::{Context, LambdaEvent};
 use layer_autopublish::config::Config;
-use layer_autopublish::{event, handle, manifest::ManifestMd5, Publisher};
+use layer_autopublish::domain::{event, manifest::ManifestMd5};
+use layer_autopublish::{handle, Publisher};
 use std::collections::BTreeMap;
 
 const BUCKET: &str = "bench-call-counts";
@@ -19,7 +20,9 @@ const LOCK: &[u8] = b"boto3==1.35.0\n";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sdk = layer_autopublish::aws::config_loader().load().await;
+    let sdk = layer_autopublish::adapters::aws::config_loader()
+        .load()
+        .await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)

@@ -46,7 +46,7 @@ pub fn draw(rng: &mut fastrand::Rng, ceiling: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::ManualClock;
+    use crate::adapters::fake::ManualClock;
 
     #[test]
     fn each_pause_is_within_a_ceiling_that_doubles_up_to_the_longest() {

@@ -4,12 +4,12 @@
 //! message naming the variable: a wrong deployment must be loud at once, not
 //! on the first upload.
 
-use crate::allowed::AllowedLayers;
-use crate::announce::validate_bus;
-use crate::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
-use crate::metadata::{validate_layer_name, validate_manifest_name};
-use crate::pointer::validate_template;
-use crate::sharing::Grantee;
+use crate::domain::allowed::AllowedLayers;
+use crate::domain::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
+use crate::domain::metadata::{validate_layer_name, validate_manifest_name};
+use crate::lifecycle::announce::validate_bus;
+use crate::lifecycle::pointer::validate_template;
+use crate::lifecycle::sharing::Grantee;
 
 /// Lambda's limit on `LicenseInfo`.
 const MAX_LICENSE_CHARS: usize = 512;
@@ -51,7 +51,7 @@ pub struct Config {
     /// `ALLOWED_LAYERS`: the layers uploads may name; empty: any.
     pub allowed_layers: AllowedLayers,
     /// `REPLICATE_TO`: the other regions each version is published in.
-    pub replicate_to: Vec<crate::replicas::Target>,
+    pub replicate_to: Vec<crate::lifecycle::replicas::Target>,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metric lines.
     pub metrics_namespace: String,
 }
@@ -219,7 +219,7 @@ impl Config {
         };
         let prune_records = flag("PRUNE_RECORDS")?;
         let followers_text = var("FOLLOWERS").unwrap_or_default();
-        let followers = crate::followers::parse_list(&followers_text)
+        let followers = crate::lifecycle::followers::parse_list(&followers_text)
             .map_err(|why| fail("FOLLOWERS", &followers_text, why))?;
 
         let allowed_text = var("ALLOWED_LAYERS").unwrap_or_default();
@@ -231,7 +231,7 @@ impl Config {
         }
 
         let replicate_text = var("REPLICATE_TO").unwrap_or_default();
-        let replicate_to = crate::replicas::parse_list(&replicate_text)
+        let replicate_to = crate::lifecycle::replicas::parse_list(&replicate_text)
             .map_err(|why| fail("REPLICATE_TO", &replicate_text, why))?;
 
         let metrics_namespace =

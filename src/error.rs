@@ -1,8 +1,8 @@
 //! What the user sees when something is wrong: each error has a stable
 //! `errorType` and a message naming the object, what is wrong, and the fix.
 
-use crate::event::EventProblem;
-use crate::layer_zip::{ZipProblem, MAX_ZIPPED_BYTES};
+use crate::domain::event::EventProblem;
+use crate::domain::layer_zip::{ZipProblem, MAX_ZIPPED_BYTES};
 use lambda_runtime::Diagnostic;
 
 /// One failed AWS call, with the service's error code when it sent one.
@@ -175,7 +175,7 @@ pub enum Problem {
     )]
     FollowersNotMoved {
         version_arn: String,
-        followers: Vec<crate::followers::FollowerResult>,
+        followers: Vec<crate::domain::outcome::FollowerResult>,
     },
 
     #[error(
@@ -216,7 +216,7 @@ fn excerpt(value: &str) -> String {
 }
 
 /// Each follower's result, for a message.
-fn followers_said(followers: &[crate::followers::FollowerResult]) -> String {
+fn followers_said(followers: &[crate::domain::outcome::FollowerResult]) -> String {
     let each: Vec<String> = followers
         .iter()
         .map(|f| match &f.error {

@@ -6,57 +6,39 @@
 //! layout, metadata, configuration, outcomes, errors) is in the README and
 //! `docs/how-it-works.md`.
 //!
-//! Where things live:
+//! Where things live (each folder opens with what it is for):
 //! - [`handle`] (here): event in, one [`Outcome`] per record out;
-//! - [`event`]: S3 notification, EventBridge event or SQS batch → uploads; [`config`]: environment;
-//! - [`layout`]: the S3 keys; [`metadata`] and [`manifest`]: what the upload
-//!   carries; [`checked`]: what the user sees when it is wrong;
-//!   [`layer_zip`]: what is publishable;
-//! - [`publish`]: one record top to bottom: look ([`facts`], [`snapshot`]) →
-//!   plan ([`decide`], pure: change detection and every other decision) →
-//!   act; [`lease`]: one writer per layer;
+//! - [`domain`], pure: the event's shapes, the S3 layout, what an upload
+//!   carries, change detection and every other decision
+//!   ([`domain::decide`]), what a record answers;
+//! - [`publish`]: one record top to bottom: check the upload, look
+//!   (`publish/facts.rs`), plan ([`domain::decide::plan`]), act under the
+//!   layer's [`publish::lease`];
+//! - [`lifecycle`]: what follows a publish, each part on only when
+//!   configured (pointer, sharing, followers, retention, regions, event);
 //! - [`ports`]: what the publisher needs from AWS and time, as traits;
-//!   [`aws`]: the SDK behind them (every AWS call); [`fake`]: an in-memory
-//!   AWS behind them, with injected faults and a manual clock;
-//! - [`outcome`]: what each record answers; [`error`]: what the user sees
-//!   when something is wrong; [`metrics`]: one metric line per record;
-//! - [`lockfile`]: whether a requirements file pins every package
-//!   (`layerctl upload`, the command line in `src/bin/layerctl/`).
+//!   [`adapters`]: the SDK behind them (every AWS call) and an in-memory AWS
+//!   with injected faults and a manual clock;
+//! - [`config`]: the environment; [`error`]: what the user sees when
+//!   something is wrong; [`metrics`]: one metric line per record;
+//!   [`backoff`]: the pauses of every retry; [`logging`]: JSON logs.
 
-pub mod allowed;
-pub mod announce;
-pub mod aws;
+pub mod adapters;
 pub mod backoff;
-pub mod checked;
 pub mod config;
-pub mod dates;
-pub mod decide;
+pub mod domain;
 pub mod error;
-pub mod event;
-pub mod facts;
-pub mod fake;
-pub mod followers;
-pub mod layer_zip;
-pub mod layout;
-pub mod lease;
-pub mod lockfile;
+pub mod lifecycle;
 pub mod logging;
-pub mod manifest;
-pub mod metadata;
 pub mod metrics;
-pub mod outcome;
-pub mod pointer;
 pub mod ports;
 pub mod publish;
-pub mod replicas;
-pub mod retention;
-pub mod sharing;
-pub mod snapshot;
 
+pub use domain::outcome::{Outcome, OutcomeKind};
 pub use error::{Error, Problem, RecordError};
-pub use outcome::{Outcome, OutcomeKind};
 pub use publish::Publisher;
 
+use domain::event;
 use futures_util::FutureExt;
 use lambda_runtime::LambdaEvent;
 use ports::{Clock, Ports};

@@ -1,8 +1,9 @@
 //! The Lambda entry point: wiring only.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use layer_autopublish::adapters::aws;
 use layer_autopublish::metrics::MetricsLog;
-use layer_autopublish::{aws, config::Config, handle_json, logging, Publisher};
+use layer_autopublish::{config::Config, handle_json, logging, Publisher};
 use serde_json::value::RawValue;
 use std::sync::OnceLock;
 

@@ -9,8 +9,8 @@
 //! `RecordDuration`; and for a publish, `PublishDuration`: from sending
 //! `PublishLayerVersion` until the version was known.
 
+use crate::domain::outcome::Outcome;
 use crate::error::Problem;
-use crate::outcome::Outcome;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -4,109 +4,22 @@
 //! on, and a [`Clock`].
 //!
 //! The publisher (`publish/`) is generic over them. The SDK implements them
-//! in `aws/`; the in-memory AWS of `fake/` implements them too, for what a
+//! in `adapters/aws/`; the in-memory AWS of `adapters/fake/` implements them too, for what a
 //! real server cannot be made to do (lost answers, hung calls, a crash between
-//! two calls, time passing). `tests/contract.rs` runs the same assertions
+//! two calls, time passing). `tests/on_moto/contract.rs` runs the same assertions
 //! against both, so the fake cannot drift from the real services.
 //!
-//! Every method returns plain values, `None` for "not there", and an
-//! [`AwsError`] that names the call; no SDK type crosses this line.
+//! Every method returns plain values (`domain/values.rs`), `None` for "not
+//! there", and an [`AwsError`] that names the call; no SDK type crosses this
+//! line.
 
+pub use crate::domain::values::{
+    Grant, LayerVersion, ListedObject, NewVersion, ObjectHead, ObjectId, ObjectStart,
+    PublishRequest, SmallObject, SourceObject, WriteCondition,
+};
 use crate::error::AwsError;
-use crate::sharing::Grant;
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
-
-/// Which object an answer is about: its version (in a versioned bucket) and
-/// ETag. What "is this still the current object?" compares.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectId {
-    pub version_id: Option<String>,
-    /// Without the quotes S3 puts around it.
-    pub etag: Option<String>,
-}
-
-/// What a HEAD of an object tells.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectHead {
-    pub id: ObjectId,
-    pub metadata: HashMap<String, String>,
-    pub size: u64,
-    /// The SHA-256 of the whole object (base64, as Lambda's `CodeSha256`),
-    /// when the uploader sent `x-amz-checksum-sha256`. A multipart upload's
-    /// checksum is a hash of part hashes: not comparable, so `None`.
-    pub sha256: Option<String>,
-    /// Encrypted with KMS: then no ETag in the bucket is an MD5.
-    pub kms: bool,
-    /// When S3 last wrote it, by S3's clock (to the second).
-    pub last_modified: Option<SystemTime>,
-}
-
-/// The first bytes of an object, and which object they are from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectStart {
-    pub id: ObjectId,
-    pub bytes: Vec<u8>,
-}
-
-/// An object read whole when it is no larger than asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SmallObject {
-    Read(Vec<u8>),
-    TooLarge { size: u64 },
-}
-
-/// An object a listing shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListedObject {
-    pub key: String,
-    pub etag: String,
-    pub size: u64,
-    /// When S3 last wrote it, by S3's clock (to the second).
-    pub last_modified: Option<SystemTime>,
-}
-
-/// The condition of a write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteCondition<'a> {
-    /// Whatever is there.
-    Always,
-    /// Only if no object has the key (`If-None-Match: *`).
-    Absent,
-    /// Only if the object's ETag is still this one (`If-Match`).
-    ETagIs(&'a str),
-}
-
-/// A published layer version as `ListLayerVersions` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerVersion {
-    pub version: i64,
-    pub arn: String,
-    pub description: String,
-    /// ISO 8601, as Lambda reports it.
-    pub created: String,
-}
-
-/// What a new layer version request carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishRequest<'a> {
-    pub layer_name: &'a str,
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub object_version: Option<&'a str>,
-    pub description: &'a str,
-    pub compatible_runtimes: &'a [String],
-    pub compatible_architectures: &'a [String],
-    pub license_info: Option<&'a str>,
-}
-
-/// A version Lambda just created.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewVersion {
-    pub version: LayerVersion,
-    pub code_sha256: Option<String>,
-}
 
 /// The zip's folder in S3: the reads and conditional writes the publisher makes.
 pub trait Folder: Send + Sync {
@@ -167,16 +80,6 @@ pub trait Folder: Send + Sync {
     fn copy_across(
         &self, from: &SourceObject<'_>, to_bucket: &str, to_key: &str,
     ) -> impl Future<Output = Result<Option<ObjectId>, AwsError>> + Send;
-}
-
-/// An object pinned to the bytes that were checked: by its version in a
-/// versioned bucket, else by its ETag.
-#[derive(Clone, Copy, Debug)]
-pub struct SourceObject<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub version_id: Option<&'a str>,
-    pub etag: Option<&'a str>,
 }
 
 /// The layer in Lambda: its versions, and publishing one.

@@ -6,22 +6,29 @@
 //! from `decide.rs`, the lease from `lease.rs`; this module sequences them,
 //! does what the plan says, and logs one line per decision.
 
-use crate::checked::CheckedUpload;
 use crate::config::Config;
-use crate::decide::{self, Step, Write};
+use crate::domain::decide::{self, Step, Write};
+use crate::domain::event::Upload;
+use crate::domain::layer_zip::{self, LOCAL_FILE_HEADER};
+use crate::domain::layout::{
+    console_url_of_layer_version, console_url_of_object, LayerDir, LeaseKey,
+};
+use crate::domain::lease_state::LeaseState;
+use crate::domain::outcome::{Outcome, OutcomeKind};
 use crate::error::Problem;
-use crate::event::Upload;
-use crate::facts::{self, Look};
-use crate::layer_zip::{self, LOCAL_FILE_HEADER};
-use crate::layout::{console_url_of_layer_version, console_url_of_object, LayerDir, LeaseKey};
-use crate::lease::{self, Lease, LeaseState, Take, Wait};
 use crate::metrics::{self, MetricsLog, RecordMetrics};
-use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
+use checked::CheckedUpload;
+use facts::Look;
 use futures_util::future::OptionFuture;
+use lease::{Lease, Take, Wait};
 use std::time::{Duration, SystemTime};
 use tracing::{info, info_span, Instrument};
 
+pub(crate) mod checked;
+pub(crate) mod facts;
+pub mod lease;
+pub mod snapshot;
 mod write;
 
 /// Runs the steps with one set of clients, one clock and one configuration.
@@ -36,14 +43,33 @@ pub struct Publisher<A, C = SystemClock> {
     metrics: MetricsLog,
 }
 
-/// What a write under the lease left: its result, and what becomes of the
-/// lease.
-struct Written {
-    result: Result<Outcome, Problem>,
+/// Why a record's steps failed, and what becomes of the lease it holds, if
+/// any. Every step returns `Result<_, Failed>`; a plain [`Problem`] (or an
+/// AWS call's error) converts to one that releases the lease, so `?` works
+/// wherever nothing is left half done. A success always releases it.
+#[derive(Debug)]
+struct Failed {
+    problem: Problem,
     lease: LeaseEnd,
-    /// How long the publish took, from sending `PublishLayerVersion` until
-    /// the version was known.
-    publish_took: Option<Duration>,
+}
+
+impl Failed {
+    /// A failure that leaves the lease as `lease` says.
+    fn leaving(problem: Problem, lease: LeaseEnd) -> Self {
+        Self { problem, lease }
+    }
+}
+
+impl From<Problem> for Failed {
+    fn from(problem: Problem) -> Self {
+        Self::leaving(problem, LeaseEnd::Release)
+    }
+}
+
+impl From<crate::error::AwsError> for Failed {
+    fn from(error: crate::error::AwsError) -> Self {
+        Problem::from(error).into()
+    }
 }
 
 /// What becomes of the lease once the record is done (see `lease.rs`).
@@ -57,17 +83,6 @@ enum LeaseEnd {
     /// Handed over to this upload's next delivery, which finishes
     /// `version`: what followed its publish failed.
     HandOver { version: i64 },
-}
-
-impl Written {
-    /// A result that leaves nothing half done: the lease, if any, released.
-    fn settled(result: Result<Outcome, Problem>) -> Self {
-        Self {
-            result,
-            lease: LeaseEnd::Release,
-            publish_took: None,
-        }
-    }
 }
 
 /// What one record's metric line needs beyond its result.
@@ -190,10 +205,15 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // write, take the lease against what was read, and look again if
         // that fails.
         let mut lease = None;
-        let written = self.settle(&checked, prefetched, &mut lease).await;
-        measured.publish_took = written.publish_took;
+        let settled = self
+            .settle(&checked, prefetched, &mut lease, &mut measured.publish_took)
+            .await;
+        let (result, end) = match settled {
+            Ok(outcome) => (Ok(outcome), LeaseEnd::Release),
+            Err(failed) => (Err(failed.problem), failed.lease),
+        };
         if let Some(lease) = lease {
-            match written.lease {
+            match end {
                 LeaseEnd::Release => lease.release(&self.aws).await,
                 LeaseEnd::KeepUntilExpiry => lease.keep_until_expiry(),
                 LeaseEnd::HandOver { version } => {
@@ -204,7 +224,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 }
             }
         }
-        written.result
+        result
     }
 
     /// Why the zip is not there: a HEAD's 404 does not say whether the key
@@ -218,12 +238,12 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         }
     }
 
-    /// Steps 4 to 6 for a checked upload; a lease taken is left in `lease`.
+    /// Steps 4 to 6 for a checked upload; a lease taken is left in `lease`,
+    /// and how long a publish took in `publish_took`.
     async fn settle(
         &self, checked: &CheckedUpload<'_>, prefetched: Option<Vec<LayerVersion>>,
-        lease: &mut Option<Lease>,
-    ) -> Written {
-        let settled = Written::settled;
+        lease: &mut Option<Lease>, publish_took: &mut Option<Duration>,
+    ) -> Result<Outcome, Failed> {
         let mut wait = Wait::new(self.clock.now(), lease::DEFAULT_LEASE_WAIT);
         let mut progress = decide::Progress {
             dry_run: self.config.dry_run,
@@ -245,10 +265,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let lease_ahead =
             OptionFuture::from(read_ahead.then(|| lease::read(&self.aws, &lease_key, now)));
         let (first, mut zip_checked, lease_ahead) = tokio::join!(first, zip_start, lease_ahead);
-        let mut look = match first {
-            Ok(look) => look,
-            Err(problem) => return settled(Err(problem)),
-        };
+        let mut look = first?;
         // A read ahead that failed is only a guess lost: the plan reads the
         // lease when it needs it.
         look.facts.lease = lease_ahead.and_then(Result::ok);
@@ -298,34 +315,29 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 Step::ReadVersionsAgain => progress.versions_read_again = true,
                 Step::Unchanged { latest, records } => {
                     let kept = look.kept_elsewhere.as_deref();
-                    return settled(Ok(self.unchanged(checked, latest, records, kept)));
+                    return Ok(self.unchanged(checked, latest, records, kept));
                 }
                 Step::PublishedSinceUpload { version, latest } => {
-                    return settled(Ok(self.published_since_upload(checked, version, latest)));
+                    return Ok(self.published_since_upload(checked, version, latest));
                 }
                 Step::CheckZip => {
                     let zip = match zip_checked.take() {
                         Some(read_with_the_first_look) => read_with_the_first_look,
                         None => self.check_current_zip(checked).await,
                     };
-                    match zip {
-                        Ok(None) => {
-                            progress.zip_checked = true;
-                            look_again = false;
-                        }
-                        Ok(Some(superseded)) => return settled(Ok(superseded)),
-                        Err(problem) => return settled(Err(problem)),
+                    if let Some(superseded) = zip? {
+                        return Ok(superseded);
                     }
+                    progress.zip_checked = true;
+                    look_again = false;
                 }
                 Step::Report(write) => {
                     let kept = look.kept_elsewhere.as_deref();
-                    return settled(self.report(checked, write, kept).await);
+                    return Ok(self.report(checked, write, kept).await?);
                 }
                 Step::ReadLease => {
-                    match lease::read(&self.aws, &lease_key, self.clock.now()).await {
-                        Ok(state) => look.facts.lease = Some(state),
-                        Err(e) => return settled(Err(e.into())),
-                    }
+                    let state = lease::read(&self.aws, &lease_key, self.clock.now()).await?;
+                    look.facts.lease = Some(state);
                     look_again = false;
                 }
                 Step::TakeLease => {
@@ -346,15 +358,15 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     look = match again {
                         Ok(again) => again,
                         Err(problem) => {
-                            let mut written = settled(Err(problem));
+                            let mut end = LeaseEnd::Release;
                             if let Ok(Take::Taken(taken)) = taken {
                                 // A hand-over taken stays one for the next delivery.
                                 if let Some(version) = hand_over {
-                                    written.lease = LeaseEnd::HandOver { version };
+                                    end = LeaseEnd::HandOver { version };
                                 }
                                 *lease = Some(taken);
                             }
-                            return written;
+                            return Err(Failed::leaving(problem, end));
                         }
                     };
                     look_again = false;
@@ -371,7 +383,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                             progress.lease_refused = true;
                             look.facts.lease = state;
                         }
-                        Err(problem) => return settled(Err(problem)),
+                        Err(problem) => return Err(problem.into()),
                     }
                 }
                 Step::OwnLease => {
@@ -389,29 +401,29 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     let now = self.clock.now();
                     let state = look.facts.lease.as_ref().unwrap_or(&LeaseState::Absent);
                     let problem = lease::in_progress(&self.aws, &lease_key, state, now).await;
-                    return settled(Err(problem));
+                    return Err(problem.into());
                 }
                 Step::Write(Write::Repair { latest, records }) => {
                     // Finishing what a failed delivery of this upload left:
                     // its version's outcome, and handed over again on failure.
                     let finish = finishing == Some(latest.version);
-                    let result = self.repair(checked, &look, latest, records, finish).await;
-                    let lease = match &result {
-                        Err(_) if finish => LeaseEnd::HandOver {
-                            version: latest.version,
-                        },
-                        _ => LeaseEnd::Release,
-                    };
-                    return Written {
-                        result,
-                        lease,
-                        publish_took: None,
-                    };
+                    let repaired = self.repair(checked, &look, latest, records, finish).await;
+                    return repaired.map_err(|problem| match finish {
+                        true => Failed::leaving(
+                            problem,
+                            LeaseEnd::HandOver {
+                                version: latest.version,
+                            },
+                        ),
+                        false => problem.into(),
+                    });
                 }
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");
                     let listed = look.facts.latest.as_ref().map(|v| v.version);
-                    return self.publish(checked, &look.staged, listed).await;
+                    return self
+                        .publish(checked, &look.staged, listed, publish_took)
+                        .await;
                 }
             }
             if look_again {
@@ -420,10 +432,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 let lease_was_read = look.facts.lease.is_some();
                 let with_lease = (lease_was_read && lease.is_none()).then_some(&lease_key);
                 let before = with_lease.and(Some(look));
-                look = match self.look(checked, with_lease, before).await {
-                    Ok(look) => look,
-                    Err(problem) => return settled(Err(problem)),
-                };
+                look = self.look(checked, with_lease, before).await?;
             }
         }
     }

@@ -3,23 +3,24 @@
 //! that has this lock file already, repair its missing records. Also the
 //! outcomes these steps answer.
 
-use super::{LeaseEnd, Publisher, Written};
-use crate::announce;
+use super::{Failed, LeaseEnd, Publisher};
 use crate::backoff::Backoff;
-use crate::checked::CheckedUpload;
-use crate::decide::{self, PublishReason, Records, Write};
+use crate::domain::decide::{self, PublishReason, Records, Write};
+use crate::domain::layout;
+use crate::domain::manifest::{self, ManifestMd5};
+use crate::domain::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
+use crate::domain::outcome::{FollowerResult, Replica};
 use crate::error::Problem;
-use crate::facts::{self, Look, StagedLock};
-use crate::followers::{self, FollowerResult, Plan};
-use crate::layout;
-use crate::manifest::{self, ManifestMd5};
-use crate::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
-use crate::pointer;
+use crate::lifecycle::announce;
+use crate::lifecycle::followers::{self, Plan};
+use crate::lifecycle::pointer;
+use crate::lifecycle::replicas::Target;
+use crate::lifecycle::retention;
 use crate::ports::{
     Clock, LayerVersion, NewVersion, Ports, PublishRequest, SourceObject, WriteCondition,
 };
-use crate::replicas::{Replica, Target};
-use crate::retention;
+use crate::publish::checked::CheckedUpload;
+use crate::publish::facts::{self, Look, StagedLock};
 use std::time::Duration;
 use tracing::info;
 
@@ -85,40 +86,30 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// expires.
     pub(super) async fn publish(
         &self, checked: &CheckedUpload<'_>, staged: &Option<StagedLock>, listed: Option<i64>,
-    ) -> Written {
+        publish_took: &mut Option<Duration>,
+    ) -> Result<Outcome, Failed> {
         let upload = checked.upload;
         let config = &self.config;
-        let source_key = match self.publish_source(checked).await {
-            Ok(Some(key)) => key,
-            Ok(None) => {
-                let reason = "the zip was overwritten or deleted after it was checked, before \
-                              its copy to publish from was made; the newer upload has its own event";
-                return Written::settled(Ok(super::skip(OutcomeKind::Superseded, upload, reason)));
-            }
-            Err(problem) => return Written::settled(Err(problem)),
+        let Some(source_key) = self.publish_source(checked).await? else {
+            let reason = "the zip was overwritten or deleted after it was checked, before its \
+                          copy to publish from was made; the newer upload has its own event";
+            return Ok(super::skip(OutcomeKind::Superseded, upload, reason));
         };
         let description = manifest::describe(&config.layer_description, &checked.md5);
         let source = (upload.bucket.as_str(), source_key.as_str());
         let request = self.publish_request(checked, source, checked.object_version(), &description);
         let sent = self.clock.now();
-        let new = match self
+        let new = self
             .publish_once(&self.aws, checked, &request, listed)
             .await
-        {
-            Ok(new) => new,
-            Err(unpublished) => {
+            .map_err(|unpublished| {
                 let lease = match unpublished.may_still_apply {
                     true => LeaseEnd::KeepUntilExpiry,
                     false => LeaseEnd::Release,
                 };
-                return Written {
-                    result: Err(unpublished.problem),
-                    lease,
-                    publish_took: None,
-                };
-            }
-        };
-        let publish_took = self.clock.now().duration_since(sent).ok();
+                Failed::leaving(unpublished.problem, lease)
+            })?;
+        *publish_took = self.clock.now().duration_since(sent).ok();
         // From here on a version exists, and this record knows which.
         let result: Result<Outcome, Problem> = async {
             let sha256 = new.code_sha256.as_deref();
@@ -169,18 +160,15 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             Ok(outcome)
         }
         .await;
-        let lease = match &result {
-            Ok(_) => LeaseEnd::Release,
-            Err(problem) if problem.may_still_publish() => LeaseEnd::KeepUntilExpiry,
-            Err(_) => LeaseEnd::HandOver {
-                version: new.version.version,
-            },
-        };
-        Written {
-            result,
-            lease,
-            publish_took,
-        }
+        result.map_err(|problem| {
+            let lease = match problem.may_still_publish() {
+                true => LeaseEnd::KeepUntilExpiry,
+                false => LeaseEnd::HandOver {
+                    version: new.version.version,
+                },
+            };
+            Failed::leaving(problem, lease)
+        })
     }
 
     /// The key Lambda takes the zip from: exactly the bytes that were
@@ -398,7 +386,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     manifest_key: kept,
                     code_sha256,
                     published_at: latest.created.clone(),
-                    adopted_at: crate::dates::format(self.clock.now()),
+                    adopted_at: crate::domain::dates::format(self.clock.now()),
                     replicas: after.replicas,
                 };
                 self.put_record(checked, latest, adopted.to_json()).await?;

@@ -10,7 +10,7 @@ pub mod runtime_api;
 use aws_sdk_lambda::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use layer_autopublish::aws::Aws;
+use layer_autopublish::adapters::aws::Aws;
 use layer_autopublish::config::Config;
 use layer_autopublish::ports::{Clock, Ports};
 use layer_autopublish::{handle, Publisher, Response};
@@ -108,7 +108,7 @@ pub struct World {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub async fn world(test: &str) -> World {
-    let sdk = layer_autopublish::aws::config_loader()
+    let sdk = layer_autopublish::adapters::aws::config_loader()
         .endpoint_url(moto_endpoint())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
@@ -165,7 +165,7 @@ pub fn zip_bytes(content: &str) -> Vec<u8> {
 }
 
 pub fn md5_hex(bytes: &[u8]) -> String {
-    layer_autopublish::manifest::ManifestMd5::of(bytes).to_string()
+    layer_autopublish::domain::manifest::ManifestMd5::of(bytes).to_string()
 }
 
 impl World {
@@ -287,7 +287,7 @@ impl World {
 
     /// The key of this world's layer's lease.
     pub fn lease_key(&self) -> String {
-        layer_autopublish::layout::LeaseKey::of_layer(&self.bucket, &self.layer).key
+        layer_autopublish::domain::layout::LeaseKey::of_layer(&self.bucket, &self.layer).key
     }
 
     /// Whether the layer's lease is released (or was never taken): a held
@@ -295,7 +295,9 @@ impl World {
     pub async fn lease_released(&self) -> bool {
         match self.get(&self.lease_key()).await {
             None => true,
-            Some(body) => (body.len() as u64) < layer_autopublish::lease::HELD_LEASE_BYTES,
+            Some(body) => {
+                (body.len() as u64) < layer_autopublish::domain::lease_state::HELD_LEASE_BYTES
+            }
         }
     }
 
@@ -429,7 +431,7 @@ pub fn set_object(record: &mut Value, bucket: &str, key: &str, etag: Option<&str
 
 /// S3's form-style encoding of keys in notifications (the library's, which
 /// `layerctl invoke` uses to build events).
-pub use layer_autopublish::event::encode_key;
+pub use layer_autopublish::domain::event::encode_key;
 
 /// An SQS queue on moto.
 pub struct Queue {

@@ -131,7 +131,7 @@ async fn a_late_duplicate_after_another_folder_published_does_not_publish_again(
 async fn a_layer_outside_the_allowed_set_is_refused_before_any_call_on_it() {
     let scene = Scene::new();
     let config = Config {
-        allowed_layers: layer_autopublish::allowed::AllowedLayers::parse("deps,team-*")
+        allowed_layers: layer_autopublish::domain::allowed::AllowedLayers::parse("deps,team-*")
             .expect("a set"),
         ..Config::default()
     };

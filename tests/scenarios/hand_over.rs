@@ -48,8 +48,10 @@ async fn a_fault_after_any_part_of_the_publish_is_finished_by_an_immediate_redel
             followers: following("api").followers,
             keep_versions: Some(1),
             event_bus: Some("layers".into()),
-            replicate_to: layer_autopublish::replicas::parse_list("eu-west-1=artifacts-eu")
-                .expect("a region"),
+            replicate_to: layer_autopublish::lifecycle::replicas::parse_list(
+                "eu-west-1=artifacts-eu",
+            )
+            .expect("a region"),
             ..Config::default()
         };
         let publisher = scene.publisher_with(config);

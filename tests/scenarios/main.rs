@@ -1,5 +1,5 @@
 //! Exactly once under at-least-once delivery, on the in-memory AWS
-//! (`layer_autopublish::fake`) with its manual clock: concurrent deliveries,
+//! (`layer_autopublish::adapters::fake`) with its manual clock: concurrent deliveries,
 //! leases held, expired, refused; a crash or a failed write between the
 //! publish and its records; objects changed while a record is processed.
 //! No test here waits on the wall clock: tokio's runs paused, and moves on

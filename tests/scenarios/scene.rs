@@ -3,11 +3,13 @@
 //! the lifecycle parts. Re-exports what the scenarios use.
 
 pub use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-pub use layer_autopublish::fake::{code_sha256, Call, FakeAws, Fault, ManualClock, Op};
-pub use layer_autopublish::lease::{held_body, LEASE_TTL};
-pub use layer_autopublish::manifest::ManifestMd5;
+pub use layer_autopublish::adapters::fake::{code_sha256, Call, FakeAws, Fault, ManualClock, Op};
+pub use layer_autopublish::domain::event;
+pub use layer_autopublish::domain::lease_state::held_body;
+pub use layer_autopublish::domain::manifest::ManifestMd5;
 pub use layer_autopublish::ports::{Clock, ObjectId};
-pub use layer_autopublish::{config::Config, event, handle, OutcomeKind, Publisher, Response};
+pub use layer_autopublish::publish::lease::LEASE_TTL;
+pub use layer_autopublish::{config::Config, handle, OutcomeKind, Publisher, Response};
 pub use serde_json::Value;
 pub use std::time::{Duration, UNIX_EPOCH};
 
@@ -190,7 +192,8 @@ pub fn arn(version: i64) -> String {
 
 pub fn sharing(with: &str) -> Config {
     Config {
-        share_with: layer_autopublish::sharing::Grantee::parse_list(with).expect("grantees"),
+        share_with: layer_autopublish::lifecycle::sharing::Grantee::parse_list(with)
+            .expect("grantees"),
         ..Config::default()
     }
 }
@@ -222,7 +225,8 @@ pub async fn publish_in_turn(scene: &Scene, publisher: &Publisher<FakeAws, Manua
 
 pub fn following(functions: &str) -> Config {
     Config {
-        followers: layer_autopublish::followers::parse_list(functions).expect("functions"),
+        followers: layer_autopublish::lifecycle::followers::parse_list(functions)
+            .expect("functions"),
         ..Config::default()
     }
 }
@@ -232,7 +236,7 @@ pub const OTHER_LAYER: &str = "arn:aws:lambda:us-east-1:123456789012:layer:other
 /// Issue 12, other regions: each region of REPLICATE_TO.
 pub fn replicated() -> Config {
     Config {
-        replicate_to: layer_autopublish::replicas::parse_list(
+        replicate_to: layer_autopublish::lifecycle::replicas::parse_list(
             "eu-west-1=artifacts-eu,ap-south-1=artifacts-ap",
         )
         .expect("targets"),

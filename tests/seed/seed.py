@@ -1,7 +1,7 @@
 """The seed, aws-lambda-artifact-builder (pinned in scripts/python-tools.txt),
 run for real against the local AWS: its own upload step
 (`upload_layer_zip_to_s3`) and publish step (`LambdaLayerVersionPublisher`).
-tests/seed.rs runs it beside the function.
+tests/on_moto/seed.rs runs it beside the function.
 
     seed.py upload  PROJECT_DIR S3DIR_LAMBDA TOOL
     seed.py publish PROJECT_DIR S3DIR_LAMBDA TOOL LAYER_NAME

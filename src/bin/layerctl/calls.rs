@@ -5,7 +5,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
-use layer_autopublish::aws::{failure, s3_failure, Aws};
+use layer_autopublish::adapters::aws::{failure, s3_failure, Aws};
 use layer_autopublish::error::{AwsError, AwsService};
 use std::collections::HashMap;
 
@@ -65,7 +65,7 @@ pub async fn start_multipart_upload(
     out.upload_id().map(str::to_owned).ok_or_else(|| AwsError {
         service: AwsService::S3,
         operation: "CreateMultipartUpload",
-        target: layer_autopublish::layout::s3_uri(bucket, key),
+        target: layer_autopublish::domain::layout::s3_uri(bucket, key),
         code: None,
         answered: true,
         message: "S3 answered without an upload id".into(),

@@ -17,9 +17,9 @@ use crate::failure::Failure;
 use crate::report::Report;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
-use layer_autopublish::aws::Aws;
-use layer_autopublish::event::{self, Delivery};
-use layer_autopublish::metadata;
+use layer_autopublish::adapters::aws::Aws;
+use layer_autopublish::domain::event::{self, Delivery};
+use layer_autopublish::domain::metadata;
 use layer_autopublish::ports::Folder;
 use layer_autopublish::{handle, Publisher};
 use serde::Serialize;
@@ -298,7 +298,7 @@ async fn invoke_function(
         .send()
         .await
         .map_err(|e| {
-            let error = layer_autopublish::aws::failure(
+            let error = layer_autopublish::adapters::aws::failure(
                 layer_autopublish::error::AwsService::Lambda,
                 "Invoke",
                 function,

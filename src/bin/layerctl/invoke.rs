@@ -7,11 +7,11 @@ use crate::args::InvokeArgs;
 use crate::failure::Failure;
 use crate::report::Report;
 use lambda_runtime::{Context, LambdaEvent};
-use layer_autopublish::aws::Aws;
+use layer_autopublish::adapters::aws::Aws;
 use layer_autopublish::config::Config;
-use layer_autopublish::event;
-use layer_autopublish::layout::LayerDir;
-use layer_autopublish::metadata::validate_layer_name;
+use layer_autopublish::domain::event;
+use layer_autopublish::domain::layout::LayerDir;
+use layer_autopublish::domain::metadata::validate_layer_name;
 use layer_autopublish::ports::Folder;
 use layer_autopublish::{handle, Publisher};
 use serde_json::Value;
@@ -35,7 +35,7 @@ pub async fn run(
         report.line(format!(
             "{}: {}{}{}",
             result.outcome.as_str(),
-            layer_autopublish::layout::s3_uri(&result.bucket, &result.key),
+            layer_autopublish::domain::layout::s3_uri(&result.bucket, &result.key),
             result
                 .layer_version_arn
                 .as_deref()

@@ -15,7 +15,7 @@ mod upload;
 
 use args::{Cli, Command, Global};
 use clap::Parser;
-use layer_autopublish::aws::{self, Aws};
+use layer_autopublish::adapters::aws::{self, Aws};
 use report::Report;
 use std::process::ExitCode;
 

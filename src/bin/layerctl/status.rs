@@ -6,14 +6,14 @@ use crate::calls;
 use crate::defaults;
 use crate::failure::Failure;
 use crate::report::Report;
-use layer_autopublish::aws::Aws;
-use layer_autopublish::layout::LayerDir;
-use layer_autopublish::manifest;
-use layer_autopublish::metadata;
-use layer_autopublish::pointer;
+use layer_autopublish::adapters::aws::Aws;
+use layer_autopublish::domain::layout::LayerDir;
+use layer_autopublish::domain::manifest;
+use layer_autopublish::domain::metadata;
+use layer_autopublish::lifecycle::pointer;
+use layer_autopublish::lifecycle::retention;
 use layer_autopublish::ports::{Folder, Layer, LayerVersion, Parameters};
-use layer_autopublish::retention;
-use layer_autopublish::snapshot::FolderSnapshot;
+use layer_autopublish::publish::snapshot::FolderSnapshot;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

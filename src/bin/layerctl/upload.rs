@@ -10,12 +10,12 @@ use crate::report::Report;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use layer_autopublish::aws::Aws;
-use layer_autopublish::layer_zip::{self, ZipProblem, LOCAL_FILE_HEADER};
-use layer_autopublish::layout::{console_url_of_folder, LayerDir};
-use layer_autopublish::lockfile;
-use layer_autopublish::manifest::{ManifestMd5, MAX_MANIFEST_BYTES};
-use layer_autopublish::metadata::{
+use layer_autopublish::adapters::aws::Aws;
+use layer_autopublish::domain::layer_zip::{self, ZipProblem, LOCAL_FILE_HEADER};
+use layer_autopublish::domain::layout::{console_url_of_folder, LayerDir};
+use layer_autopublish::domain::lockfile;
+use layer_autopublish::domain::manifest::{ManifestMd5, MAX_MANIFEST_BYTES};
+use layer_autopublish::domain::metadata::{
     validate_layer_name, validate_manifest_name, LAYER_NAME_KEY, MANIFEST_MD5_KEYS,
     MANIFEST_NAME_KEY,
 };

@@ -1,0 +1,26 @@
+//! The domain, pure: what the function reads and decides, with no I/O.
+//! Nothing here calls AWS, sleeps or reads the clock, so every rule is
+//! tested directly.
+//!
+//! - [`event`]: S3 notification, EventBridge event or SQS batch → uploads;
+//! - [`layout`]: the S3 keys of a layer's folder; [`values`]: the plain
+//!   values the ports carry (objects, versions, requests);
+//! - [`metadata`] and [`manifest`]: what an upload carries about its lock
+//!   file; [`layer_zip`]: what is publishable; [`lockfile`]: whether a
+//!   requirements file pins every package; [`allowed`]: `ALLOWED_LAYERS`;
+//! - [`decide`]: change detection and every other decision of one record
+//!   (the plan); [`lease_state`]: the layer's lease as a listing shows it;
+//! - [`outcome`]: what each record answers; [`dates`]: Lambda's dates.
+
+pub mod allowed;
+pub mod dates;
+pub mod decide;
+pub mod event;
+pub mod layer_zip;
+pub mod layout;
+pub mod lease_state;
+pub mod lockfile;
+pub mod manifest;
+pub mod metadata;
+pub mod outcome;
+pub mod values;

@@ -1,0 +1,13 @@
+//! The lifecycle parts that follow a publish, each on only when configured:
+//! the latest version's pointer in SSM ([`pointer`]), sharing with other
+//! accounts ([`sharing`]), the functions that follow the layer
+//! ([`followers`]), the versions kept ([`retention`]), the other regions
+//! ([`replicas`]) and an event per new version ([`announce`]). Each module
+//! holds its setting's rule; `publish/write.rs` runs them in order.
+
+pub mod announce;
+pub mod followers;
+pub mod pointer;
+pub mod replicas;
+pub mod retention;
+pub mod sharing;

@@ -1,0 +1,127 @@
+//! The floor of AWS calls per outcome, counted by an SDK interceptor on the
+//! real clients talking to moto: `ignored` 0, `unchanged` 3, `published` at
+//! most 12 in a versioned bucket and 13 in an unversioned one, and the same
+//! whatever the number of versions already published (1, 2 or 12); and how
+//! many of them one after another (the depth, from when each began and
+//! ended): `unchanged` 2, `published` 6 (7 in an unversioned bucket).
+//!
+//! Beyond the 10 of a publish from one folder's lease, the design needs: the
+//! layer's lease read, and the versions read again after it is taken (one
+//! writer per layer, whatever folder: `lease.rs`); in an unversioned bucket, the copy
+//! of the checked zip that Lambda takes (`publish/write.rs`).
+
+use crate::common::calls::{counted, Calls};
+use crate::common::world;
+use layer_autopublish::{OutcomeKind, Publisher};
+use std::collections::BTreeMap;
+
+const DIR: &str = "projects/app/lambda/layer";
+
+fn lock(n: usize) -> String {
+    format!("boto3==1.35.{n}\n")
+}
+
+/// The outcome of one invocation, the calls it made, and how many of them
+/// one after another.
+async fn run(
+    publisher: &Publisher<layer_autopublish::adapters::aws::Aws>, calls: &Calls,
+    event: serde_json::Value,
+) -> (OutcomeKind, BTreeMap<String, usize>, usize) {
+    calls.take();
+    let response = crate::common::invoke(publisher, event)
+        .await
+        .expect("processed");
+    let depth = calls.depth();
+    (response.results[0].outcome, calls.take(), depth)
+}
+
+#[tokio::test]
+async fn each_outcome_makes_no_more_calls_than_its_floor_in_a_versioned_bucket() {
+    floors(true).await;
+}
+
+#[tokio::test]
+async fn each_outcome_makes_no_more_calls_than_its_floor_in_an_unversioned_bucket() {
+    floors(false).await;
+}
+
+async fn floors(versioned: bool) {
+    let w = world("call floor").await;
+    if versioned {
+        w.enable_versioning().await;
+    }
+    let (published_floor, copies, published_depth) =
+        if versioned { (12, 2, 6) } else { (13, 3, 7) };
+    let (aws, calls) = counted(&w.sdk);
+    let publisher = Publisher::new(aws, w.config(), crate::common::REGION);
+
+    let mut ignored_event = w.event(&format!("{DIR}/requirements.txt"), None);
+    ignored_event["Records"][0]["eventName"] = "ObjectCreated:Put".into();
+    let (outcome, made, depth) = run(&publisher, &calls, ignored_event).await;
+    assert_eq!(
+        (outcome, Calls::total(&made), depth),
+        (OutcomeKind::Ignored, 0, 0),
+        "{made:?}"
+    );
+
+    // Published and unchanged with 1, 2 and 12 versions: versions 3 to 11
+    // come from elsewhere (one call each, not the function's).
+    for n in 1..=12 {
+        let event = w
+            .upload(DIR, "requirements.txt", &lock(n), &format!("build {n}"))
+            .await;
+        if (3..12).contains(&n) {
+            w.lambda
+                .publish_layer_version()
+                .layer_name(&w.layer)
+                .description(format!(
+                    "manifest-md5:{}",
+                    crate::common::md5_hex(lock(n).as_bytes())
+                ))
+                .content(
+                    aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                        .s3_bucket(&w.bucket)
+                        .s3_key(format!("{DIR}/layer.zip"))
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("published elsewhere");
+            continue;
+        }
+        let (outcome, made, depth) = run(&publisher, &calls, event.clone()).await;
+        assert_eq!(outcome, OutcomeKind::Published);
+        assert!(
+            Calls::total(&made) <= published_floor,
+            "published v{n}: {made:?}"
+        );
+        assert_eq!(made.get("CopyObject"), Some(&copies), "{made:?}");
+        assert_eq!(made.get("PublishLayerVersion"), Some(&1), "{made:?}");
+        // One after another only what depends on the call before: the
+        // versions (beside the HEAD); the zip's first bytes (beside the
+        // folder and the lease); the take (beside the versions read again);
+        // unversioned, the copy Lambda takes; the publish; the records (the
+        // lock file copies beside deployment.json); the release.
+        assert_eq!(depth, published_depth, "published v{n}: {made:?}");
+        assert_eq!(
+            made.get("GetObject"),
+            Some(&1),
+            "only the zip's first bytes: {made:?}"
+        );
+
+        let (outcome, made, depth) = run(&publisher, &calls, event).await;
+        assert_eq!(outcome, OutcomeKind::Unchanged);
+        assert_eq!(
+            made,
+            BTreeMap::from([
+                ("HeadObject".to_owned(), 1),
+                ("ListLayerVersions".to_owned(), 1),
+                ("ListObjectsV2".to_owned(), 1),
+            ]),
+            "unchanged after v{n}"
+        );
+        // Issue 13: the zip's HEAD and the layer's versions at once, then
+        // the folder's listing.
+        assert_eq!(depth, 2, "unchanged after v{n}: calls one after another");
+    }
+}
