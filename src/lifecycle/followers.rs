@@ -3,6 +3,21 @@
 //! older version of the layer is moved to the new one, its other layers kept
 //! in their order; one that does not use the layer is left alone.
 
+use crate::backoff::Backoff;
+use crate::domain::outcome::FollowerResult;
+use crate::domain::values::LayerVersion;
+use crate::error::Problem;
+use crate::ports::{Clock, Ports};
+use crate::publish::Publisher;
+use std::time::Duration;
+use tracing::info;
+
+/// How often a follower busy with another update is tried, and the ceilings
+/// of the pauses between them: up to 7 s of waiting in all.
+const FOLLOWER_ATTEMPTS: u32 = 4;
+const FOLLOWER_FIRST_PAUSE: Duration = Duration::from_secs(1);
+const FOLLOWER_LONGEST_PAUSE: Duration = Duration::from_secs(4);
+
 /// `FOLLOWERS`: function names or ARNs.
 pub fn parse_list(text: &str) -> Result<Vec<String>, String> {
     let mut functions: Vec<String> = Vec::new();
@@ -61,6 +76,65 @@ pub fn plan(layers: &[String], new: &str) -> Plan {
 fn split_version(arn: &str) -> Option<(&str, i64)> {
     let (layer, version) = arn.rsplit_once(':')?;
     Some((layer, version.parse().ok()?))
+}
+
+/// The act: run by the publisher after each publish (`publish/write.rs`).
+impl<A: Ports, C: Clock> Publisher<A, C> {
+    /// `FOLLOWERS`: each function that uses an older version of the layer
+    /// is moved to `version`, its other layers kept in order. Every one is
+    /// tried; if any is left busy or failed, the publish stands and the
+    /// record fails (`FollowersNotMoved`) for the retry to finish.
+    pub(crate) async fn move_followers(
+        &self, version: &LayerVersion,
+    ) -> Result<Vec<FollowerResult>, Problem> {
+        let mut results = Vec::new();
+        for function in &self.config.followers {
+            let result = self.move_follower(function, &version.arn).await;
+            info!(function = %function, result = %result.result, error = result.error.as_deref().unwrap_or_default(), "follower");
+            results.push(result);
+        }
+        if results.iter().any(FollowerResult::unfinished) {
+            return Err(Problem::FollowersNotMoved {
+                version_arn: version.arn.clone(),
+                followers: results,
+            });
+        }
+        Ok(results)
+    }
+    /// One follower: read its layers, and move it when it uses an older
+    /// version; a function busy with another update is waited for (1, 2, 4 s).
+    async fn move_follower(&self, function: &str, arn: &str) -> FollowerResult {
+        let said = |result: &str, error: Option<String>| FollowerResult {
+            function: function.to_owned(),
+            result: result.to_owned(),
+            error,
+        };
+        let layers = match self.aws.function_layers(function).await {
+            Ok(Some(layers)) => layers,
+            Ok(None) => return said("failed", Some("the function does not exist".into())),
+            Err(e) => return said("failed", Some(e.to_string())),
+        };
+        let moved = match plan(&layers, arn) {
+            Plan::NotUsing => return said("not_using", None),
+            Plan::UpToDate => return said("up_to_date", None),
+            Plan::Move(moved) => moved,
+        };
+        let mut pauses = Backoff::new(FOLLOWER_FIRST_PAUSE, FOLLOWER_LONGEST_PAUSE);
+        let mut attempt = 1;
+        loop {
+            match self.aws.set_function_layers(function, &moved).await {
+                Ok(()) => return said("moved", None),
+                Err(e) if e.code.as_deref() != Some("ResourceConflictException") => {
+                    return said("failed", Some(e.to_string()))
+                }
+                Err(e) if attempt == FOLLOWER_ATTEMPTS => return said("busy", Some(e.to_string())),
+                Err(_) => {
+                    self.clock.sleep(pauses.next_pause(&self.clock)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! accounts ([`sharing`]), the functions that follow the layer
 //! ([`followers`]), the versions kept ([`retention`]), the other regions
 //! ([`replicas`]) and an event per new version ([`announce`]). Each module
-//! holds its setting's rule; `publish/write.rs` runs them in order.
+//! holds its setting's parsing, its rule (pure, tested on its own) and its
+//! act: a method of the publisher, which `publish/write.rs` runs in order
+//! after each publish (`after_publish`).
 
 pub mod announce;
 pub mod followers;

@@ -2,6 +2,12 @@
 //! `lambda:GetLayerVersion` grant each gets, under a statement id that is
 //! the same every time, so that granting again is a no-op.
 
+use crate::domain::values::LayerVersion;
+use crate::error::Problem;
+use crate::ports::{Clock, Ports};
+use crate::publish::checked::CheckedUpload;
+use crate::publish::Publisher;
+use tracing::info;
 /// Who a version is shared with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Grantee {
@@ -66,6 +72,22 @@ impl Grantee {
             principal,
             organization_id,
         }
+    }
+}
+
+/// The act: run by the publisher after each publish (`publish/write.rs`).
+impl<A: Ports, C: Clock> Publisher<A, C> {
+    /// `SHARE_WITH`: `lambda:GetLayerVersion` on `version` for each grantee,
+    /// under statement ids that make granting again a no-op.
+    pub(crate) async fn share(
+        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
+    ) -> Result<(), Problem> {
+        for grantee in &self.config.share_with {
+            let grant = grantee.grant();
+            aws.share(&checked.layer, version.version, &grant).await?;
+            info!(layer = %checked.layer, version = version.version, statement = %grant.statement_id, "version shared");
+        }
+        Ok(())
     }
 }
 

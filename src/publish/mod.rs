@@ -29,14 +29,14 @@ pub(crate) mod checked;
 pub(crate) mod facts;
 pub mod lease;
 pub mod snapshot;
-mod write;
+pub(crate) mod write;
 
 /// Runs the steps with one set of clients, one clock and one configuration.
 #[derive(Clone, Debug)]
 pub struct Publisher<A, C = SystemClock> {
-    aws: A,
-    clock: C,
-    config: Config,
+    pub(crate) aws: A,
+    pub(crate) clock: C,
+    pub(crate) config: Config,
     /// For the console links in the logs.
     region: String,
     /// Where each record's metric line goes.

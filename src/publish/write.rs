@@ -6,19 +6,11 @@
 use super::{Failed, LeaseEnd, Publisher};
 use crate::backoff::Backoff;
 use crate::domain::decide::{self, PublishReason, Records, Write};
-use crate::domain::layout;
 use crate::domain::manifest::{self, ManifestMd5};
 use crate::domain::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::domain::outcome::{FollowerResult, Replica};
 use crate::error::Problem;
-use crate::lifecycle::announce;
-use crate::lifecycle::followers::{self, Plan};
-use crate::lifecycle::pointer;
-use crate::lifecycle::replicas::Target;
-use crate::lifecycle::retention;
-use crate::ports::{
-    Clock, LayerVersion, NewVersion, Ports, PublishRequest, SourceObject, WriteCondition,
-};
+use crate::ports::{Clock, LayerVersion, NewVersion, Ports, PublishRequest, WriteCondition};
 use crate::publish::checked::CheckedUpload;
 use crate::publish::facts::{self, Look, StagedLock};
 use std::time::Duration;
@@ -34,12 +26,6 @@ const THROTTLE_ATTEMPTS: u32 = 5;
 const THROTTLE_FIRST_PAUSE: Duration = Duration::from_millis(200);
 const THROTTLE_LONGEST_PAUSE: Duration = Duration::from_millis(1600);
 
-/// How often a follower busy with another update is tried, and the ceilings
-/// of the pauses between them: up to 7 s of waiting in all.
-const FOLLOWER_ATTEMPTS: u32 = 4;
-const FOLLOWER_FIRST_PAUSE: Duration = Duration::from_secs(1);
-const FOLLOWER_LONGEST_PAUSE: Duration = Duration::from_secs(4);
-
 /// The ceilings of the pauses between two looks for a publish that got no
 /// answer.
 const UNCONFIRMED_FIRST_PAUSE: Duration = Duration::from_secs(1);
@@ -47,9 +33,9 @@ const UNCONFIRMED_LONGEST_PAUSE: Duration = Duration::from_secs(8);
 
 /// A publish that made no version this record knows of: why, and whether
 /// it may still apply (then the lease is kept until it expires).
-pub(super) struct Unpublished {
-    problem: Problem,
-    may_still_apply: bool,
+pub(crate) struct Unpublished {
+    pub(crate) problem: Problem,
+    pub(crate) may_still_apply: bool,
 }
 
 /// A failure that is no publish's: nothing pending.
@@ -199,7 +185,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// What `PublishLayerVersion` is sent, at home or in another region:
     /// the object at `(bucket, key)` (its version when given), with the
     /// configured settings and `description` (the marker at its end).
-    fn publish_request<'a>(
+    pub(crate) fn publish_request<'a>(
         &'a self, checked: &'a CheckedUpload<'_>, (bucket, key): (&'a str, &'a str),
         object_version: Option<&'a str>, description: &'a str,
     ) -> PublishRequest<'a> {
@@ -227,7 +213,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// again, after pauses that double from 1 s to 8 s, until the record's
     /// `answer_by`; a version found is this publish's, and none found is
     /// `PublishUnconfirmed`.
-    async fn publish_once(
+    pub(crate) async fn publish_once(
         &self, aws: &A, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>,
         listed: Option<i64>,
     ) -> Result<NewVersion, Unpublished> {
@@ -438,235 +424,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         })
     }
 
-    /// `REPLICATE_TO`: the version in every other region, all at once. A
-    /// region that fails fails the record once the others are done; the
-    /// redelivery publishes only where the lock file is still missing.
-    async fn replicate(
-        &self, checked: &CheckedUpload<'_>, home: &LayerVersion,
-    ) -> Result<Vec<Replica>, Problem> {
-        if self.config.replicate_to.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The bytes that were checked: the zip's version, else the zip
-        // while it still has the checked ETag.
-        let etag = checked.event_object().etag;
-        let source = SourceObject {
-            bucket: &checked.upload.bucket,
-            key: &checked.upload.key,
-            version_id: checked.object_version(),
-            etag: etag.as_deref(),
-        };
-        let targets = &self.config.replicate_to;
-        let each = targets
-            .iter()
-            .map(|target| self.replicate_to(checked, &source, target));
-        let results = futures_util::future::join_all(each).await;
-        let mut replicas = Vec::new();
-        let mut failed = Vec::new();
-        let mut publish_pending = false;
-        for (target, result) in targets.iter().zip(results) {
-            match result {
-                Ok(replica) => replicas.push(replica),
-                Err(Unpublished {
-                    problem,
-                    may_still_apply,
-                }) => {
-                    let said = format!("{}: {}: {problem}", target.region, problem.error_type());
-                    failed.push(said);
-                    publish_pending |= may_still_apply;
-                }
-            }
-        }
-        if !failed.is_empty() {
-            return Err(Problem::ReplicasNotPublished {
-                version_arn: home.arn.clone(),
-                failed,
-                publish_pending,
-            });
-        }
-        Ok(replicas)
-    }
-
-    /// One region: its own versions decide (its latest already carrying
-    /// this lock file is `unchanged`); else the zip is copied to the
-    /// region's bucket and published from there, exactly once whatever the
-    /// answers, as at home. Then its pointer, sharing and retention.
-    async fn replicate_to(
-        &self, checked: &CheckedUpload<'_>, source: &SourceObject<'_>, target: &Target,
-    ) -> Result<Replica, Unpublished> {
-        let aws = self.aws.in_region(&target.region);
-        let latest = aws
-            .recent_versions(&checked.layer)
-            .await?
-            .into_iter()
-            .next();
-        let listed = latest.as_ref().map(|v| v.version);
-        let has_lock = |v: &LayerVersion| manifest::carries(&v.description, &checked.md5);
-        let (version, outcome) = match latest.filter(has_lock) {
-            Some(version) => (version, OutcomeKind::Unchanged),
-            None => {
-                let key = checked.dir.publish_source_key();
-                // Refused: the zip was overwritten or deleted after it was
-                // checked (the newer upload has its own event).
-                let Some(copy) = aws.copy_across(source, &target.bucket, &key).await? else {
-                    return Err(Problem::LayerZipNotFound.into());
-                };
-                let layer_description = &self.config.layer_description;
-                let description = manifest::describe(layer_description, &checked.md5);
-                let source = (target.bucket.as_str(), key.as_str());
-                let version = copy.version_id.as_deref();
-                let request = self.publish_request(checked, source, version, &description);
-                let new = self.publish_once(&aws, checked, &request, listed).await?;
-                (new.version, OutcomeKind::Published)
-            }
-        };
-        let pointed = self.move_pointer(&aws, checked, &version).await?;
-        self.share(&aws, checked, &version).await?;
-        let deleted_versions = self.retain(&aws, checked, &version, pointed, false).await?;
-        info!(region = %target.region, layer = %checked.layer, version = version.version, outcome = outcome.as_str(), "replica");
-        Ok(Replica {
-            region: target.region.clone(),
-            outcome: outcome.as_str().to_owned(),
-            layer_version: version.version,
-            layer_version_arn: version.arn,
-            deleted_versions,
-        })
-    }
-
-    /// `LATEST_PARAMETER`: the layer's parameter names `version`, unless it
-    /// names a newer one (a late event never moves it back). Returns the
-    /// version it names now, if any.
-    async fn move_pointer(
-        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
-    ) -> Result<Option<i64>, Problem> {
-        let Some(template) = &self.config.latest_parameter else {
-            return Ok(None);
-        };
-        let name = pointer::parameter_name(template, &checked.layer);
-        let current = aws.get_parameter(&name).await?;
-        if pointer::moves(current.as_deref(), version) {
-            aws.put_parameter(&name, &version.arn).await?;
-            info!(parameter = %name, version = version.version, "latest pointer moved");
-            return Ok(Some(version.version));
-        }
-        let current = current.unwrap_or_default();
-        info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
-        Ok(pointer::version_named(&current, version))
-    }
-
-    /// `FOLLOWERS`: each function that uses an older version of the layer
-    /// is moved to `version`, its other layers kept in order. Every one is
-    /// tried; if any is left busy or failed, the publish stands and the
-    /// record fails (`FollowersNotMoved`) for the retry to finish.
-    async fn move_followers(&self, version: &LayerVersion) -> Result<Vec<FollowerResult>, Problem> {
-        let mut results = Vec::new();
-        for function in &self.config.followers {
-            let result = self.move_follower(function, &version.arn).await;
-            info!(function = %function, result = %result.result, error = result.error.as_deref().unwrap_or_default(), "follower");
-            results.push(result);
-        }
-        if results.iter().any(FollowerResult::unfinished) {
-            return Err(Problem::FollowersNotMoved {
-                version_arn: version.arn.clone(),
-                followers: results,
-            });
-        }
-        Ok(results)
-    }
-
-    /// One follower: read its layers, and move it when it uses an older
-    /// version; a function busy with another update is waited for (1, 2, 4 s).
-    async fn move_follower(&self, function: &str, arn: &str) -> FollowerResult {
-        let said = |result: &str, error: Option<String>| FollowerResult {
-            function: function.to_owned(),
-            result: result.to_owned(),
-            error,
-        };
-        let layers = match self.aws.function_layers(function).await {
-            Ok(Some(layers)) => layers,
-            Ok(None) => return said("failed", Some("the function does not exist".into())),
-            Err(e) => return said("failed", Some(e.to_string())),
-        };
-        let moved = match followers::plan(&layers, arn) {
-            Plan::NotUsing => return said("not_using", None),
-            Plan::UpToDate => return said("up_to_date", None),
-            Plan::Move(moved) => moved,
-        };
-        let mut pauses = Backoff::new(FOLLOWER_FIRST_PAUSE, FOLLOWER_LONGEST_PAUSE);
-        let mut attempt = 1;
-        loop {
-            match self.aws.set_function_layers(function, &moved).await {
-                Ok(()) => return said("moved", None),
-                Err(e) if e.code.as_deref() != Some("ResourceConflictException") => {
-                    return said("failed", Some(e.to_string()))
-                }
-                Err(e) if attempt == FOLLOWER_ATTEMPTS => return said("busy", Some(e.to_string())),
-                Err(_) => {
-                    self.clock.sleep(pauses.next_pause(&self.clock)).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    /// `KEEP_VERSIONS`: deletes the versions beyond the newest N, never
-    /// `version` (just published) nor `pointed` (the pointer's), and with
-    /// `prune` (`PRUNE_RECORDS`, home only) their records in this folder.
-    /// Returns what it deleted.
-    async fn retain(
-        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion, pointed: Option<i64>,
-        prune: bool,
-    ) -> Result<Vec<i64>, Problem> {
-        let Some(keep) = self.config.keep_versions else {
-            return Ok(Vec::new());
-        };
-        let all = aws.all_versions(&checked.layer).await?;
-        let deleted = retention::to_delete(&all, keep, version.version, pointed);
-        let dir = &checked.dir;
-        for &old in &deleted {
-            aws.delete_layer_version(&checked.layer, old).await?;
-            if prune {
-                let folder = format!("{}{}/", dir.prefix(), layout::version_folder(old));
-                for record in self.aws.list_after(dir.bucket(), &folder, None).await? {
-                    self.aws.delete(dir.bucket(), &record.key).await?;
-                }
-            }
-        }
-        if !deleted.is_empty() {
-            info!(layer = %checked.layer, keep, deleted = ?deleted, pruned_records = prune, "old versions deleted");
-        }
-        Ok(deleted)
-    }
-
-    /// `SHARE_WITH`: `lambda:GetLayerVersion` on `version` for each grantee,
-    /// under statement ids that make granting again a no-op.
-    async fn share(
-        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
-    ) -> Result<(), Problem> {
-        for grantee in &self.config.share_with {
-            let grant = grantee.grant();
-            aws.share(&checked.layer, version.version, &grant).await?;
-            info!(layer = %checked.layer, version = version.version, statement = %grant.statement_id, "version shared");
-        }
-        Ok(())
-    }
-
-    /// `EVENT_BUS`: one `Layer Version Published` event, the outcome its
-    /// detail. At least once: a redelivery that finishes a version's records
-    /// may announce it again (its ARN tells them apart).
-    async fn announce(&self, outcome: &Outcome) -> Result<(), Problem> {
-        let Some(bus) = &self.config.event_bus else {
-            return Ok(());
-        };
-        let detail = announce::detail(outcome)
-            .map_err(|e| Problem::Internal(format!("writing the event's detail: {e}")))?;
-        self.aws
-            .put_event(bus, announce::SOURCE, announce::DETAIL_TYPE, &detail)
-            .await?;
-        info!(bus = %bus, version = outcome.layer_version.unwrap_or_default(), "new version announced");
-        Ok(())
-    }
-
     /// Step 6's lock file copies that `existing` lacks: `{NNNNNN}/{manifest}`
     /// and `last-{manifest}`, server-side copies of the staged file made only
     /// while it is still the one checked, at once. Returns what it wrote; or,
@@ -814,29 +571,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 ..self.unchanged(checked, latest, records, kept_elsewhere)
             },
         })
-    }
-
-    /// `DRY_RUN` with `KEEP_VERSIONS`: the versions a publish now would
-    /// delete (the new version being the newest), the pointer's kept,
-    /// oldest first.
-    async fn would_delete(
-        &self, checked: &CheckedUpload<'_>,
-    ) -> Result<Vec<LayerVersion>, Problem> {
-        let Some(keep) = self.config.keep_versions else {
-            return Ok(Vec::new());
-        };
-        let all = self.aws.all_versions(&checked.layer).await?;
-        let pointed = match (&self.config.latest_parameter, all.first()) {
-            (Some(template), Some(latest)) => {
-                let name = pointer::parameter_name(template, &checked.layer);
-                let value = self.aws.get_parameter(&name).await?;
-                value.and_then(|v| pointer::version_named(&v, latest))
-            }
-            _ => None,
-        };
-        let numbers = retention::next_publish_deletes(&all, keep, pointed);
-        let each = |n| all.iter().find(|v: &&LayerVersion| v.version == n).cloned();
-        Ok(numbers.into_iter().filter_map(each).collect())
     }
 }
 
