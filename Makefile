@@ -54,7 +54,12 @@ tools: $(VENV)/.installed
 demo: tools
 	scripts/demo.sh
 
-test: lint unit build check-binary sam-build
+# The tests and the release build run at once: they build into different
+# profile directories, and each leaves a core idle for part of its time
+# (the test binaries' links, the release build's one LTO unit, moto).
+test: lint
+	$(MAKE) --no-print-directory --output-sync=target -j2 unit build
+	$(MAKE) --no-print-directory check-binary sam-build
 
 # The quick loop while editing: formatting, lints and the unit tests of the
 # library and layerctl, which need neither moto nor the Python tools.
