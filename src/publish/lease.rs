@@ -88,6 +88,71 @@ impl Wait {
     }
 }
 
+/// One record's dealings with the layer's lease between its looks: its
+/// name as a holder, the takes whose answer said "not taken" although they
+/// may have applied (their ETags), and the hand-over it read.
+#[derive(Debug)]
+pub struct Claim {
+    /// One name for this record's takes.
+    pub holder: String,
+    attempts: Vec<String>,
+    /// A lease handed over (by its ETag), and the version it is to finish
+    /// when handed to this upload. Read once per hand-over seen, and again
+    /// at the next look when the read failed.
+    handed: Option<(String, Option<i64>)>,
+}
+
+impl Claim {
+    /// The claim of the record of the zip at `zip_uri`.
+    pub fn new(zip_uri: &str) -> Self {
+        Self {
+            holder: holder_name(zip_uri),
+            attempts: Vec::new(),
+            handed: None,
+        }
+    }
+
+    /// What the lease as `state` shows means to this record, which does not
+    /// hold it: whether it is handed over to this upload (its
+    /// `identity`), and whether it is this record's own, held under one of
+    /// its takes whose answer was lost (see [`is_own`]).
+    pub async fn assess<F: Folder>(
+        &mut self, folder: &F, lease: &LeaseKey, state: &LeaseState, identity: &str,
+        etags_are_md5: bool,
+    ) -> (bool, bool) {
+        let handed_over = match state {
+            LeaseState::HandedOver { etag, .. } => {
+                if self.handed.as_ref().map(|(seen, _)| seen) != Some(etag) {
+                    let read = handed_to(folder, lease, identity).await;
+                    self.handed = read.map(|version| (etag.clone(), version));
+                }
+                self.handed_version().is_some()
+            }
+            _ => false,
+        };
+        let own = is_own(
+            folder,
+            lease,
+            state,
+            &self.attempts,
+            &self.holder,
+            etags_are_md5,
+        )
+        .await;
+        (handed_over, own)
+    }
+
+    /// The version a lease handed over to this upload is to finish.
+    pub fn handed_version(&self) -> Option<i64> {
+        self.handed.as_ref().and_then(|(_, version)| *version)
+    }
+
+    /// A take answered "not taken": its ETag, when it may have applied.
+    pub fn not_taken(&mut self, attempt: Option<String>) {
+        self.attempts.extend(attempt);
+    }
+}
+
 /// A lease this invocation holds.
 #[derive(Debug)]
 pub struct Lease {

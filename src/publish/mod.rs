@@ -21,7 +21,7 @@ use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
 use checked::CheckedUpload;
 use facts::Look;
 use futures_util::future::OptionFuture;
-use lease::{Lease, Take, Wait};
+use lease::{Claim, Lease, Take, Wait};
 use std::time::{Duration, SystemTime};
 use tracing::{info, info_span, Instrument};
 
@@ -269,45 +269,21 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // A read ahead that failed is only a guess lost: the plan reads the
         // lease when it needs it.
         look.facts.lease = lease_ahead.and_then(Result::ok);
-        // One name for this record's takes, and the ETags of those whose
-        // answer said "not taken" although they may have applied.
-        let holder = lease::holder_name(&checked.upload.s3_uri());
-        let mut attempts: Vec<String> = Vec::new();
-        // A lease handed over (by its ETag): the version it is to finish
-        // when handed to this upload. Read once per hand-over seen, and
-        // again at the next look when the read failed.
-        let mut handed: Option<(String, Option<i64>)> = None;
+        let mut claim = Claim::new(&checked.upload.s3_uri());
         // The version a hand-over taken by this record is to finish.
         let mut finishing: Option<i64> = None;
         loop {
             progress.holding_lease = lease.is_some();
-            progress.lease_handed_over = match (&lease, &look.facts.lease) {
-                (None, Some(LeaseState::HandedOver { etag, .. })) => {
-                    if handed.as_ref().map(|(seen, _)| seen) != Some(etag) {
-                        let identity = checked.identity();
-                        let read = lease::handed_to(&self.aws, &lease_key, &identity).await;
-                        handed = read.map(|version| (etag.clone(), version));
-                    }
-                    handed
-                        .as_ref()
-                        .is_some_and(|(_, version)| version.is_some())
-                }
-                _ => false,
-            };
-            progress.lease_is_own = match (&lease, &look.facts.lease) {
+            (progress.lease_handed_over, progress.lease_is_own) = match (&lease, &look.facts.lease)
+            {
                 (None, Some(state)) => {
-                    let etags_are_md5 = !checked.head.kms;
-                    lease::is_own(
-                        &self.aws,
-                        &lease_key,
-                        state,
-                        &attempts,
-                        &holder,
-                        etags_are_md5,
-                    )
-                    .await
+                    let (identity, etags_are_md5) = (checked.identity(), !checked.head.kms);
+                    let folder = &self.aws;
+                    claim
+                        .assess(folder, &lease_key, state, &identity, etags_are_md5)
+                        .await
                 }
-                _ => false,
+                _ => (false, false),
             };
             progress.wait_over = wait.is_over(self.clock.now());
             let mut look_again = true;
@@ -349,11 +325,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     let state = look.facts.lease.clone();
                     // Taking a lease handed over to this upload: the version
                     // it is to finish.
-                    let hand_over = handed
-                        .as_ref()
-                        .and_then(|(_, version)| *version)
+                    let hand_over = claim
+                        .handed_version()
                         .filter(|_| progress.lease_handed_over);
-                    let take = self.take_lease(&lease_key, &state, &holder);
+                    let take = self.take_lease(&lease_key, &state, &claim.holder);
                     let (taken, again) = tokio::join!(take, self.look(checked, None, Some(look)));
                     look = match again {
                         Ok(again) => again,
@@ -379,7 +354,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                         // write was likely a take), or the answer was lost:
                         // pause, then look again.
                         Ok(Take::NotTaken { attempt }) => {
-                            attempts.extend(attempt);
+                            claim.not_taken(attempt);
                             progress.lease_refused = true;
                             look.facts.lease = state;
                         }
@@ -389,7 +364,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 Step::OwnLease => {
                     if let Some(LeaseState::Held { etag, .. }) = &look.facts.lease {
                         info!(lease = %lease_key.s3_uri(), "the lease is this invocation's own: a take whose answer was lost had applied");
-                        *lease = Some(Lease::new(&lease_key, etag.clone(), &holder));
+                        *lease = Some(Lease::new(&lease_key, etag.clone(), &claim.holder));
                         look_again = false;
                     }
                 }
