@@ -10,9 +10,9 @@
 //! - [`handle`] (here): event in, one [`Outcome`] per record out;
 //! - [`domain`], pure: the event's shapes, the S3 layout, what an upload
 //!   carries, change detection and every other decision
-//!   ([`domain::decide`]), what a record answers;
+//!   (`domain/decide.rs`), what a record answers;
 //! - [`publish`]: one record top to bottom: check the upload, look
-//!   (`publish/facts.rs`), plan ([`domain::decide::plan`]), act under the
+//!   (`publish/facts.rs`), plan (`domain::decide::plan`), act under the
 //!   layer's [`publish::lease`];
 //! - [`lifecycle`]: what follows a publish, each part on only when
 //!   configured (pointer, sharing, followers, retention, regions, event);
@@ -21,10 +21,10 @@
 //!   with injected faults and a manual clock;
 //! - [`config`]: the environment; [`error`]: what the user sees when
 //!   something is wrong; [`metrics`]: one metric line per record;
-//!   [`backoff`]: the pauses of every retry; [`logging`]: JSON logs.
+//!   `backoff`: the pauses of every retry; [`logging`]: JSON logs.
 
 pub mod adapters;
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod config;
 pub mod domain;
 pub mod error;

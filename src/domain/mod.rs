@@ -14,7 +14,7 @@
 
 pub mod allowed;
 pub mod dates;
-pub mod decide;
+pub(crate) mod decide;
 pub mod event;
 pub mod layer_zip;
 pub mod layout;
@@ -23,4 +23,4 @@ pub mod lockfile;
 pub mod manifest;
 pub mod metadata;
 pub mod outcome;
-pub mod values;
+pub(crate) mod values;

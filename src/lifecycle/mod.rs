@@ -7,7 +7,7 @@
 //! act: a method of the publisher, which `publish/write.rs` runs in order
 //! after each publish (`after_publish`).
 
-pub mod announce;
+pub(crate) mod announce;
 pub mod followers;
 pub mod pointer;
 pub mod replicas;
