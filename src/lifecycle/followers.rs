@@ -101,6 +101,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         }
         Ok(results)
     }
+
     /// One follower: read its layers, and move it when it uses an older
     /// version; a function busy with another update is waited for (1, 2, 4 s).
     async fn move_follower(&self, function: &str, arn: &str) -> FollowerResult {

@@ -10,8 +10,7 @@ use crate::domain::values::{LayerVersion, SourceObject};
 use crate::error::Problem;
 use crate::ports::{Clock, Ports};
 use crate::publish::checked::CheckedUpload;
-use crate::publish::write::Unpublished;
-use crate::publish::Publisher;
+use crate::publish::{Failed, LeaseEnd, Publisher};
 use tracing::info;
 /// One region to publish in, and the bucket of that region the zip is
 /// copied to first.
@@ -98,13 +97,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         for (target, result) in targets.iter().zip(results) {
             match result {
                 Ok(replica) => replicas.push(replica),
-                Err(Unpublished {
-                    problem,
-                    may_still_apply,
-                }) => {
+                Err(Failed { problem, lease }) => {
                     let said = format!("{}: {}: {problem}", target.region, problem.error_type());
                     failed.push(said);
-                    publish_pending |= may_still_apply;
+                    publish_pending |= lease == LeaseEnd::KeepUntilExpiry;
                 }
             }
         }
@@ -117,13 +113,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         }
         Ok(replicas)
     }
+
     /// One region: its own versions decide (its latest already carrying
     /// this lock file is `unchanged`); else the zip is copied to the
     /// region's bucket and published from there, exactly once whatever the
     /// answers, as at home. Then its pointer, sharing and retention.
     async fn replicate_to(
         &self, checked: &CheckedUpload<'_>, source: &SourceObject<'_>, target: &Target,
-    ) -> Result<Replica, Unpublished> {
+    ) -> Result<Replica, Failed> {
         let aws = self.aws.in_region(&target.region);
         let latest = aws
             .recent_versions(&checked.layer)

@@ -48,9 +48,9 @@ pub struct Publisher<A, C = SystemClock> {
 /// AWS call's error) converts to one that releases the lease, so `?` works
 /// wherever nothing is left half done. A success always releases it.
 #[derive(Debug)]
-struct Failed {
-    problem: Problem,
-    lease: LeaseEnd,
+pub(crate) struct Failed {
+    pub(crate) problem: Problem,
+    pub(crate) lease: LeaseEnd,
 }
 
 impl Failed {
@@ -58,23 +58,24 @@ impl Failed {
     fn leaving(problem: Problem, lease: LeaseEnd) -> Self {
         Self { problem, lease }
     }
-}
 
-impl From<Problem> for Failed {
-    fn from(problem: Problem) -> Self {
-        Self::leaving(problem, LeaseEnd::Release)
+    /// A publish that made no version this record knows of but may still
+    /// apply: the lease is kept until it expires.
+    pub(crate) fn may_still_apply(problem: Problem) -> Self {
+        Self::leaving(problem, LeaseEnd::KeepUntilExpiry)
     }
 }
 
-impl From<crate::error::AwsError> for Failed {
-    fn from(error: crate::error::AwsError) -> Self {
-        Problem::from(error).into()
+/// A failure that leaves nothing half done: the lease released.
+impl<E: Into<Problem>> From<E> for Failed {
+    fn from(problem: E) -> Self {
+        Self::leaving(problem.into(), LeaseEnd::Release)
     }
 }
 
 /// What becomes of the lease once the record is done (see `lease.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LeaseEnd {
+pub(crate) enum LeaseEnd {
     /// Given back: nothing is left half done.
     Release,
     /// Left to expire: a publish may still apply, so nobody may act on the

@@ -31,23 +31,6 @@ const THROTTLE_LONGEST_PAUSE: Duration = Duration::from_millis(1600);
 const UNCONFIRMED_FIRST_PAUSE: Duration = Duration::from_secs(1);
 const UNCONFIRMED_LONGEST_PAUSE: Duration = Duration::from_secs(8);
 
-/// A publish that made no version this record knows of: why, and whether
-/// it may still apply (then the lease is kept until it expires).
-pub(crate) struct Unpublished {
-    pub(crate) problem: Problem,
-    pub(crate) may_still_apply: bool,
-}
-
-/// A failure that is no publish's: nothing pending.
-impl<E: Into<Problem>> From<E> for Unpublished {
-    fn from(problem: E) -> Self {
-        Self {
-            problem: problem.into(),
-            may_still_apply: false,
-        }
-    }
-}
-
 /// What became of the lock file's copies after a publish.
 enum Kept {
     /// These were written (or all already existed).
@@ -87,14 +70,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let sent = self.clock.now();
         let new = self
             .publish_once(&self.aws, checked, &request, listed)
-            .await
-            .map_err(|unpublished| {
-                let lease = match unpublished.may_still_apply {
-                    true => LeaseEnd::KeepUntilExpiry,
-                    false => LeaseEnd::Release,
-                };
-                Failed::leaving(unpublished.problem, lease)
-            })?;
+            .await?;
         *publish_took = self.clock.now().duration_since(sent).ok();
         // From here on a version exists, and this record knows which.
         let result: Result<Outcome, Problem> = async {
@@ -216,15 +192,12 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     pub(crate) async fn publish_once(
         &self, aws: &A, checked: &CheckedUpload<'_>, request: &PublishRequest<'_>,
         listed: Option<i64>,
-    ) -> Result<NewVersion, Unpublished> {
+    ) -> Result<NewVersion, Failed> {
         let mut attempts = 1;
         let mut throttled = 1;
         let mut throttle_pauses = Backoff::new(THROTTLE_FIRST_PAUSE, THROTTLE_LONGEST_PAUSE);
         let mut look_pauses = Backoff::new(UNCONFIRMED_FIRST_PAUSE, UNCONFIRMED_LONGEST_PAUSE);
-        let unknown = |e| Unpublished {
-            problem: Problem::from(e),
-            may_still_apply: true,
-        };
+        let unknown = |e| Failed::may_still_apply(Problem::from(e));
         loop {
             let error = match aws.publish(request).await {
                 Ok(new) => return Ok(new),
@@ -236,12 +209,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     self.clock.sleep(pause).await;
                     continue;
                 }
-                Err(e) if !e.may_have_applied() => {
-                    return Err(Unpublished {
-                        problem: e.into(),
-                        may_still_apply: false,
-                    })
-                }
+                Err(e) if !e.may_have_applied() => return Err(e.into()),
                 Err(e) => e,
             };
             loop {
@@ -268,19 +236,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 let pause = look_pauses.next_pause(&self.clock);
                 if self.clock.now() + pause > checked.answer_by {
                     let layer = checked.layer.clone();
-                    return Err(Unpublished {
-                        problem: Problem::PublishUnconfirmed { layer, error },
-                        may_still_apply: true,
-                    });
+                    let unconfirmed = Problem::PublishUnconfirmed { layer, error };
+                    return Err(Failed::may_still_apply(unconfirmed));
                 }
                 info!(layer = %checked.layer, error = %error, pause_ms = pause.as_millis() as u64, "the publish got no answer and no version carries the marker yet: looking again");
                 self.clock.sleep(pause).await;
             }
             if attempts >= PUBLISH_ATTEMPTS {
-                return Err(Unpublished {
-                    problem: error.into(),
-                    may_still_apply: false,
-                });
+                return Err(error.into());
             }
             attempts += 1;
             info!(layer = %checked.layer, error = %error, "the publish did not apply: publishing again");
