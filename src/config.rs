@@ -19,6 +19,10 @@ const ARCHITECTURES: [&str; 2] = ["x86_64", "arm64"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// `ARTIFACTS_PREFIX`: the key prefix uploads come under (the template's
+    /// `ArtifactsPrefix`); a key outside it is ignored, whatever delivered
+    /// it, before any call: the role may read only under it. `None`: any key.
+    pub artifacts_prefix: Option<String>,
     /// `LAYER_NAME`: the layer to publish to when the zip names none.
     pub layer_name: Option<String>,
     /// `MANIFEST_NAME`: the lock file name when the zip names none.
@@ -59,6 +63,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            artifacts_prefix: None,
             layer_name: None,
             manifest_name: "requirements.txt".into(),
             compatible_runtimes: Vec::new(),
@@ -118,6 +123,13 @@ impl Config {
             value: value.to_owned(),
             problem,
         };
+
+        // Kept as written (not trimmed): a key's prefix is exact.
+        let artifacts_prefix = get("ARTIFACTS_PREFIX").filter(|p| !p.is_empty());
+        if let Some(prefix) = &artifacts_prefix {
+            validate_artifacts_prefix(prefix)
+                .map_err(|why| fail("ARTIFACTS_PREFIX", prefix, why))?;
+        }
 
         let layer_name = var("LAYER_NAME");
         if let Some(name) = &layer_name {
@@ -240,6 +252,7 @@ impl Config {
             .map_err(|why| fail("METRICS_NAMESPACE", &metrics_namespace, why))?;
 
         Ok(Self {
+            artifacts_prefix,
             layer_name,
             manifest_name,
             compatible_runtimes,
@@ -258,6 +271,18 @@ impl Config {
             metrics_namespace,
         })
     }
+}
+
+/// As the template's `ArtifactsPrefix`: a folder (ending in `/`), with no
+/// wildcard (it is matched literally here, and as a pattern in IAM).
+fn validate_artifacts_prefix(prefix: &str) -> Result<(), String> {
+    if !prefix.ends_with('/') {
+        return Err("it must end with / (a folder, as ArtifactsPrefix is)".into());
+    }
+    if prefix.contains(['*', '?']) {
+        return Err("it may not hold * or ? (IAM would read them as wildcards)".into());
+    }
+    Ok(())
 }
 
 /// `a, b,,c` → `[a, b, c]`, without duplicates (Lambda refuses them).
@@ -307,9 +332,11 @@ mod tests {
             ("LAYER_DESCRIPTION", "Shared deps"),
             ("DRY_RUN", "True"),
             ("METRICS_NAMESPACE", "Team/Layers"),
+            ("ARTIFACTS_PREFIX", "projects/ my app/"),
         ])
         .unwrap();
         assert!(c.dry_run);
+        assert_eq!(c.artifacts_prefix.as_deref(), Some("projects/ my app/"));
         assert_eq!(c.metrics_namespace, "Team/Layers");
         assert_eq!(c.layer_name.as_deref(), Some("deps"));
         assert_eq!(c.manifest_name, "uv.lock");
@@ -338,6 +365,8 @@ mod tests {
             ("ALLOWED_LAYERS", "deps,*".to_string()),
             ("REPLICATE_TO", "eu-west-1".to_string()),
             ("METRICS_NAMESPACE", "AWS/Lambda".to_string()),
+            ("ARTIFACTS_PREFIX", "projects".to_string()),
+            ("ARTIFACTS_PREFIX", "projects/*/".to_string()),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value.as_str())]).unwrap_err();

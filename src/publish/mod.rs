@@ -166,6 +166,15 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             let reason = format!("{} is not an ObjectCreated event", upload.event_name);
             return Ok(skip(OutcomeKind::Ignored, upload, reason));
         }
+        if let Some(prefix) = self.config.artifacts_prefix.as_deref() {
+            if !upload.key.starts_with(prefix) {
+                let reason = format!(
+                    "the key is outside ARTIFACTS_PREFIX ({prefix}), where the function may \
+                     neither read nor write: upload under that prefix"
+                );
+                return Ok(skip(OutcomeKind::Ignored, upload, reason));
+            }
+        }
         let Some(dir) = LayerDir::of_zip_key(&upload.bucket, &upload.key) else {
             return Ok(skip(
                 OutcomeKind::Ignored,

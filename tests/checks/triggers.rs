@@ -3,12 +3,16 @@
 
 use super::support::*;
 
-/// An existing bucket's rule matches the same keys as the created bucket's
-/// notification: the prefix, anything, the suffix.
+/// The keys the trigger accepts: `{prefix}layer.zip` and
+/// `{prefix}.../layer.zip` (the prefix ends in `/`). The created bucket's
+/// notification says so with a prefix and a suffix, an existing bucket's rule
+/// with two wildcards, CI's policy with two resources; the three agree.
 #[test]
-fn the_eventbridge_rule_matches_what_the_notification_matches() {
+fn the_rule_the_notification_and_ci_accept_the_same_keys() {
     let template = load(TEMPLATE);
     let (prefix, suffix) = trigger(&template);
+    assert_eq!(prefix, "ArtifactsPrefix");
+    assert_eq!(suffix, format!("/{ZIP_FILE_NAME}"));
     let rule = &template["Resources"]["LayerZipCreatedRule"]["Properties"];
     let pattern = &rule["EventPattern"];
     assert_eq!(pattern["source"][0].as_str(), Some("aws.s3"));
@@ -17,14 +21,27 @@ fn the_eventbridge_rule_matches_what_the_notification_matches() {
         pattern["detail"]["bucket"]["name"][0].as_str(),
         Some("ArtifactsBucketName")
     );
-    assert_eq!(
-        pattern["detail"]["object"]["key"][0]["wildcard"].as_str(),
-        Some(format!("${{{prefix}}}*{suffix}").as_str())
-    );
+    let wildcards: Vec<&str> = pattern["detail"]["object"]["key"]
+        .as_vec()
+        .map(|keys| keys.iter().filter_map(|k| k["wildcard"].as_str()).collect())
+        .unwrap_or_default();
+    let accepted = [
+        format!("${{ArtifactsPrefix}}{ZIP_FILE_NAME}"),
+        format!("${{ArtifactsPrefix}}*/{ZIP_FILE_NAME}"),
+    ];
+    assert_eq!(wildcards, accepted);
     assert_eq!(
         rule["Targets"][0]["Arn"].as_str(),
         Some("PublisherFunction.Arn")
     );
+    let ci = &template["Resources"]["CiUploadPolicy"]["Properties"]["PolicyDocument"];
+    let zips: Vec<String> = strings(&ci["Statement"][0]["Resource"])
+        .into_iter()
+        .filter(|r| r.ends_with(ZIP_FILE_NAME))
+        .collect();
+    let in_bucket =
+        |key: &String| format!("arn:${{AWS::Partition}}:s3:::${{ArtifactsBucketName}}/{key}");
+    assert_eq!(zips, accepted.iter().map(in_bucket).collect::<Vec<_>>());
 }
 
 /// Whatever the bucket and queue options, exactly one way in is deployed,
@@ -76,7 +93,7 @@ fn nothing_the_function_writes_can_trigger_it() {
     let (prefix, suffix) = trigger(&load(TEMPLATE));
     assert_eq!(prefix, "ArtifactsPrefix", "the prefix is the parameter");
     assert!(
-        ZIP_FILE_NAME.ends_with(&suffix) && !suffix.is_empty(),
+        format!("/{ZIP_FILE_NAME}").ends_with(&suffix) && !suffix.is_empty(),
         "uploads of {ZIP_FILE_NAME} trigger it"
     );
 

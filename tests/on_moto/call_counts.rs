@@ -52,12 +52,31 @@ async fn floors(versioned: bool) {
     }
     let (published_floor, copies, published_depth) =
         if versioned { (12, 2, 6) } else { (13, 3, 7) };
-    let (aws, calls) = counted(&w.sdk);
-    let publisher = Publisher::new(aws, w.config(), crate::common::REGION);
+    let (calls_aws, calls) = counted(&w.sdk);
+    let publisher = Publisher::new(calls_aws.clone(), w.config(), crate::common::REGION);
 
     let mut ignored_event = w.event(&format!("{DIR}/requirements.txt"), None);
     ignored_event["Records"][0]["eventName"] = "ObjectCreated:Put".into();
     let (outcome, made, depth) = run(&publisher, &calls, ignored_event).await;
+    assert_eq!(
+        (outcome, Calls::total(&made), depth),
+        (OutcomeKind::Ignored, 0, 0),
+        "{made:?}"
+    );
+
+    // A layer.zip outside ARTIFACTS_PREFIX, from any trigger (an SQS
+    // queue may carry it): ignored before any call, as the role may not
+    // read it.
+    let fenced = Publisher::new(
+        calls_aws.clone(),
+        layer_autopublish::config::Config {
+            artifacts_prefix: Some("projects/other/".into()),
+            ..w.config()
+        },
+        crate::common::REGION,
+    );
+    let outside = w.upload(DIR, "requirements.txt", &lock(0), "build 0").await;
+    let (outcome, made, depth) = run(&fenced, &calls, outside).await;
     assert_eq!(
         (outcome, Calls::total(&made), depth),
         (OutcomeKind::Ignored, 0, 0),
