@@ -34,6 +34,16 @@ impl AwsError {
         }
     }
 
+    /// Whether IAM refused the call (S3's `AccessDenied`, which the adapter
+    /// also gives a HEAD's bare 403; the other services'
+    /// `AccessDeniedException`).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(ACCESS_DENIED | "AccessDeniedException")
+        )
+    }
+
     /// Whether the service refused the call by throttling: nothing applied,
     /// and the same call may be sent again after a pause.
     pub fn is_throttle(&self) -> bool {
@@ -43,6 +53,9 @@ impl AwsError {
         )
     }
 }
+
+/// S3's error code for a refusal by IAM or a bucket policy.
+pub const ACCESS_DENIED: &str = "AccessDenied";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AwsService {
@@ -71,6 +84,21 @@ pub enum Problem {
          upload it again to publish it"
     )]
     LayerZipNotFound,
+
+    #[error(
+        "S3 refused the function's role {refused} (403 AccessDenied). {why} Check that the \
+         role may read it: s3:GetObject on the object {object} (the template grants it under \
+         ArtifactsPrefix only), and for a bucket encrypted with a KMS key of yours, \
+         kms:Decrypt on that key (the KmsKeyArn parameter); then replay the event"
+    )]
+    LayerZipUnreadable {
+        /// What was refused: `its HEAD`, or `its HEAD and the listing of its key`.
+        refused: &'static str,
+        /// What the listing told (it exists), or that nothing could tell.
+        why: &'static str,
+        /// `bucket/key`, as IAM's resource names it after `arn:aws:s3:::`.
+        object: String,
+    },
 
     #[error(
         "the bucket {bucket} does not exist: the event names a bucket deleted since, or was \
@@ -230,7 +258,12 @@ fn followers_said(followers: &[crate::domain::outcome::FollowerResult]) -> Strin
 /// What to do about the AWS errors a user can fix.
 fn hint(error: &AwsError) -> &'static str {
     match (error.service, error.code.as_deref()) {
-        (_, Some("AccessDenied" | "AccessDeniedException")) => {
+        (AwsService::S3, Some(ACCESS_DENIED)) => {
+            ". Grant the function's role this right (see template.yaml; an object under \
+             ArtifactsPrefix, and with a KMS-encrypted bucket, kms:Decrypt on its key: \
+             KmsKeyArn)"
+        }
+        (_, Some("AccessDeniedException")) => {
             ". Grant the function's role this right (see template.yaml)"
         }
         (AwsService::S3, Some("NoSuchBucket")) => ". Check the bucket name in the event",
@@ -272,6 +305,7 @@ impl Problem {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::LayerZipNotFound => "LayerZipNotFound",
+            Self::LayerZipUnreadable { .. } => "LayerZipUnreadable",
             Self::BucketNotFound { .. } => "BucketNotFound",
             Self::MissingManifestMd5 { .. } => "MissingManifestMd5",
             Self::InconsistentManifest { .. } => "InconsistentManifest",

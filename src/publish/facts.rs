@@ -147,10 +147,15 @@ async fn staged_lock<F: Folder>(
         snapshot.get(&key).map(|o| (o.etag.clone(), o.size))
     } else {
         // A name sorting before the version folders: not in the listing.
+        // It is listed on its own rather than HEADed: a HEAD of a missing key
+        // may answer 403 instead of 404 (the role lists under an `s3:prefix`
+        // condition only), a listing cannot mistake missing for refused.
         folder
-            .head(dir.bucket(), &key)
+            .list_after(dir.bucket(), &key, None)
             .await?
-            .map(|head| (head.id.etag.unwrap_or_default(), head.size))
+            .into_iter()
+            .find(|listed| listed.key == key)
+            .map(|listed| (listed.etag, listed.size))
     };
     let Some((etag, size)) = listed else {
         warn!(

@@ -196,8 +196,13 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     None => None,
                 }
             });
-        let Some(head) = head? else {
-            return Err(self.not_found(upload).await);
+        let head = match head {
+            Ok(head) => head,
+            Err(e) if e.is_access_denied() => return Err(self.unread(upload, true).await),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(head) = head else {
+            return Err(self.unread(upload, false).await);
         };
         if let Some(reason) = decide::superseded(&upload.object(), Some(&head.id)) {
             return Ok(skip(OutcomeKind::Superseded, upload, reason));
@@ -237,12 +242,34 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         result
     }
 
-    /// Why the zip is not there: a HEAD's 404 does not say whether the key
-    /// or the whole bucket is missing, so a listing asks (only on this path).
-    async fn not_found(&self, upload: &Upload) -> Problem {
-        match self.aws.list_after(&upload.bucket, &upload.key, None).await {
+    /// Why the zip's HEAD found nothing (404) or was refused (403,
+    /// `denied`). A 404 does not say whether the key or the whole bucket is
+    /// missing; a 403 does not say whether the key is missing or unreadable:
+    /// S3 answers 403 for a missing key to a caller that may not list it
+    /// there, and whether the role's `s3:ListBucket`, held under an
+    /// `s3:prefix` condition, counts for that is not documented. A listing
+    /// of the key, which the role may make under its prefix, tells (only on
+    /// this path).
+    async fn unread(&self, upload: &Upload, denied: bool) -> Problem {
+        let listed = self.aws.list_after(&upload.bucket, &upload.key, None).await;
+        let object = format!("{}/{}", upload.bucket, upload.key);
+        match listed {
             Err(e) if e.code.as_deref() == Some("NoSuchBucket") => Problem::BucketNotFound {
                 bucket: upload.bucket.clone(),
+            },
+            Ok(objects) if denied && objects.iter().any(|o| o.key == upload.key) => {
+                Problem::LayerZipUnreadable {
+                    refused: "its HEAD",
+                    why: "A listing of its key shows it exists: the role may not read it.",
+                    object,
+                }
+            }
+            Err(_) if denied => Problem::LayerZipUnreadable {
+                refused: "its HEAD and the listing of its key",
+                why: "It may be missing (S3 answers 403, not 404, for a missing key to a \
+                      caller that may not list it) or there and unreadable: nothing here \
+                      tells which.",
+                object,
             },
             _ => Problem::LayerZipNotFound,
         }

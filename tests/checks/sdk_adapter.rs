@@ -381,6 +381,22 @@ async fn a_failed_head_says_its_status_not_a_debug_dump() {
     assert!(error.may_have_applied());
 }
 
+/// A HEAD's bare 403 is S3's `AccessDenied` (its GET would say so in the
+/// body): the flow asks a listing whether the key is missing or refused.
+#[tokio::test(start_paused = true)]
+async fn a_heads_bare_403_is_access_denied() {
+    let refused = mock!(aws_sdk_s3::Client::head_object)
+        .sequence()
+        .http_status(403, None)
+        .build();
+    let aws = s3_only(&[&refused]);
+
+    let error = aws.head("b", "app/layer.zip").await.unwrap_err();
+
+    assert!(error.is_access_denied(), "{error:?}");
+    assert!(!error.may_have_applied());
+}
+
 /// An HTTP client whose first `hang` requests never answer; the others get
 /// `answer`. Counts the requests sent.
 fn hanging_client(

@@ -15,5 +15,6 @@ mod lost_answers;
 mod objects;
 mod panics;
 mod records;
+mod refusals;
 mod regions;
 mod scene;

@@ -3,7 +3,7 @@
 
 use super::{byte_count, s3_failure, timeouts, unquoted, Aws};
 use crate::domain::layout::UNRESERVED_AND_SLASH;
-use crate::error::AwsError;
+use crate::error::{AwsError, ACCESS_DENIED};
 use crate::ports::{
     Folder, ListedObject, ObjectHead, ObjectId, ObjectStart, SmallObject, SourceObject,
     WriteCondition,
@@ -30,7 +30,16 @@ impl Folder for Aws {
         let out = match result {
             Ok(out) => out,
             Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(s3_failure("HeadObject", bucket, key)(e)),
+            Err(e) => {
+                // A HEAD's 403 has no body, hence no code: it is S3's `AccessDenied`.
+                let forbidden =
+                    matches!(&e, SdkError::ServiceError(se) if se.raw().status().as_u16() == 403);
+                let mut error = s3_failure("HeadObject", bucket, key)(e);
+                if forbidden {
+                    error.code.get_or_insert_with(|| ACCESS_DENIED.to_owned());
+                }
+                return Err(error);
+            }
         };
         // A multipart upload's ETag ends in `-N`: its checksum is composite
         // even where the type is not said (moto).

@@ -168,6 +168,10 @@ pub enum Fault {
     Throttle,
     /// The call panics before applying: a bug, in this code or a dependency.
     Panic,
+    /// Refused by IAM (403 `AccessDenied`; Lambda's `AccessDeniedException`):
+    /// nothing applied. S3 also answers a HEAD or GET of a missing key so when
+    /// the caller may not list the bucket there.
+    AccessDenied,
 }
 
 /// Something another party does while a call is in flight: it happens
@@ -420,6 +424,13 @@ impl FakeAws {
                 let message = "Please reduce your request rate.";
                 Err(aws_error(op, target, "SlowDown", message))
             }
+            Some(Fault::AccessDenied) if op.service() == AwsService::S3 => {
+                Err(aws_error(op, target, ACCESS_DENIED, "Access Denied"))
+            }
+            Some(Fault::AccessDenied) => {
+                let message = "The role is not authorized to perform this operation";
+                Err(aws_error(op, target, "AccessDeniedException", message))
+            }
             Some(Fault::Panic) => panic!("injected: {} on {target} panicked", op.name()),
         }
     }
@@ -447,6 +458,7 @@ impl State {
 /// The code of a 409 to a conditional write, which the ports report as a
 /// refusal, as the SDK adapter does.
 const CONFLICT: &str = "ConditionalRequestConflict";
+const ACCESS_DENIED: &str = crate::error::ACCESS_DENIED;
 
 /// An error as the SDK adapter reports a call that got no answer.
 fn unanswered(op: Op, target: &str, message: &str) -> AwsError {
