@@ -100,7 +100,8 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 	"LatestParameter=/layer-autopublish/{layer}/latest ShareWith=123456789012 EventBus=default \
 	 KeepVersions=3 PruneRecords=true AllowedLayers=de* ReplicateTo=eu-west-1=my-artifacts-eu \
 	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api \
-	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging"
+	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging \
+	 KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 # clippy needs no Python, so the pinned tools install beside it (pip is a
 # minute and a half on a fresh clone). The template's checkers mostly wait,

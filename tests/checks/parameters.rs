@@ -21,7 +21,7 @@ fn each_parts_parameter_pattern_agrees_with_the_function() {
     let starts = |variable: &str, value: &str| {
         Config::from_lookup(|name| (name == variable).then(|| value.to_owned())).is_ok()
     };
-    let cases: [(&str, &str, &[&str], &[&str]); 8] = [
+    let cases: [(&str, &str, &[&str], &[&str]); 9] = [
         (
             "MetricsNamespace",
             "METRICS_NAMESPACE",
@@ -57,6 +57,12 @@ fn each_parts_parameter_pattern_agrees_with_the_function() {
             "EVENT_BUS",
             &["", "default", "team/layers.v2"],
             &["with space", "arn:aws:events:us-east-1:123456789012:event-bus/x"],
+        ),
+        (
+            "ArtifactsPrefix",
+            "ARTIFACTS_PREFIX",
+            &["projects/", "projects/my app/lambda/", "a/"],
+            &["projects", "projects/*/", "a?/", ""],
         ),
         ("KeepVersions", "KEEP_VERSIONS", &["", "0", "3", "50"], &["-1", "three"]),
         (

@@ -24,6 +24,8 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
         "PublishInTheReplicaRegions",
         "UseTheReplicaRegionsVersions",
         "MoveTheReplicaRegionsPointers",
+        "UseTheBucketsKey",
+        "EncryptWithTheBucketsKey",
     ] {
         assert!(
             statements
@@ -231,7 +233,22 @@ fn ci_may_upload_the_zip_and_its_lock_file_and_nothing_the_function_writes() {
         .as_vec()
         .expect("the CI policy's statements")
         .clone();
-    assert_eq!(statements.len(), 1);
+    assert_eq!(statements.len(), 2);
+    // The second: with KmsKeyArn only, that key, through S3 only.
+    let kms = statements[1]
+        .as_vec()
+        .expect("!If [HasKmsKey, statement, AWS::NoValue]");
+    assert_eq!(kms[0].as_str(), Some("HasKmsKey"));
+    assert_eq!(kms[2].as_str(), Some("AWS::NoValue"));
+    assert_eq!(kms[1]["Resource"].as_str(), Some(BUCKET_KEY));
+    assert_eq!(
+        strings(&kms[1]["Action"]),
+        ["kms:GenerateDataKey", "kms:Decrypt"]
+    );
+    assert_eq!(
+        kms[1]["Condition"]["StringEquals"]["kms:ViaService"].as_str(),
+        Some("s3.${AWS::Region}.amazonaws.com")
+    );
     assert_eq!(
         strings(&statements[0]["Action"]),
         ["s3:PutObject", "s3:AbortMultipartUpload"]
@@ -249,6 +266,9 @@ fn ci_may_upload_the_zip_and_its_lock_file_and_nothing_the_function_writes() {
     let folder = LayerDir::of_zip_key("artifacts", "projects/app/lambda/layer/layer.zip").unwrap();
     assert!(may_write(&format!("{}{ZIP_FILE_NAME}", folder.prefix())));
     assert!(may_write(&format!("{}requirements.txt", folder.prefix())));
+    // Right at the prefix too, as the trigger accepts it.
+    assert!(may_write("projects/layer.zip"));
+    assert!(may_write("projects/requirements.txt"));
     for theirs in [
         folder.deployment_key(1),
         folder.publish_source_key(),

@@ -35,6 +35,9 @@ pub const REPLICA_COPY_ARN: &str =
 /// An existing queue of the bucket's notifications, read by the function.
 pub const SOURCE_QUEUE: &str = "SourceQueueArn";
 
+/// The bucket's KMS key (`KmsKeyArn`), used through S3 only.
+pub const BUCKET_KEY: &str = "KmsKeyArn";
+
 /// The one object outside the prefix the function writes: the layer's lease.
 pub const LEASE_ARN: &str =
     "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/layer-autopublish/leases/${Layers}.lease";
@@ -104,6 +107,7 @@ pub fn is_ours(resource: &str) -> bool {
         || resource == BUS_ARN
         || resource == FOLLOWERS
         || resource == SOURCE_QUEUE
+        || resource == BUCKET_KEY
         || resource == REPLICA_COPY_ARN
         || resource == "arn:${AWS::Partition}:s3:::${ArtifactsBucketName}"
         || resource == LAYER_ARN
@@ -227,6 +231,12 @@ pub fn privilege_violations(text: &str) -> Vec<String> {
                     resource == SOURCE_QUEUE
                 } else if action.starts_with("events:") {
                     resource == BUS_ARN
+                } else if matches!(action.as_str(), "kms:Decrypt" | "kms:GenerateDataKey") {
+                    // Through S3 only: what it decrypts is the bucket's.
+                    resource == BUCKET_KEY
+                        && statement["Condition"]["StringEquals"]["kms:ViaService"]
+                            .as_str()
+                            .is_some_and(|via| via.starts_with("s3."))
                 } else {
                     own_resources.contains(resource)
                 };

@@ -13,16 +13,16 @@ const LOCK_V1: &str = "boto3==1.35.0\nrequests==2.32.3\n";
 const LOCK_V2: &str = "boto3==1.35.0\nrequests==2.32.4\n";
 
 /// A scratch folder for one test's local files, removed at the end.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new(test: &str) -> Self {
+    pub(crate) fn new(test: &str) -> Self {
         let path = std::env::temp_dir().join(format!("layerctl-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&path).expect("scratch folder");
         Self(path)
     }
 
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, bytes).expect("scratch file");
         path
@@ -37,10 +37,15 @@ impl Drop for Scratch {
 
 /// Runs `layerctl` against this world's moto, with a clean AWS environment.
 fn layerctl(w: &World, args: &[&str]) -> Output {
+    layerctl_via(w, crate::common::moto_endpoint(), args)
+}
+
+/// [`layerctl`] through `endpoint` (a recording proxy before moto).
+pub(crate) fn layerctl_via(w: &World, endpoint: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_layerctl"))
         .args([
             "--endpoint-url",
-            crate::common::moto_endpoint(),
+            endpoint,
             "--region",
             crate::common::REGION,
         ])
@@ -64,7 +69,7 @@ fn stderr(output: &Output) -> String {
 }
 
 /// Asserts the exit code, showing what the command printed when it differs.
-fn assert_exit(output: &Output, code: i32) {
+pub(crate) fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
         output.status.code(),
         Some(code),
@@ -88,6 +93,13 @@ fn upload(w: &World, zip: &Path, lock: &Path) -> Output {
 }
 
 fn upload_to(w: &World, zip: &Path, lock: &Path, s3_dir: &str, more: &[&str]) -> Output {
+    layerctl(w, &upload_args(zip, lock, s3_dir, more))
+}
+
+/// `layerctl upload` of `zip` and `lock` to `s3_dir`.
+pub(crate) fn upload_args<'a>(
+    zip: &'a Path, lock: &'a Path, s3_dir: &'a str, more: &[&'a str],
+) -> Vec<&'a str> {
     let (zip, lock) = (zip.to_str().unwrap(), lock.to_str().unwrap());
     let mut args = vec![
         "upload",
@@ -99,7 +111,7 @@ fn upload_to(w: &World, zip: &Path, lock: &Path, s3_dir: &str, more: &[&str]) ->
         s3_dir,
     ];
     args.extend_from_slice(more);
-    layerctl(w, &args)
+    args
 }
 
 /// Asserts a failure with this exit code whose message says `expected`.

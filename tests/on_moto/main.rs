@@ -17,6 +17,7 @@ mod deliveries;
 mod events;
 mod hand_over;
 mod hostile_input;
+mod kms;
 mod layerctl;
 mod legacy;
 mod lifecycle;

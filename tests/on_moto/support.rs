@@ -113,3 +113,54 @@ pub async fn lease_size(w: &crate::common::World) -> Option<i64> {
             .expect("listed");
     listed.contents().first().and_then(|o| o.size())
 }
+
+/// Makes SSE-KMS with a new customer-managed key the default encryption of
+/// this world's bucket, as a company artifacts bucket often is; the key's
+/// ARN. The key is made with boto3 from the project's venv (the crate has
+/// no KMS client, and needs none).
+pub async fn encrypt_with_a_kms_key(w: &crate::common::World) -> String {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+    let create = "import boto3, sys; kms = boto3.client('kms', endpoint_url=sys.argv[1], \
+                  region_name=sys.argv[2], aws_access_key_id='testing', \
+                  aws_secret_access_key='testing'); \
+                  print(kms.create_key()['KeyMetadata']['Arn'])";
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            create,
+            crate::common::moto_endpoint(),
+            crate::common::REGION,
+        ])
+        .output()
+        .expect("the venv's python (make tools) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(&key)
+        .build()
+        .expect("a default");
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .bucket_key_enabled(true)
+        .build();
+    let configuration = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .expect("a configuration");
+    w.s3.put_bucket_encryption()
+        .bucket(&w.bucket)
+        .server_side_encryption_configuration(configuration)
+        .send()
+        .await
+        .expect("bucket encryption");
+    key
+}
