@@ -302,6 +302,18 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
     }
 }
 
+/// Whether `version` may hold this upload's bytes: it was created at or
+/// after the upload (`uploaded`, S3's `LastModified`, to the second), or the
+/// upload's time is unknown. An older version was published from another
+/// build (another folder's zip, or an earlier zip of this lock file): its
+/// bytes differing from this upload's are no fault.
+pub fn may_hold_the_uploads_bytes(version: &LayerVersion, uploaded: Option<SystemTime>) -> bool {
+    let Some(uploaded) = uploaded else {
+        return true;
+    };
+    dates::parse(&version.created).is_none_or(|created| created >= uploaded)
+}
+
 /// When the upload carried a SHA-256, a version's content must be exactly
 /// those bytes: anything else (an overwrite racing the publish, a corrupted
 /// read) must not be recorded as this lock file's version.
@@ -669,6 +681,26 @@ mod tests {
         assert!(check_published_bytes(Some("a"), &version, Some("a")).is_ok());
         let mismatch = check_published_bytes(Some("a"), &version, Some("b")).unwrap_err();
         assert_eq!(mismatch.error_type(), "ChecksumMismatch");
+    }
+
+    #[test]
+    fn only_a_version_created_since_the_upload_may_hold_its_bytes() {
+        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(1_795_435_200 + secs);
+        let created = |secs: u64| LayerVersion {
+            created: dates::format(at(secs)),
+            ..v(1, "")
+        };
+        assert!(may_hold_the_uploads_bytes(&created(10), Some(at(10))));
+        assert!(may_hold_the_uploads_bytes(&created(11), Some(at(10))));
+        assert!(!may_hold_the_uploads_bytes(&created(9), Some(at(10))));
+        assert!(
+            may_hold_the_uploads_bytes(&created(9), None),
+            "unknown: checked"
+        );
+        assert!(
+            may_hold_the_uploads_bytes(&v(1, ""), Some(at(10))),
+            "no date: checked"
+        );
     }
 
     #[test]

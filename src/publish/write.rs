@@ -270,7 +270,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 .aws
                 .version_sha256(&checked.layer, latest.version)
                 .await?;
-            if manifest::md5_from_description(&latest.description).is_some() {
+            // Only a version this upload may have published must hold its
+            // bytes: an older one came from another build of the lock file.
+            let ours = decide::may_hold_the_uploads_bytes(latest, checked.head.last_modified);
+            if ours && manifest::md5_from_description(&latest.description).is_some() {
                 let uploaded = checked.head.sha256.as_deref();
                 decide::check_published_bytes(uploaded, latest, sha256.as_deref())?;
             }

@@ -324,3 +324,47 @@ async fn a_newer_upload_during_the_recording_is_no_error_and_publishes_next() {
         Some(LOCK_V2)
     );
 }
+
+/// Found by the rights test on moto: another build of the same lock file
+/// (here another folder's zip, uploaded with its SHA-256 after the version
+/// was published) has other bytes than the version, which is no fault: it
+/// is `unchanged`, its folder's records written, not `ChecksumMismatch`.
+/// Only a version created since the upload must hold the upload's bytes.
+#[tokio::test(start_paused = true)]
+async fn another_build_of_the_lock_file_is_unchanged_whatever_its_bytes() {
+    let scene = Scene::new();
+    let sha256 = code_sha256(&zip("build 1"));
+    let first = scene.upload_with(LOCK_V1, "build 1", "manifest-md5", Some(&sha256));
+    scene.invoke(first).await.expect("published");
+    scene.clock().advance(Duration::from_secs(60));
+
+    let md5 = md5(LOCK_V1);
+    let other = "projects/app/lambda/other";
+    scene.aws.put_object(
+        BUCKET,
+        &format!("{other}/requirements.txt"),
+        LOCK_V1.as_bytes(),
+        &[],
+        None,
+    );
+    let bytes = zip("build 2");
+    let zip_key = format!("{other}/layer.zip");
+    let id = scene.aws.put_object(
+        BUCKET,
+        &zip_key,
+        &bytes,
+        &[("manifest-md5", md5.as_str())],
+        Some(&code_sha256(&bytes)),
+    );
+    let response = scene
+        .invoke(scene.event_for_key(&zip_key, &id, bytes.len()))
+        .await
+        .expect("unchanged");
+
+    assert_eq!(outcome(&response), OutcomeKind::Unchanged);
+    assert_eq!(scene.versions().len(), 1);
+    let kept = scene
+        .aws
+        .object(BUCKET, &format!("{other}/last-requirements.txt"));
+    assert_eq!(kept.as_deref(), Some(LOCK_V1.as_bytes()));
+}
