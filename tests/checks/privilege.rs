@@ -19,6 +19,7 @@ fn the_function_has_no_right_beyond_its_prefix_layer_log_and_queue() {
         "DeleteOldVersionsOfTheConfiguredLayer",
         "PruneTheRecordsOfDeletedVersions",
         "MoveTheFollowers",
+        "UseTheFollowersOtherLayers",
         "ReadTheUploadQueue",
         "CopyToTheReplicaBuckets",
         "PublishInTheReplicaRegions",
@@ -122,6 +123,13 @@ Resources:
               - Effect: Allow
                 Action: s3:PutObject
                 Resource: !Sub "arn:${AWS::Partition}:s3:::*/${ArtifactsPrefix}*publish-source.zip"
+              - Sid: UseTheFollowersOtherLayers
+                Effect: Allow
+                Action: [lambda:GetLayerVersion, lambda:DeleteLayerVersion]
+                Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:*:layer:*:*"
+              - Effect: Allow
+                Action: lambda:GetLayerVersion
+                Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:*:layer:*:*"
               - !If
                 - SomePartIsOn
                 - Effect: Allow
@@ -141,6 +149,8 @@ Resources:
         "ssm:PutParameter on arn:aws:ssm:us-east-1:123456789012:parameter/somebody-elses",
         "lambda:PublishLayerVersion on arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:layer:${Layers}",
         "s3:PutObject on arn:${AWS::Partition}:s3:::*/${ArtifactsPrefix}*publish-source.zip (any account)",
+        "Statement[11]: another's layers beyond a follower's: arn:${AWS::Partition}:lambda:${AWS::Region}:*:layer:*:*",
+        "Statement[10]: another's layers beyond a follower's: arn:${AWS::Partition}:lambda:${AWS::Region}:*:layer:*:*",
     ] {
         assert!(
             found.iter().any(|v| v.ends_with(expected)),

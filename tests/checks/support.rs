@@ -32,6 +32,11 @@ pub const BUS_ARN: &str =
 pub const REPLICA_COPY_ARN: &str =
     "arn:${AWS::Partition}:s3:::*/${ArtifactsPrefix}*publish-source.zip";
 
+/// Any layer version of the region: a follower's other layers, which
+/// Lambda checks the role may get when it sets them (`lambda:GetLayerVersion`
+/// only, only in the followers' statement).
+pub const OTHER_LAYERS_ARN: &str = "arn:${AWS::Partition}:lambda:${AWS::Region}:*:layer:*:*";
+
 /// An existing queue of the bucket's notifications, read by the function.
 pub const SOURCE_QUEUE: &str = "SourceQueueArn";
 
@@ -206,6 +211,13 @@ pub fn privilege_violations(text: &str) -> Vec<String> {
         for resource in &resources {
             if resource == "*" {
                 violations.push(format!("{path}: wildcard resource {resource}"));
+            } else if resource == OTHER_LAYERS_ARN {
+                let for_followers = statement["Sid"].as_str() == Some("UseTheFollowersOtherLayers");
+                if !for_followers || actions != ["lambda:GetLayerVersion"] {
+                    violations.push(format!(
+                        "{path}: another's layers beyond a follower's: {resource}"
+                    ));
+                }
             } else if !is_ours(resource) && !own_resources.contains(resource) {
                 violations.push(format!("{path}: a resource not this stack's: {resource}"));
             }
