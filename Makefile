@@ -5,7 +5,7 @@
 #
 # Python tools (moto, cargo-lambda with zig, cfn-lint and its serverless
 # rules, checkov, the SAM CLI, awscli) live in a project-local .venv, pinned
-# in scripts/python-tools.txt.
+# in scripts/python-tools.txt; the IAM policy engine in tests/iam (npm).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -49,7 +49,14 @@ $(VENV)/.installed: scripts/python-tools.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/python-tools.txt
 	touch $@
 
-tools: $(VENV)/.installed
+# The IAM policy engine of tests/on_moto/rights/ (npm, pinned by its lock
+# file; a test tool, never shipped), reinstalled when the lock file changes.
+IAM_ENGINE := tests/iam/node_modules/.installed
+$(IAM_ENGINE): tests/iam/package-lock.json
+	npm ci --prefix tests/iam --no-audit --no-fund --loglevel=error
+	touch $@
+
+tools: $(VENV)/.installed $(IAM_ENGINE)
 
 demo: tools
 	scripts/demo.sh

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod calls;
+pub mod recorder;
 pub mod runtime_api;
 
 use aws_sdk_lambda::config::{Credentials, Region};
@@ -25,8 +26,8 @@ pub const REGION: &str = "us-east-1";
 
 /// A running moto server. The shell wrapper kills it when our end of its
 /// stdin closes, which happens when the test process exits, however it exits.
-struct Moto {
-    endpoint: String,
+pub struct Moto {
+    pub endpoint: String,
     _guard: Child,
 }
 
@@ -49,34 +50,42 @@ fn moto_server() -> String {
 }
 
 fn start_moto() -> Moto {
-    let server = moto_server();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let script = format!(
-        "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; \
-         trap 'kill $pid 2>/dev/null; wait $pid' EXIT; read _ignored"
-    );
-    let guard = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(&server)
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("sh to start moto_server");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto server ({server}) did not listen on 127.0.0.1:{port} within 60 s; \
-             run the tests with `make test`, which installs it, or set MOTO_SERVER"
+    Moto::start(&[&moto_server()])
+}
+
+impl Moto {
+    /// A server run by `command` (a moto server, or a script that runs one),
+    /// given `-H 127.0.0.1 -p PORT` on a free loopback port.
+    pub fn start(command: &[&str]) -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let script = format!(
+            "\"$@\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; \
+             trap 'kill $pid 2>/dev/null; wait $pid' EXIT; read _ignored"
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _guard: guard,
+        let guard = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("moto")
+            .args(command)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("sh to start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto server ({command:?}) did not listen on 127.0.0.1:{port} within 60 s; \
+                 run the tests with `make test`, which installs it, or set MOTO_SERVER"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _guard: guard,
+        }
     }
 }
 
@@ -108,8 +117,14 @@ pub struct World {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub async fn world(test: &str) -> World {
+    world_on(moto_endpoint(), test, true).await
+}
+
+/// A world on the server at `endpoint`; its bucket is created only when
+/// `with_bucket` (else a stack creates it).
+pub async fn world_on(endpoint: &str, test: &str, with_bucket: bool) -> World {
     let sdk = layer_autopublish::adapters::aws::config_loader()
-        .endpoint_url(moto_endpoint())
+        .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .load()
@@ -136,11 +151,13 @@ pub async fn world(test: &str) -> World {
     // moto server.
     let id = format!("{n}-{}", std::process::id());
     let bucket = format!("t{id}-{}", &slug[..slug.len().min(40)]);
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
+    if with_bucket {
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+    }
     World {
         sdk,
         s3,
@@ -343,9 +360,30 @@ impl World {
 
     /// Turns versioning on for this world's bucket.
     pub async fn enable_versioning(&self) {
+        self.enable_versioning_of(&self.bucket).await;
+    }
+
+    /// A bucket of this world's in eu-west-1 (a replica region's): its name.
+    pub async fn create_eu_bucket(&self) -> String {
+        let eu_bucket = format!("{}-eu", self.bucket);
+        let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+            .build();
+        self.s3
+            .create_bucket()
+            .bucket(&eu_bucket)
+            .create_bucket_configuration(location)
+            .send()
+            .await
+            .expect("a bucket in eu-west-1");
+        eu_bucket
+    }
+
+    /// Versioning on for `bucket` (another of this world's, a replica's).
+    pub async fn enable_versioning_of(&self, bucket: &str) {
         self.s3
             .put_bucket_versioning()
-            .bucket(&self.bucket)
+            .bucket(bucket)
             .versioning_configuration(
                 aws_sdk_s3::types::VersioningConfiguration::builder()
                     .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)

@@ -160,22 +160,7 @@ async fn a_follower_on_the_previous_version_is_moved_to_the_new_one() {
         .await
         .expect("v1");
     let v1 = first.results[0].layer_version_arn.clone().expect("an ARN");
-    let other = w
-        .lambda
-        .publish_layer_version()
-        .layer_name(format!("{}-other", w.layer))
-        .content(
-            aws_sdk_lambda::types::LayerVersionContentInput::builder()
-                .s3_bucket(&w.bucket)
-                .s3_key(key("layer.zip"))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("another layer")
-        .layer_version_arn()
-        .unwrap_or_default()
-        .to_owned();
+    let other = publish_another_layer(&w, &format!("{}-other", w.layer), &key("layer.zip")).await;
     let api = format!("api-{}", w.layer);
     let worker = format!("worker-{}", w.layer);
     create_function_on_moto(&api, &[v1.clone(), other.clone()]);
@@ -206,16 +191,7 @@ async fn a_version_is_published_in_each_region_of_replicate_to() {
     let w = world("replicas").await;
     let region = "eu-west-1";
     let eu = aws_sdk_lambda::config::Region::new(region);
-    let eu_bucket = format!("{}-eu", w.bucket);
-    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
-        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-        .build();
-    w.s3.create_bucket()
-        .bucket(&eu_bucket)
-        .create_bucket_configuration(location)
-        .send()
-        .await
-        .expect("a bucket in eu-west-1");
+    let eu_bucket = w.create_eu_bucket().await;
     let config = Config {
         replicate_to: layer_autopublish::lifecycle::replicas::parse_list(&format!(
             "{region}={eu_bucket}"

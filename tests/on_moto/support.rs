@@ -48,11 +48,65 @@ pub async fn publish_legacy_version(w: &crate::common::World, lock: Option<&str>
     version
 }
 
+/// The project's venv Python (`make tools`) run with `args` against the
+/// server at `endpoint` (none when empty), with moto's test credentials;
+/// its standard output.
+/// Fails the test, with Python's error, when it fails.
+pub fn venv_python(args: &[&str], endpoint: &str) -> Vec<u8> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make tools`",
+        python.display()
+    );
+    let mut command = std::process::Command::new(&python);
+    if !endpoint.is_empty() {
+        command.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    let output = command
+        .args(args)
+        .env("AWS_DEFAULT_REGION", crate::common::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("the venv's python runs");
+    assert!(
+        output.status.success(),
+        "python {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// A version of another layer, `name`, published from this world's
+/// `key`: its ARN.
+pub async fn publish_another_layer(w: &crate::common::World, name: &str, key: &str) -> String {
+    w.lambda
+        .publish_layer_version()
+        .layer_name(name)
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .s3_bucket(&w.bucket)
+                .s3_key(key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("another layer")
+        .layer_version_arn()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Creates a function on moto that uses `layers`, with boto3 from the
 /// project's `.venv` (moto wants an IAM role Lambda can assume; the Rust
 /// side has no IAM client).
 pub fn create_function_on_moto(name: &str, layers: &[String]) {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    create_function_on(crate::common::moto_endpoint(), name, layers);
+}
+
+/// [`create_function_on_moto`], on the server at `endpoint`.
+pub fn create_function_on(endpoint: &str, name: &str, layers: &[String]) {
     let script = r##"
 import io, json, sys, zipfile, boto3
 name, layers = sys.argv[1], json.loads(sys.argv[2])
@@ -70,19 +124,7 @@ boto3.client("lambda").create_function(FunctionName=name, Runtime="provided.al20
     Handler="bootstrap", Code={"ZipFile": code.getvalue()}, Layers=layers)
 "##;
     let layers = serde_json::to_string(layers).expect("JSON");
-    let output = std::process::Command::new(python)
-        .args(["-c", script, name, &layers])
-        .env("AWS_ENDPOINT_URL", crate::common::moto_endpoint())
-        .env("AWS_DEFAULT_REGION", crate::common::REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    venv_python(&["-c", script, name, &layers], endpoint);
 }
 
 /// A function's layer version ARNs on moto, in order.
@@ -114,35 +156,29 @@ pub async fn lease_size(w: &crate::common::World) -> Option<i64> {
     listed.contents().first().and_then(|o| o.size())
 }
 
+/// A new customer-managed KMS key on this world's server: its ARN. Made
+/// with boto3 from the project's venv (the crate has no KMS client, and
+/// needs none).
+pub fn create_a_kms_key(w: &crate::common::World) -> String {
+    let create = "import boto3; print(boto3.client('kms').create_key()['KeyMetadata']['Arn'])";
+    let endpoint = w
+        .sdk
+        .endpoint_url()
+        .unwrap_or_else(|| crate::common::moto_endpoint());
+    String::from_utf8_lossy(&venv_python(&["-c", create], endpoint))
+        .trim()
+        .to_owned()
+}
+
 /// Makes SSE-KMS with a new customer-managed key the default encryption of
 /// this world's bucket, as a company artifacts bucket often is; the key's
-/// ARN. The key is made with boto3 from the project's venv (the crate has
-/// no KMS client, and needs none).
+/// ARN.
 pub async fn encrypt_with_a_kms_key(w: &crate::common::World) -> String {
     use aws_sdk_s3::types::{
         ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
         ServerSideEncryptionRule,
     };
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    let create = "import boto3, sys; kms = boto3.client('kms', endpoint_url=sys.argv[1], \
-                  region_name=sys.argv[2], aws_access_key_id='testing', \
-                  aws_secret_access_key='testing'); \
-                  print(kms.create_key()['KeyMetadata']['Arn'])";
-    let out = std::process::Command::new(python)
-        .args([
-            "-c",
-            create,
-            crate::common::moto_endpoint(),
-            crate::common::REGION,
-        ])
-        .output()
-        .expect("the venv's python (make tools) runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let key = create_a_kms_key(w);
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::AwsKms)
         .kms_master_key_id(&key)
