@@ -25,7 +25,7 @@ BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
 # musl target with rustup when it is missing.
 RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layer-autopublish
 
-.PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary watch invoke deploy clean
+.PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary wheel check-wheel watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -39,6 +39,7 @@ help:
 	@echo "make lint         cargo fmt --check, clippy -D warnings; template.yaml: cfn-lint with"
 	@echo "                  the serverless rules, checkov, sam validate --lint"
 	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda)"
+	@echo "make wheel        layerctl's wheel (pip install layerctl) and its static binary"
 	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
 	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest)"
@@ -61,7 +62,7 @@ tools: $(VENV)/.installed $(IAM_ENGINE)
 demo: tools
 	scripts/demo.sh
 
-test: lint unit build check-binary sam-build
+test: lint unit build check-binary sam-build check-wheel
 
 # Every build of a full run is built once, so incremental compilation's
 # bookkeeping is only a cost there (`make check`, the edit loop, keeps it).
@@ -143,14 +144,30 @@ sam-build: build
 # environment it stops at the missing AWS_REGION), and it publishes:
 # tests/on_moto/processes.rs, run on it, four processes racing over one upload.
 check-binary: build
-	@if readelf -l $(RELEASE_BINARY) | grep -q INTERP || readelf -d $(RELEASE_BINARY) | grep -q NEEDED; then \
-		echo "the binary is dynamically linked: build it with make build" >&2; exit 1; fi
-	@readelf -h $(RELEASE_BINARY) | grep -q 'Type: *DYN' && readelf -d $(RELEASE_BINARY) | grep -q 'Flags:.*PIE' || \
-		{ echo "the binary is not position-independent (no ASLR): build it with make build" >&2; exit 1; }
+	@scripts/check-static.sh $(RELEASE_BINARY) "make build"
 	@if out=$$(env -i $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
-	@echo "static-pie; starts and asks for AWS_REGION"
+	@echo "it starts and asks for AWS_REGION"
 	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) scripts/with-moto.sh cargo test --quiet --test on_moto processes::
+
+# layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
+# one wheel for every x86_64 Linux, glibc or musl, holding the static musl
+# binary, which is an artifact of its own for images without Python.
+WHEEL_DIR := $(TARGET_DIR)/wheels
+LAYERCTL_STATIC := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layerctl
+wheel: tools
+	rm -rf $(WHEEL_DIR)
+	maturin build --release --target x86_64-unknown-linux-musl \
+		--compatibility manylinux_2_17 musllinux_1_2 --out $(WHEEL_DIR)
+	@ls -l $(WHEEL_DIR)/*.whl $(LAYERCTL_STATIC)
+
+# The wheel as CI installs it: in a fresh venv, layerctl uploads, shows and
+# diffs against moto; the GitHub Action's step runs with it
+# (tests/on_moto/packaging.rs); its binary is static-pie.
+check-wheel: wheel
+	@scripts/check-static.sh $(LAYERCTL_STATIC) "make wheel"
+	LAYERCTL_WHEEL="$$(echo $(WHEEL_DIR)/layerctl-*.whl)" scripts/with-moto.sh \
+		cargo test --quiet --test on_moto packaging:: -- --ignored
 
 watch: tools
 	cargo lambda watch

@@ -22,6 +22,7 @@ mod common;
 
 mod binary;
 mod docs;
+mod packaging;
 mod parameters;
 mod privilege;
 mod properties;

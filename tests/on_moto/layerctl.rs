@@ -42,7 +42,13 @@ fn layerctl(w: &World, args: &[&str]) -> Output {
 
 /// [`layerctl`] through `endpoint` (a recording proxy before moto).
 pub(crate) fn layerctl_via(w: &World, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_layerctl"))
+    run_layerctl(Path::new(env!("CARGO_BIN_EXE_layerctl")), w, endpoint, args)
+}
+
+/// The `layerctl` at `program` (this build's, or one a wheel installed) on
+/// `w`'s layer, against `endpoint`.
+pub(crate) fn run_layerctl(program: &Path, w: &World, endpoint: &str, args: &[&str]) -> Output {
+    Command::new(program)
         .args([
             "--endpoint-url",
             endpoint,

@@ -22,6 +22,7 @@ mod kms;
 mod layerctl;
 mod legacy;
 mod lifecycle;
+mod packaging;
 mod processes;
 mod publish;
 mod refusals;

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 pub struct Uploaded {
     /// Full-object (single PUT) or composite (`…-N`, multipart) SHA-256.
     pub sha256: Option<String>,
+    /// The object's version, in a versioned bucket.
+    pub version_id: Option<String>,
 }
 
 /// One uploaded part of a multipart upload.
@@ -44,6 +46,7 @@ pub async fn put_object_with_sha256(
         .map_err(s3_failure("PutObject", bucket, key))?;
     Ok(Uploaded {
         sha256: out.checksum_sha256().map(str::to_owned),
+        version_id: out.version_id().map(str::to_owned),
     })
 }
 
@@ -123,6 +126,7 @@ pub async fn complete_multipart_upload(
         .map_err(s3_failure("CompleteMultipartUpload", bucket, key))?;
     Ok(Uploaded {
         sha256: out.checksum_sha256().map(str::to_owned),
+        version_id: out.version_id().map(str::to_owned),
     })
 }
 

@@ -40,6 +40,8 @@ struct Uploads {
     zip_size: u64,
     /// `…-N` for a multipart upload.
     zip_sha256: Option<String>,
+    /// In a versioned bucket: the version the function publishes from.
+    zip_version_id: Option<String>,
     layer_name: Option<String>,
     console_url: String,
 }
@@ -108,13 +110,12 @@ pub async fn run(
         upload_in_parts(aws, report, &folder, &parts, &metadata).await?
     };
     let zip_uri = folder.s3_uri(&zip_key);
+    let sha256 = uploaded.sha256.as_deref().map(|sum| format!(", sha256 {sum}"));
+    let version = uploaded.version_id.as_deref().map(|id| format!(", version {id}"));
     report.line(format!(
-        "uploaded {zip_uri} ({zip_size} bytes, manifest-md5 {md5}{})",
-        uploaded
-            .sha256
-            .as_deref()
-            .map(|sum| format!(", sha256 {sum}"))
-            .unwrap_or_default()
+        "uploaded {zip_uri} ({zip_size} bytes, manifest-md5 {md5}{}{})",
+        sha256.unwrap_or_default(),
+        version.unwrap_or_default()
     ));
     let console_url = console_url_of_folder(region, folder.bucket(), &folder.prefix());
     report.line(format!("console: {console_url}"));
@@ -128,6 +129,7 @@ pub async fn run(
         manifest_md5: md5.to_string(),
         zip_size,
         zip_sha256: uploaded.sha256,
+        zip_version_id: uploaded.version_id,
         layer_name: args.layer_name,
         console_url,
     });
