@@ -110,8 +110,14 @@ pub async fn run(
         upload_in_parts(aws, report, &folder, &parts, &metadata).await?
     };
     let zip_uri = folder.s3_uri(&zip_key);
-    let sha256 = uploaded.sha256.as_deref().map(|sum| format!(", sha256 {sum}"));
-    let version = uploaded.version_id.as_deref().map(|id| format!(", version {id}"));
+    let sha256 = uploaded
+        .sha256
+        .as_deref()
+        .map(|sum| format!(", sha256 {sum}"));
+    let version = uploaded
+        .version_id
+        .as_deref()
+        .map(|id| format!(", version {id}"));
     report.line(format!(
         "uploaded {zip_uri} ({zip_size} bytes, manifest-md5 {md5}{}{})",
         sha256.unwrap_or_default(),
