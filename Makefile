@@ -18,14 +18,28 @@ export PATH := $(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 SAM_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-BOOTSTRAP_ZIP := $(TARGET_DIR)/lambda/layer-autopublish/bootstrap.zip
-# The function is one static-pie binary (Cargo.toml's
-# [package.metadata.lambda.build] and .cargo/config.toml; docs/performance.md):
-# no shared libraries, loaded at a random address. cargo lambda installs the
-# musl target with rustup when it is missing.
-RELEASE_BINARY := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layer-autopublish
+# The function is one static-pie binary (.cargo/config.toml;
+# docs/performance.md): no shared libraries, loaded at a random address, for
+# ARCH=x86_64 (the default) or ARCH=arm64 (Graviton), each in its own lambda
+# folder. cargo lambda installs the musl target with rustup when it is missing.
+ARCH ?= x86_64
+ifeq ($(ARCH),x86_64)
+TRIPLE := x86_64-unknown-linux-musl
+LAMBDA_DIR := $(TARGET_DIR)/lambda
+# The binary runs here as it is.
+RUNNER :=
+else ifeq ($(ARCH),arm64)
+TRIPLE := aarch64-unknown-linux-musl
+LAMBDA_DIR := $(TARGET_DIR)/lambda-arm64
+RUNNER := qemu-aarch64
+else
+$(error ARCH is x86_64 or arm64, not $(ARCH))
+endif
+BOOTSTRAP_ZIP := $(LAMBDA_DIR)/layer-autopublish/bootstrap.zip
+RELEASE_BINARY := $(TARGET_DIR)/$(TRIPLE)/release/layer-autopublish
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary wheel check-wheel watch invoke deploy clean
+.PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary check-arm64 cross-tools arm64-template wheel check-wheel watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -38,7 +52,7 @@ help:
 	@echo "make unit         the Rust tests only (unit, moto, in-process)"
 	@echo "make lint         cargo fmt --check, clippy -D warnings; template.yaml: cfn-lint with"
 	@echo "                  the serverless rules, checkov, sam validate --lint"
-	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda)"
+	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda; ARCH=arm64 for Graviton)"
 	@echo "make wheel        layerctl's wheel (pip install layerctl) and its static binary"
 	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
@@ -62,7 +76,7 @@ tools: $(VENV)/.installed $(IAM_ENGINE)
 demo: tools
 	scripts/demo.sh
 
-test: lint unit build check-binary sam-build check-wheel
+test: lint unit build check-binary sam-build check-wheel check-arm64
 
 # Every build of a full run is built once, so incremental compilation's
 # bookkeeping is only a cost there (`make check`, the edit loop, keeps it).
@@ -109,7 +123,8 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 	 KeepVersions=3 PruneRecords=true AllowedLayers=de* ReplicateTo=eu-west-1=my-artifacts-eu \
 	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api \
 	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging \
-	 KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	 KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \
+	 Architecture=arm64"
 
 # clippy needs no Python, so the pinned tools install beside it (pip is a
 # minute and a half on a fresh clone). The template's checkers mostly wait,
@@ -129,9 +144,18 @@ lint:
 	$(SAM_REGION) sam validate --lint & pids="$$pids $$!"; \
 	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; exit $$failed
 
-build: tools
-	cargo lambda build --release --bin layer-autopublish --output-format zip
+build: tools $(if $(RUNNER),cross-tools)
+	cargo lambda build --release --target $(TRIPLE) --bin layer-autopublish \
+		--output-format zip --lambda-dir $(LAMBDA_DIR)
 	@ls -l $(BOOTSTRAP_ZIP)
+
+# arm64 on this x86_64 machine: Debian's cross gcc links the static-pie and
+# compiles ring's C parts (as gcc does for x86_64), qemu-user runs it.
+cross-tools:
+	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
+		test -e /usr/aarch64-linux-gnu/include/stdint.h || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
+			gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null; }
 
 # What `make deploy` builds, checked in CI: SAM's cargo-lambda build of the
 # function (the same release build as `make build`, reused).
@@ -143,12 +167,23 @@ sam-build: build
 # kernel loads it at a random address, ASLR), it starts (with no
 # environment it stops at the missing AWS_REGION), and it publishes:
 # tests/on_moto/processes.rs, run on it, four processes racing over one upload.
+# ARCH=arm64: the same checks, the binary run by qemu-user.
 check-binary: build
-	@scripts/check-static.sh $(RELEASE_BINARY) "make build"
-	@if out=$$(env -i $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
+	@scripts/check-static.sh $(RELEASE_BINARY) "make build ARCH=$(ARCH)"
+	@if out=$$(env -i $(RUNNER) $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
-	@echo "it starts and asks for AWS_REGION"
-	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) scripts/with-moto.sh cargo test --quiet --test on_moto processes::
+	@echo "it starts and asks for AWS_REGION ($(ARCH))"
+	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) LAYER_AUTOPUBLISH_RUNNER=$(RUNNER) \
+		scripts/with-moto.sh cargo test --quiet --test on_moto processes::
+
+# The arm64 function as make test checks it: built, static-pie, and
+# publishing on moto under qemu-user; and the template make deploy ARCH=arm64
+# deploys it with.
+check-arm64:
+	$(MAKE) --no-print-directory check-binary arm64-template ARCH=arm64
+	$(SAM_REGION) sam validate --lint --template-file $(ARM64_TEMPLATE)
+	scripts/with-moto.sh scripts/check-arm64-package.sh $(ARM64_TEMPLATE) \
+		$(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap.zip
 
 # layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
 # one wheel for every x86_64 Linux, glibc or musl, holding the static musl
@@ -176,10 +211,26 @@ invoke: tools
 	cargo lambda invoke layer-autopublish --data-file events/put-layer-zip.json
 
 # samconfig.toml holds the stack name, capabilities and the code bucket.
+# ARCH=arm64: SAM's cargo-lambda build gives `--arm64`, which cargo lambda
+# refuses beside the musl target (Cargo.toml), so make builds the arm64 zip
+# and sam deploys it as it is (a template naming it as the code).
+# Beside template.yaml: its other files (LICENSE, README.md) are named
+# relative to it.
+ARM64_TEMPLATE := $(CURDIR)/template-arm64.yaml
+arm64-template:
+	sed 's|^      CodeUri: \.$$|      CodeUri: $(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap.zip|' \
+		template.yaml > $(ARM64_TEMPLATE)
+	@grep -q 'CodeUri: .*lambda-arm64/layer-autopublish/bootstrap.zip' $(ARM64_TEMPLATE) || \
+		{ echo "template.yaml's CodeUri is not the one line this replaces" >&2; exit 1; }
 deploy: tools
+ifeq ($(ARCH),arm64)
+	$(MAKE) --no-print-directory build arm64-template ARCH=arm64
+	sam deploy --guided --template-file $(ARM64_TEMPLATE) --parameter-overrides Architecture=arm64
+else
 	sam build
 	sam deploy --guided
+endif
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .demo .aws-sam
+	rm -rf $(VENV) .demo .aws-sam template-arm64.yaml

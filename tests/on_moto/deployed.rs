@@ -17,6 +17,8 @@
 //!   (versioning, the public access block and the notification configuration
 //!   are checked in `tests/checks/`);
 //! - `!GetAtt LogGroup.Arn` has no `:*` at its end on moto;
+//! - a function's `Architectures` is dropped (every function is x86_64):
+//!   `Architecture=arm64` is checked in the resolved template;
 //! - an update changes neither the role's inline policies nor the CI
 //!   managed policy (which moto drops from the stack, and its output with
 //!   it): policies are compared when a stack is created.
@@ -196,6 +198,11 @@ async fn assert_the_function_as_configured(w: &World, deployed: &Value) -> Publi
         function.runtime().map(|r| r.as_str()),
         Some("provided.al2023")
     );
+    let architecture = deployed["parameters"]["Architecture"]
+        .as_str()
+        .unwrap_or("x86_64");
+    assert_eq!(deployed["template"]["architectures"], json!([architecture]));
+    // moto creates every function on x86_64 (it drops Architectures).
     assert_eq!(function.architectures(), [Architecture::X8664]);
     assert_eq!(
         (function.memory_size(), function.timeout()),
@@ -382,6 +389,7 @@ async fn a_stack_on_an_existing_bucket_with_every_part() {
         ("Followers", followers.as_str()),
         ("ReplicateTo", replicate_to.as_str()),
         ("AlarmTopicArn", "arn:aws:sns:us-east-1:123456789012:ops"),
+        ("Architecture", "arm64"),
     ];
     let deployed = deploy(&stack, &parameters, false);
     let expected = with(

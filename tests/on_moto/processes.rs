@@ -3,7 +3,9 @@
 //! stand-in Runtime API and talking to moto server: one version, one
 //! `published` answer, the others `unchanged`; and its log read as
 //! CloudWatch reads it, for the metric lines. `make check-binary` runs it
-//! again on the release binary that ships (`LAYER_AUTOPUBLISH_BINARY`).
+//! again on the release binary that ships (`LAYER_AUTOPUBLISH_BINARY`), and
+//! `make check-binary ARCH=arm64` on the arm64 one under qemu-user
+//! (`LAYER_AUTOPUBLISH_RUNNER`).
 
 use crate::common::runtime_api::RuntimeApi;
 use crate::common::world;
@@ -31,6 +33,20 @@ fn binary() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_layer-autopublish").to_owned())
 }
 
+/// How the binary is started: directly, or by the emulator
+/// `LAYER_AUTOPUBLISH_RUNNER` names (`qemu-aarch64` for the arm64 build,
+/// `make check-binary ARCH=arm64`).
+fn start() -> Command {
+    match std::env::var("LAYER_AUTOPUBLISH_RUNNER") {
+        Ok(runner) if !runner.is_empty() => {
+            let mut command = Command::new(runner);
+            command.arg(binary());
+            command
+        }
+        _ => Command::new(binary()),
+    }
+}
+
 /// One process of the real binary, served by `api`, on `w`'s layer.
 fn function(api: &RuntimeApi, w: &crate::common::World) -> Child {
     command(api, w)
@@ -42,7 +58,7 @@ fn function(api: &RuntimeApi, w: &crate::common::World) -> Child {
 
 /// The real binary as Lambda starts it, served by `api`, on `w`'s layer.
 fn command(api: &RuntimeApi, w: &crate::common::World) -> Command {
-    let mut command = Command::new(binary());
+    let mut command = start();
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)

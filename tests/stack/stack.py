@@ -320,6 +320,7 @@ def deploy(endpoint, stack, parameters, update):
     log_group = logs.describe_log_groups(logGroupNamePrefix=names["PublisherLogGroup"])
     resolved = expected.stack_resources()
     return {
+        "parameters": parameters,
         "status": described["StackStatus"],
         "reason": described.get("StackStatusReason", ""),
         # A type moto does not model is listed without a logical id.
@@ -346,6 +347,7 @@ def deploy(endpoint, stack, parameters, update):
             "resources": {k: r["Type"] for k, r in resolved.items()},
             "outputs": expected.outputs(),
             "environment": resolved["PublisherFunction"]["Properties"]["Environment"]["Variables"],
+            "architectures": resolved["PublisherFunction"]["Properties"]["Architectures"],
             "policies": {
                 "role": {
                     p["PolicyName"]: p["PolicyDocument"]
