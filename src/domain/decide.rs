@@ -121,8 +121,14 @@ pub fn published_since_upload<'a>(
     let uploaded = uploaded?;
     recent.iter().skip(1).find(|version| {
         manifest::carries(&version.description, zip_md5)
-            && dates::parse(&version.created).is_some_and(|created| created >= uploaded)
+            && created_since(version, uploaded) == Some(true)
     })
+}
+
+/// Whether `version` was created at or after `uploaded` (S3's
+/// `LastModified`, whole seconds); `None` when Lambda's date cannot be read.
+fn created_since(version: &LayerVersion, uploaded: SystemTime) -> Option<bool> {
+    dates::parse(&version.created).map(|created| created >= uploaded)
 }
 
 /// Whether versions just read (`recent`, newest first) make a publish
@@ -308,10 +314,9 @@ pub fn plan<'f>(zip_md5: &ManifestMd5, facts: &'f Facts, progress: Progress) -> 
 /// build (another folder's zip, or an earlier zip of this lock file): its
 /// bytes differing from this upload's are no fault.
 pub fn may_hold_the_uploads_bytes(version: &LayerVersion, uploaded: Option<SystemTime>) -> bool {
-    let Some(uploaded) = uploaded else {
-        return true;
-    };
-    dates::parse(&version.created).is_none_or(|created| created >= uploaded)
+    uploaded
+        .and_then(|uploaded| created_since(version, uploaded))
+        .unwrap_or(true)
 }
 
 /// When the upload carried a SHA-256, a version's content must be exactly
