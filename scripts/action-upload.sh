@@ -32,10 +32,11 @@ fi
 # The progress lines go to the log (stderr); the result, one JSON object, to
 # the outputs.
 result="$("$venv/bin/layerctl" "${args[@]}")"
-"$venv/bin/python" - "$result" >>"$GITHUB_OUTPUT" <<'PY'
+"$venv/bin/python" - "$result" "$GITHUB_OUTPUT" <<'PY'
 import json, sys
 uploaded = json.loads(sys.argv[1])
-print(f"zip-uri={uploaded['zip']}")
-print(f"version-id={uploaded.get('zip_version_id') or ''}")
+with open(sys.argv[2], "a", encoding="utf-8") as outputs:
+    outputs.write(f"zip-uri={uploaded['zip']}\n")
+    outputs.write(f"version-id={uploaded.get('zip_version_id') or ''}\n")
+print(f"uploaded {uploaded['zip']}")
 PY
-echo "uploaded $(grep '^zip-uri=' "$GITHUB_OUTPUT" | tail -1 | cut -d= -f2-)"

@@ -123,12 +123,7 @@ pub async fn world(test: &str) -> World {
 /// A world on the server at `endpoint`; its bucket is created only when
 /// `with_bucket` (else a stack creates it).
 pub async fn world_on(endpoint: &str, test: &str, with_bucket: bool) -> World {
-    let sdk = layer_autopublish::adapters::aws::config_loader()
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .load()
-        .await;
+    let sdk = sdk_config(endpoint).await;
     let aws = Aws::new(&sdk);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
@@ -166,6 +161,17 @@ pub async fn world_on(endpoint: &str, test: &str, with_bucket: bool) -> World {
         bucket,
         layer: format!("layer-{id}-{}", &slug[..slug.len().min(40)]),
     }
+}
+
+/// The SDK configuration of the tests: the function's own (its retries and
+/// TLS), at `endpoint`, in [`REGION`], with moto's test credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    layer_autopublish::adapters::aws::config_loader()
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
 }
 
 /// A layer zip: a real zip archive holding one file, so its bytes differ per

@@ -55,14 +55,7 @@ impl<'a> Deployment<'a> {
         let config = Config::from_lookup(|name| environment.get(name).cloned())
             .expect("the stack's environment starts the function");
         let recorder = Recorder::start(crate::common::moto_endpoint());
-        let sdk = layer_autopublish::adapters::aws::config_loader()
-            .endpoint_url(&recorder.endpoint)
-            .region(aws_sdk_lambda::config::Region::new(REGION))
-            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .load()
-            .await;
+        let sdk = crate::common::sdk_config(&recorder.endpoint).await;
         let publisher = Publisher::new(Aws::new(&sdk), config, REGION);
         Deployment {
             w,
