@@ -18,28 +18,44 @@ export PATH := $(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 SAM_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-# The function is one static-pie binary (.cargo/config.toml;
-# docs/performance.md): no shared libraries, loaded at a random address, for
-# ARCH=x86_64 (the default) or ARCH=arm64 (Graviton), each in its own lambda
-# folder. cargo lambda installs the musl target with rustup when it is missing.
+# The function is built as SAM builds it (`cargo lambda build --release`,
+# `--arm64` for Graviton), for ARCH=x86_64 (the default) or ARCH=arm64, each
+# in its own lambda folder: the gnu target of that processor, compiled and
+# linked by zig (cargo lambda's, from .venv) against an older glibc than
+# provided.al2023's, as a position-independent executable, loaded at a
+# random address (ASLR). No C compiler or linker of the host's is used for it.
 ARCH ?= x86_64
+HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 ifeq ($(ARCH),x86_64)
-TRIPLE := x86_64-unknown-linux-musl
+TRIPLE := x86_64-unknown-linux-gnu
 LAMBDA_DIR := $(TARGET_DIR)/lambda
-# The binary runs here as it is.
-RUNNER :=
+SAM_BUILD_DIR := .aws-sam/build
+GNU_ARCH := x86_64
+CROSS_LIBC := libc6-amd64-cross
 else ifeq ($(ARCH),arm64)
-TRIPLE := aarch64-unknown-linux-musl
+TRIPLE := aarch64-unknown-linux-gnu
 LAMBDA_DIR := $(TARGET_DIR)/lambda-arm64
-RUNNER := qemu-aarch64
+SAM_BUILD_DIR := .aws-sam/build-arm64
+GNU_ARCH := aarch64
+CROSS_LIBC := libc6-arm64-cross
 else
 $(error ARCH is x86_64 or arm64, not $(ARCH))
 endif
 BOOTSTRAP_ZIP := $(LAMBDA_DIR)/layer-autopublish/bootstrap.zip
 RELEASE_BINARY := $(TARGET_DIR)/$(TRIPLE)/release/layer-autopublish
+# The other processor's binary runs here under qemu-user, with Debian's
+# glibc for it as its loader and libraries (`make emulator`).
+ifeq ($(ARCH),$(HOST_ARCH))
+RUNNER :=
+else
+RUNNER := qemu-$(GNU_ARCH) -L /usr/$(GNU_ARCH)-linux-gnu
+endif
+# The release builds' rustup targets: the function's for each processor,
+# and layerctl's static one (its wheel).
+RUST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help tools demo test check unit fuzz bench bench-latency lint build sam-build check-binary check-arm64 cross-tools arm64-template wheel check-wheel watch invoke deploy clean
+.PHONY: help tools demo test build-arm64 emulator-arm64 check unit fuzz bench bench-latency lint build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -71,12 +87,45 @@ $(IAM_ENGINE): tests/iam/package-lock.json
 	npm ci --prefix tests/iam --no-audit --no-fund --loglevel=error
 	touch $@
 
-tools: $(VENV)/.installed $(IAM_ENGINE)
+# Added with rustup when missing (cargo lambda would add the function's on
+# its own; maturin would not add layerctl's).
+rust-targets:
+	@installed="$$(rustup target list --installed)"; \
+	for target in $(RUST_TARGETS); do \
+		grep -qxF "$$target" <<<"$$installed" || rustup target add "$$target"; \
+	done
+
+tools: $(VENV)/.installed $(IAM_ENGINE) rust-targets
 
 demo: tools
 	scripts/demo.sh
 
-test: lint unit build check-binary sam-build check-wheel check-arm64
+# A full run uses the 2-core machine in two lanes at once: the three
+# release builds (the function for x86_64 and arm64, layerctl's wheel), each
+# ending in a long single-threaded LTO link, beside the lints and the tests,
+# which mostly wait on moto; then the checks of what the builds made. Each
+# stage's output is printed whole when it ends, with how long it took.
+TEST_LANES := stage-unit stage-wheel
+TEST_CHECKS := stage-check-binary stage-sam-build stage-check-wheel stage-check-arm64
+test: tools
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_LANES)
+	@$(MAKE) --no-print-directory $(TEST_CHECKS)
+
+# The lanes' order: lint, the arm64 emulator, unit; build, build-arm64, wheel.
+stage-emulator-arm64: stage-lint
+stage-unit: stage-emulator-arm64
+stage-build-arm64: stage-build
+stage-wheel: stage-build-arm64
+
+# One stage, timed. MAKEFLAGS is emptied so that its make runs its own steps
+# in order and cargo schedules its own jobs (a lane's cargo and the other's
+# share the cores).
+stage-%:
+	@began=$$(date +%s); MAKEFLAGS= $(MAKE) --no-print-directory $*; \
+	echo "== make test: $*: $$(( $$(date +%s) - began )) s"
+
+build-arm64 emulator-arm64:
+	$(MAKE) --no-print-directory $(@:-arm64=) ARCH=arm64
 
 # Every build of a full run is built once, so incremental compilation's
 # bookkeeping is only a cost there (`make check`, the edit loop, keeps it).
@@ -144,55 +193,58 @@ lint:
 	$(SAM_REGION) sam validate --lint & pids="$$pids $$!"; \
 	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; exit $$failed
 
-build: tools $(if $(RUNNER),cross-tools)
-	cargo lambda build --release --target $(TRIPLE) --bin layer-autopublish \
+build: tools
+	cargo lambda build --release --$(subst _,-,$(ARCH)) --bin layer-autopublish \
 		--output-format zip --lambda-dir $(LAMBDA_DIR)
 	@ls -l $(BOOTSTRAP_ZIP)
 
-# arm64 on this x86_64 machine: Debian's cross gcc links the static-pie and
-# compiles ring's C parts (as gcc does for x86_64), qemu-user runs it.
-cross-tools:
-	@command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
-		test -e /usr/aarch64-linux-gnu/include/stdint.h || { \
+# The other processor's function, run here (check-binary): qemu-user and
+# that processor's glibc, from Debian, installed when missing. A test tool
+# only: nothing is built with them.
+emulator:
+ifneq ($(RUNNER),)
+	@command -v qemu-$(GNU_ARCH) >/dev/null && test -e /usr/$(GNU_ARCH)-linux-gnu/lib/libc.so.6 || { \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
-			gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null; }
+			qemu-user $(CROSS_LIBC) >/dev/null; }
+endif
 
-# What `make deploy` builds, checked in CI: SAM's cargo-lambda build of the
-# function (the same release build as `make build`, reused).
+# What make deploy deploys: SAM's own build of the function (its cargo
+# lambda build, the release build above reused) is the very binary that
+# make test checks.
 sam-build: build
-	$(SAM_REGION) sam build
+	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+	@cmp $(SAM_BUILD_DIR)/PublisherFunction/bootstrap $(RELEASE_BINARY) && \
+		echo "sam build ($(ARCH)) ships the binary make build built"
 
-# The release binary as Lambda runs it: static (it needs nothing of
-# provided.al2023 but the kernel), position-independent (static-pie: the
-# kernel loads it at a random address, ASLR), it starts (with no
-# environment it stops at the missing AWS_REGION), and it publishes:
+# The release binary as Lambda runs it: a PIE for its processor (the kernel
+# loads it at a random address: ASLR) needing only glibc's own libraries at
+# a version provided.al2023 has (scripts/check-binary.sh), it starts (with
+# no environment it stops at the missing AWS_REGION), and it publishes:
 # tests/on_moto/processes.rs, run on it, four processes racing over one upload.
 # ARCH=arm64: the same checks, the binary run by qemu-user.
-check-binary: build
-	@scripts/check-static.sh $(RELEASE_BINARY) "make build ARCH=$(ARCH)"
+check-binary: build emulator
+	@scripts/check-binary.sh lambda $(ARCH) $(RELEASE_BINARY)
 	@if out=$$(env -i $(RUNNER) $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
 	@echo "it starts and asks for AWS_REGION ($(ARCH))"
-	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) LAYER_AUTOPUBLISH_RUNNER=$(RUNNER) \
+	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) LAYER_AUTOPUBLISH_RUNNER="$(RUNNER)" \
 		scripts/with-moto.sh cargo test --quiet --test on_moto processes::
 
-# The arm64 function as make test checks it: built, static-pie, and
-# publishing on moto under qemu-user; and the template make deploy ARCH=arm64
-# deploys it with.
+# The arm64 function as make test checks it: built, checked and publishing
+# on moto as above (under qemu-user on an x86_64 machine), and what
+# make deploy ARCH=arm64 deploys (SAM's build for Architecture=arm64).
 check-arm64:
-	$(MAKE) --no-print-directory check-binary arm64-template ARCH=arm64
-	$(SAM_REGION) sam validate --lint --template-file $(ARM64_TEMPLATE)
-	scripts/with-moto.sh scripts/check-arm64-package.sh $(ARM64_TEMPLATE) \
-		$(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap.zip
+	$(MAKE) --no-print-directory check-binary sam-build ARCH=arm64
 
 # layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
 # one wheel for every x86_64 Linux, glibc or musl, holding the static musl
-# binary, which is an artifact of its own for images without Python.
+# binary, linked by zig (maturin --zig) as a static-pie (.cargo/config.toml),
+# which is an artifact of its own for images without Python.
 WHEEL_DIR := $(TARGET_DIR)/wheels
 LAYERCTL_STATIC := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layerctl
 wheel: tools
 	rm -rf $(WHEEL_DIR)
-	maturin build --release --target x86_64-unknown-linux-musl \
+	maturin build --release --zig --target x86_64-unknown-linux-musl \
 		--compatibility manylinux_2_17 musllinux_1_2 --out $(WHEEL_DIR)
 	@ls -l $(WHEEL_DIR)/*.whl $(LAYERCTL_STATIC)
 
@@ -200,7 +252,7 @@ wheel: tools
 # diffs against moto; the GitHub Action's step runs with it
 # (tests/on_moto/packaging.rs); its binary is static-pie.
 check-wheel: wheel
-	@scripts/check-static.sh $(LAYERCTL_STATIC) "make wheel"
+	@scripts/check-binary.sh static $(LAYERCTL_STATIC)
 	LAYERCTL_WHEEL="$$(echo $(WHEEL_DIR)/layerctl-*.whl)" scripts/with-moto.sh \
 		cargo test --quiet --test on_moto packaging:: -- --ignored
 
@@ -211,26 +263,15 @@ invoke: tools
 	cargo lambda invoke layer-autopublish --data-file events/put-layer-zip.json
 
 # samconfig.toml holds the stack name, capabilities and the code bucket.
-# ARCH=arm64: SAM's cargo-lambda build gives `--arm64`, which cargo lambda
-# refuses beside the musl target (Cargo.toml), so make builds the arm64 zip
-# and sam deploys it as it is (a template naming it as the code).
-# Beside template.yaml: its other files (LICENSE, README.md) are named
-# relative to it.
-ARM64_TEMPLATE := $(CURDIR)/template-arm64.yaml
-arm64-template:
-	sed 's|^      CodeUri: \.$$|      CodeUri: $(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap.zip|' \
-		template.yaml > $(ARM64_TEMPLATE)
-	@grep -q 'CodeUri: .*lambda-arm64/layer-autopublish/bootstrap.zip' $(ARM64_TEMPLATE) || \
-		{ echo "template.yaml's CodeUri is not the one line this replaces" >&2; exit 1; }
+# SAM builds for ARCH (its cargo lambda build, `--arm64` for arm64); on
+# Linux, cargo lambda builds an x86_64 function for the machine it runs on,
+# so the built bootstrap's processor is checked before anything deploys.
 deploy: tools
-ifeq ($(ARCH),arm64)
-	$(MAKE) --no-print-directory build arm64-template ARCH=arm64
-	sam deploy --guided --template-file $(ARM64_TEMPLATE) --parameter-overrides Architecture=arm64
-else
-	sam build
-	sam deploy --guided
-endif
+	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+	@scripts/check-binary.sh lambda $(ARCH) $(SAM_BUILD_DIR)/PublisherFunction/bootstrap
+	sam deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml \
+		--parameter-overrides Architecture=$(ARCH)
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .demo .aws-sam template-arm64.yaml
+	rm -rf $(VENV) .demo .aws-sam

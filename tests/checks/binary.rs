@@ -26,6 +26,23 @@ fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() {
     );
 }
 
+/// The body of `manifest`'s TOML section `[name]` (empty when it has none).
+fn section<'a>(manifest: &'a str, name: &str) -> &'a str {
+    let header = format!("{name}]");
+    manifest
+        .split("\n[")
+        .find(|s| s.starts_with(&header))
+        .map_or("", |s| &s[header.len()..])
+}
+
+/// The lines of a TOML text that are settings: trimmed, no comments.
+fn settings(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+}
+
 /// The shipped binary unwinds a panic, as the handler's catch needs (a
 /// record that panics fails with InternalError and the event's other
 /// records go on: tests/scenarios/panics.rs, in the test profile). cargo
@@ -35,19 +52,37 @@ fn bad_configuration_stops_the_function_at_start_up_naming_the_variable() {
 #[test]
 fn the_release_build_unwinds_a_panic() {
     let manifest = include_str!("../../Cargo.toml");
-    let section = |name: &str| -> Vec<&str> {
-        manifest
-            .split("\n[")
-            .find(|s| s.starts_with(name))
-            .map(|s| s.lines().map(str::trim).collect())
-            .unwrap_or_default()
-    };
     assert!(
-        section("profile.release]").contains(&"panic = \"unwind\""),
+        settings(section(manifest, "profile.release")).contains(&"panic = \"unwind\""),
         "[profile.release] says panic = \"unwind\""
     );
     assert!(
-        section("package.metadata.lambda.build]").contains(&"disable_optimizations = true"),
+        settings(section(manifest, "package.metadata.lambda.build"))
+            .contains(&"disable_optimizations = true"),
         "cargo lambda adds none of its release settings"
     );
+}
+
+/// The function builds as `sam build` builds it on any host, for either
+/// processor: cargo lambda's own compiler (zig) and the target SAM asks for.
+/// A target named in Cargo.toml makes cargo lambda refuse SAM's `--arm64`;
+/// another compiler, or a linker or C compiler named in .cargo/config.toml,
+/// ties the build to a host that has it (a Debian gcc, a cross gcc).
+#[test]
+fn the_function_builds_with_what_cargo_lambda_brings() {
+    let manifest = include_str!("../../Cargo.toml");
+    let lambda = settings(section(manifest, "package.metadata.lambda.build"));
+    for key in ["target", "compiler"] {
+        assert!(
+            !lambda.iter().any(|line| line.starts_with(key)),
+            "[package.metadata.lambda.build] names no {key}: {lambda:?}"
+        );
+    }
+    let config = settings(include_str!("../../.cargo/config.toml"));
+    for line in &config {
+        assert!(
+            !line.starts_with("linker") && !line.starts_with("CC_") && !line.starts_with("[env]"),
+            ".cargo/config.toml names no linker or C compiler: {line}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! CloudWatch reads it, for the metric lines. `make check-binary` runs it
 //! again on the release binary that ships (`LAYER_AUTOPUBLISH_BINARY`), and
 //! `make check-binary ARCH=arm64` on the arm64 one under qemu-user
-//! (`LAYER_AUTOPUBLISH_RUNNER`).
+//! (`LAYER_AUTOPUBLISH_RUNNER`, with Debian's arm64 glibc).
 
 use crate::common::runtime_api::RuntimeApi;
 use crate::common::world;
@@ -33,17 +33,20 @@ fn binary() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_layer-autopublish").to_owned())
 }
 
-/// How the binary is started: directly, or by the emulator
-/// `LAYER_AUTOPUBLISH_RUNNER` names (`qemu-aarch64` for the arm64 build,
-/// `make check-binary ARCH=arm64`).
+/// How the binary is started: directly, or by the emulator command
+/// `LAYER_AUTOPUBLISH_RUNNER` names, with its arguments (`qemu-aarch64 -L
+/// /usr/aarch64-linux-gnu` for the arm64 build on x86_64: `make check-binary
+/// ARCH=arm64`).
 fn start() -> Command {
-    match std::env::var("LAYER_AUTOPUBLISH_RUNNER") {
-        Ok(runner) if !runner.is_empty() => {
-            let mut command = Command::new(runner);
-            command.arg(binary());
+    let runner = std::env::var("LAYER_AUTOPUBLISH_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut command = Command::new(emulator);
+            command.args(words).arg(binary());
             command
         }
-        _ => Command::new(binary()),
+        None => Command::new(binary()),
     }
 }
 
