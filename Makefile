@@ -28,12 +28,16 @@ ARCH ?= x86_64
 HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 ifeq ($(ARCH),x86_64)
 TRIPLE := x86_64-unknown-linux-gnu
+BUILD_DIR := $(TARGET_DIR)
 LAMBDA_DIR := $(TARGET_DIR)/lambda
 SAM_BUILD_DIR := .aws-sam/build
 GNU_ARCH := x86_64
 CROSS_LIBC := libc6-amd64-cross
 else ifeq ($(ARCH),arm64)
 TRIPLE := aarch64-unknown-linux-gnu
+# A target directory of its own, so that it builds while the x86_64 function
+# does (cargo holds a target directory's host artifacts for a whole build).
+BUILD_DIR := $(TARGET_DIR)/arm64
 LAMBDA_DIR := $(TARGET_DIR)/lambda-arm64
 SAM_BUILD_DIR := .aws-sam/build-arm64
 GNU_ARCH := aarch64
@@ -42,7 +46,7 @@ else
 $(error ARCH is x86_64 or arm64, not $(ARCH))
 endif
 BOOTSTRAP_ZIP := $(LAMBDA_DIR)/layer-autopublish/bootstrap.zip
-RELEASE_BINARY := $(TARGET_DIR)/$(TRIPLE)/release/layer-autopublish
+RELEASE_BINARY := $(BUILD_DIR)/$(TRIPLE)/release/layer-autopublish
 # The other processor's binary runs here under qemu-user, with Debian's
 # glibc for it as its loader and libraries (`make emulator`).
 ifeq ($(ARCH),$(HOST_ARCH))
@@ -55,7 +59,7 @@ endif
 RUST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help tools demo test build-arm64 emulator-arm64 check unit fuzz bench bench-latency lint build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
+.PHONY: help tools demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit fuzz bench bench-latency lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -100,31 +104,42 @@ tools: $(VENV)/.installed $(IAM_ENGINE) rust-targets
 demo: tools
 	scripts/demo.sh
 
-# A full run uses the 2-core machine in two lanes at once: the three
-# release builds (the function for x86_64 and arm64, layerctl's wheel), each
-# ending in a long single-threaded LTO link, beside the lints and the tests,
-# which mostly wait on moto; then the checks of what the builds made. Each
-# stage's output is printed whole when it ends, with how long it took.
-TEST_LANES := stage-unit stage-wheel
-TEST_CHECKS := stage-check-binary stage-sam-build stage-check-wheel stage-check-arm64
-test: tools
-	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_LANES)
-	@$(MAKE) --no-print-directory $(TEST_CHECKS)
+# A full run: every stage of `make lint unit build check-binary sam-build
+# wheel check-wheel check-arm64`, in three lanes at once so that the 2-core
+# machine is kept busy: the x86_64 function, then its SAM build, then
+# layerctl's wheel; the arm64 function and its SAM build; clippy (while pip
+# installs the tools), the template's checkers, the tests and the checks of
+# each build once it is made. The release builds (each ends in a long
+# single-threaded LTO link) run at a lower priority, so the tests keep
+# their pace. Each stage's output is printed whole when it ends, with how
+# long it took.
+TEST_STAGES := check-wheel sam-build-arm64
+test:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(addprefix stage-,$(TEST_STAGES))
 
-# The lanes' order: lint, the arm64 emulator, unit; build, build-arm64, wheel.
-stage-emulator-arm64: stage-lint
+stage-build stage-build-arm64: stage-tools
+stage-sam-build: stage-build
+stage-wheel: stage-sam-build
+stage-sam-build-arm64: stage-build-arm64
+stage-lint-template: stage-lint-rust stage-tools
+stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
-stage-build-arm64: stage-build
-stage-wheel: stage-build-arm64
+stage-check-binary: stage-unit stage-build
+stage-check-binary-arm64: stage-check-binary stage-build-arm64
+stage-check-wheel: stage-check-binary-arm64 stage-wheel
 
-# One stage, timed. MAKEFLAGS is emptied so that its make runs its own steps
-# in order and cargo schedules its own jobs (a lane's cargo and the other's
-# share the cores).
+# One stage, timed. Its make is given this one's flags but the jobserver's,
+# so it runs its own steps in order and cargo schedules its own jobs, and
+# BUILT: a check does not build again what a stage before it built.
+STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
+RELEASE_STAGES := build build-arm64 wheel
 stage-%:
-	@began=$$(date +%s); MAKEFLAGS= $(MAKE) --no-print-directory $*; \
+	@began=$$(date +%s); MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
+	$(if $(filter $*,$(RELEASE_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1; \
 	echo "== make test: $*: $$(( $$(date +%s) - began )) s"
 
-build-arm64 emulator-arm64:
+# Any of these for arm64: make build-arm64 is make build ARCH=arm64.
+build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64:
 	$(MAKE) --no-print-directory $(@:-arm64=) ARCH=arm64
 
 # Every build of a full run is built once, so incremental compilation's
@@ -176,13 +191,20 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 	 Architecture=arm64"
 
 # clippy needs no Python, so the pinned tools install beside it (pip is a
-# minute and a half on a fresh clone). The template's checkers mostly wait,
-# so the six run at once; each prints only what it finds.
+# minute and a half on a fresh clone), then the template's checkers run.
 lint:
-	cargo fmt --all -- --check
 	$(MAKE) --no-print-directory tools & tools=$$!; \
-	clippy=0; cargo clippy --workspace --all-targets -- -D warnings || clippy=$$?; \
-	wait $$tools; exit $$clippy
+	rust=0; $(MAKE) --no-print-directory lint-rust || rust=$$?; \
+	wait $$tools; exit $$rust
+	$(MAKE) --no-print-directory lint-template
+
+lint-rust:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# The template's checkers mostly wait, so the six run at once; each prints
+# only what it finds.
+lint-template: tools
 	set -f; pids=""; \
 	for case in $(TEMPLATE_CASES); do \
 		cfn-lint --append-rules cfn_lint_serverless.rules \
@@ -194,7 +216,7 @@ lint:
 	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; exit $$failed
 
 build: tools
-	cargo lambda build --release --$(subst _,-,$(ARCH)) --bin layer-autopublish \
+	CARGO_TARGET_DIR=$(BUILD_DIR) cargo lambda build --release --$(subst _,-,$(ARCH)) --bin layer-autopublish \
 		--output-format zip --lambda-dir $(LAMBDA_DIR)
 	@ls -l $(BOOTSTRAP_ZIP)
 
@@ -211,8 +233,8 @@ endif
 # What make deploy deploys: SAM's own build of the function (its cargo
 # lambda build, the release build above reused) is the very binary that
 # make test checks.
-sam-build: build
-	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+sam-build: $(if $(BUILT),,build)
+	CARGO_TARGET_DIR=$(BUILD_DIR) $(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
 	@cmp $(SAM_BUILD_DIR)/PublisherFunction/bootstrap $(RELEASE_BINARY) && \
 		echo "sam build ($(ARCH)) ships the binary make build built"
 
@@ -222,7 +244,7 @@ sam-build: build
 # no environment it stops at the missing AWS_REGION), and it publishes:
 # tests/on_moto/processes.rs, run on it, four processes racing over one upload.
 # ARCH=arm64: the same checks, the binary run by qemu-user.
-check-binary: build emulator
+check-binary: $(if $(BUILT),,build) emulator
 	@scripts/check-binary.sh lambda $(ARCH) $(RELEASE_BINARY)
 	@if out=$$(env -i $(RUNNER) $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
@@ -251,7 +273,7 @@ wheel: tools
 # The wheel as CI installs it: in a fresh venv, layerctl uploads, shows and
 # diffs against moto; the GitHub Action's step runs with it
 # (tests/on_moto/packaging.rs); its binary is static-pie.
-check-wheel: wheel
+check-wheel: $(if $(BUILT),,wheel)
 	@scripts/check-binary.sh static $(LAYERCTL_STATIC)
 	LAYERCTL_WHEEL="$$(echo $(WHEEL_DIR)/layerctl-*.whl)" scripts/with-moto.sh \
 		cargo test --quiet --test on_moto packaging:: -- --ignored
@@ -267,7 +289,7 @@ invoke: tools
 # Linux, cargo lambda builds an x86_64 function for the machine it runs on,
 # so the built bootstrap's processor is checked before anything deploys.
 deploy: tools
-	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+	CARGO_TARGET_DIR=$(BUILD_DIR) $(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
 	@scripts/check-binary.sh lambda $(ARCH) $(SAM_BUILD_DIR)/PublisherFunction/bootstrap
 	sam deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml \
 		--parameter-overrides Architecture=$(ARCH)
