@@ -29,7 +29,7 @@ HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 ifeq ($(ARCH),x86_64)
 TRIPLE := x86_64-unknown-linux-gnu
 BUILD_DIR := $(TARGET_DIR)
-LAMBDA_DIR := $(TARGET_DIR)/lambda
+LAMBDA_DIR := $(TARGET_DIR)/lambda-x86_64
 SAM_BUILD_DIR := .aws-sam/build
 GNU_ARCH := x86_64
 CROSS_LIBC := libc6-amd64-cross
@@ -45,8 +45,11 @@ CROSS_LIBC := libc6-arm64-cross
 else
 $(error ARCH is x86_64 or arm64, not $(ARCH))
 endif
+# make build leaves the zip and the binary in it side by side, where SAM's
+# build (whose cargo lambda moves the binary out of cargo's release folder
+# into target/lambda/) does not touch them: every check reads this binary.
 BOOTSTRAP_ZIP := $(LAMBDA_DIR)/layer-autopublish/bootstrap.zip
-RELEASE_BINARY := $(BUILD_DIR)/$(TRIPLE)/release/layer-autopublish
+RELEASE_BINARY := $(LAMBDA_DIR)/layer-autopublish/bootstrap
 # The other processor's binary runs here under qemu-user, with Debian's
 # glibc for it as its loader and libraries (`make emulator`).
 ifeq ($(ARCH),$(HOST_ARCH))
@@ -105,21 +108,20 @@ demo: tools
 	scripts/demo.sh
 
 # A full run: every stage of `make lint unit build check-binary sam-build
-# wheel check-wheel check-arm64`, in three lanes at once so that the 2-core
-# machine is kept busy: the x86_64 function, then its SAM build, then
-# layerctl's wheel; the arm64 function and its SAM build; clippy (while pip
-# installs the tools), the template's checkers, the tests and the checks of
-# each build once it is made. The release builds (each ends in a long
-# single-threaded LTO link) run at a lower priority, so the tests keep
-# their pace. Each stage's output is printed whole when it ends, with how
-# long it took.
-TEST_STAGES := check-wheel sam-build-arm64
+# wheel check-wheel check-arm64`, as many at once as the order below allows,
+# so that the 2-core machine is kept busy: the three release builds (the
+# function for x86_64 and for arm64, layerctl's wheel; each in its own target
+# directory, each ending in a long single-threaded LTO link) at once, at a
+# lower priority, beside clippy (while pip installs the tools), the
+# template's checkers and the tests, which so keep their pace; then the
+# checks of each build once it is made. Each stage's output is printed whole
+# when it ends, with how long it took.
+TEST_STAGES := check-wheel sam-build sam-build-arm64
 test:
-	@$(MAKE) --no-print-directory -j3 --output-sync=target $(addprefix stage-,$(TEST_STAGES))
+	@$(MAKE) --no-print-directory -j4 --output-sync=target $(addprefix stage-,$(TEST_STAGES))
 
-stage-build stage-build-arm64: stage-tools
+stage-build stage-build-arm64 stage-wheel: stage-tools
 stage-sam-build: stage-build
-stage-wheel: stage-sam-build
 stage-sam-build-arm64: stage-build-arm64
 stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
@@ -218,7 +220,8 @@ lint-template: tools
 build: tools
 	CARGO_TARGET_DIR=$(BUILD_DIR) cargo lambda build --release --$(subst _,-,$(ARCH)) --bin layer-autopublish \
 		--output-format zip --lambda-dir $(LAMBDA_DIR)
-	@ls -l $(BOOTSTRAP_ZIP)
+	@cp $(BUILD_DIR)/$(TRIPLE)/release/layer-autopublish $(RELEASE_BINARY)
+	@ls -l $(BOOTSTRAP_ZIP) $(RELEASE_BINARY)
 
 # The other processor's function, run here (check-binary): qemu-user and
 # that processor's glibc, from Debian, installed when missing. A test tool
@@ -261,12 +264,15 @@ check-arm64:
 # layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
 # one wheel for every x86_64 Linux, glibc or musl, holding the static musl
 # binary, linked by zig (maturin --zig) as a static-pie (.cargo/config.toml),
-# which is an artifact of its own for images without Python.
+# which is an artifact of its own for images without Python. Compiled in a
+# target directory of its own, like the arm64 function, so that the three
+# release builds can run at once.
 WHEEL_DIR := $(TARGET_DIR)/wheels
-LAYERCTL_STATIC := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layerctl
+WHEEL_BUILD_DIR := $(TARGET_DIR)/wheel
+LAYERCTL_STATIC := $(WHEEL_BUILD_DIR)/x86_64-unknown-linux-musl/release/layerctl
 wheel: tools
 	rm -rf $(WHEEL_DIR)
-	maturin build --release --zig --target x86_64-unknown-linux-musl \
+	CARGO_TARGET_DIR=$(WHEEL_BUILD_DIR) maturin build --release --zig --target x86_64-unknown-linux-musl \
 		--compatibility manylinux_2_17 musllinux_1_2 --out $(WHEEL_DIR)
 	@ls -l $(WHEEL_DIR)/*.whl $(LAYERCTL_STATIC)
 
