@@ -28,16 +28,12 @@ ARCH ?= x86_64
 HOST_ARCH := $(subst aarch64,arm64,$(shell uname -m))
 ifeq ($(ARCH),x86_64)
 TRIPLE := x86_64-unknown-linux-gnu
-BUILD_DIR := $(TARGET_DIR)
 LAMBDA_DIR := $(TARGET_DIR)/lambda-x86_64
 SAM_BUILD_DIR := .aws-sam/build
 GNU_ARCH := x86_64
 CROSS_LIBC := libc6-amd64-cross
 else ifeq ($(ARCH),arm64)
 TRIPLE := aarch64-unknown-linux-gnu
-# A target directory of its own, so that it builds while the x86_64 function
-# does (cargo holds a target directory's host artifacts for a whole build).
-BUILD_DIR := $(TARGET_DIR)/arm64
 LAMBDA_DIR := $(TARGET_DIR)/lambda-arm64
 SAM_BUILD_DIR := .aws-sam/build-arm64
 GNU_ARCH := aarch64
@@ -62,7 +58,7 @@ endif
 RUST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help tools demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit fuzz bench bench-latency lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
+.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit fuzz bench bench-latency lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -81,10 +77,16 @@ help:
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
 	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest)"
 
-# The venv is rebuilt whenever the pinned list changes.
-$(VENV)/.installed: scripts/python-tools.txt
+# The venv is rebuilt whenever the pinned list changes. What the release
+# builds need (cargo-lambda with zig, maturin) is installed first, so that a
+# build need not wait for the rest (make test builds while pip installs it).
+PIP_INSTALL := $(VENV)/bin/pip install --quiet --disable-pip-version-check
+$(VENV)/.build-tools: scripts/python-tools.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/python-tools.txt
+	$(PIP_INSTALL) $$(grep -E '^(cargo-lambda|maturin)==' scripts/python-tools.txt)
+	touch $@
+$(VENV)/.installed: $(VENV)/.build-tools
+	$(PIP_INSTALL) -r scripts/python-tools.txt
 	touch $@
 
 # The IAM policy engine of tests/on_moto/rights/ (npm, pinned by its lock
@@ -102,33 +104,38 @@ rust-targets:
 		grep -qxF "$$target" <<<"$$installed" || rustup target add "$$target"; \
 	done
 
-tools: $(VENV)/.installed $(IAM_ENGINE) rust-targets
+build-tools: $(VENV)/.build-tools rust-targets
+tools: build-tools $(VENV)/.installed $(IAM_ENGINE)
 
 demo: tools
 	scripts/demo.sh
 
-# A full run: every stage of `make lint unit build check-binary sam-build
-# wheel check-wheel check-arm64`, as many at once as the order below allows,
-# so that the 2-core machine is kept busy: the three release builds (the
-# function for x86_64 and for arm64, layerctl's wheel; each in its own target
-# directory, each ending in a long single-threaded LTO link) at once, at a
-# lower priority, beside clippy (while pip installs the tools), the
-# template's checkers and the tests, which so keep their pace; then the
-# checks of each build once it is made. Each stage's output is printed whole
-# when it ends, with how long it took.
-TEST_STAGES := check-wheel sam-build sam-build-arm64
+# A full run: every stage of `make lint unit bins build check-binary sam-build
+# wheel check-wheel check-arm64`, in two lanes at once so that the 2-core
+# machine is kept busy: the three release builds (the function for x86_64
+# and for arm64, layerctl's wheel) one after another, at a lower priority,
+# from as soon as cargo-lambda is installed; beside them clippy (while pip
+# installs the rest), the template's checkers, the tests (which so keep
+# their pace), the debug binaries, and each build's checks once it is made.
+# Each build ends in a long single-threaded LTO link, which leaves the other
+# core to the second lane; the three at once would cost a quarter more.
+# Each stage's output is printed whole when it ends, with how long it took.
 test:
-	@$(MAKE) --no-print-directory -j4 --output-sync=target $(addprefix stage-,$(TEST_STAGES))
+	@$(MAKE) --no-print-directory -j2 --output-sync=target stage-sam-build-arm64
 
-stage-build stage-build-arm64 stage-wheel: stage-tools
-stage-sam-build: stage-build
-stage-sam-build-arm64: stage-build-arm64
+stage-build: stage-build-tools
+stage-build-arm64: stage-build
+stage-wheel: stage-build-arm64
+stage-tools: stage-build-tools
 stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
-stage-check-binary: stage-unit stage-build
+stage-bins: stage-unit
+stage-check-binary: stage-bins stage-build
 stage-check-binary-arm64: stage-check-binary stage-build-arm64
 stage-check-wheel: stage-check-binary-arm64 stage-wheel
+stage-sam-build: stage-check-wheel
+stage-sam-build-arm64: stage-sam-build
 
 # One stage, timed. Its make is given this one's flags but the jobserver's,
 # so it runs its own steps in order and cargo schedules its own jobs, and
@@ -154,6 +161,12 @@ check:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --lib --bins
+
+# The debug binaries as `cargo build` makes them (what make demo and
+# make watch run): without the dev-dependencies' features the tests build
+# with, so code that compiles only with those fails here.
+bins:
+	cargo build --workspace --bins
 
 # One moto server for every test binary (scripts/with-moto.sh); `cargo test`
 # run directly starts one per binary instead.
@@ -217,10 +230,10 @@ lint-template: tools
 	$(SAM_REGION) sam validate --lint & pids="$$pids $$!"; \
 	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; exit $$failed
 
-build: tools
-	CARGO_TARGET_DIR=$(BUILD_DIR) cargo lambda build --release --$(subst _,-,$(ARCH)) --bin layer-autopublish \
+build: build-tools
+	cargo lambda build --release --$(subst _,-,$(ARCH)) --bin layer-autopublish \
 		--output-format zip --lambda-dir $(LAMBDA_DIR)
-	@cp $(BUILD_DIR)/$(TRIPLE)/release/layer-autopublish $(RELEASE_BINARY)
+	@cp $(TARGET_DIR)/$(TRIPLE)/release/layer-autopublish $(RELEASE_BINARY)
 	@ls -l $(BOOTSTRAP_ZIP) $(RELEASE_BINARY)
 
 # The other processor's function, run here (check-binary): qemu-user and
@@ -236,8 +249,8 @@ endif
 # What make deploy deploys: SAM's own build of the function (its cargo
 # lambda build, the release build above reused) is the very binary that
 # make test checks.
-sam-build: $(if $(BUILT),,build)
-	CARGO_TARGET_DIR=$(BUILD_DIR) $(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+sam-build: tools $(if $(BUILT),,build)
+	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
 	@cmp $(SAM_BUILD_DIR)/PublisherFunction/bootstrap $(RELEASE_BINARY) && \
 		echo "sam build ($(ARCH)) ships the binary make build built"
 
@@ -247,7 +260,7 @@ sam-build: $(if $(BUILT),,build)
 # no environment it stops at the missing AWS_REGION), and it publishes:
 # tests/on_moto/processes.rs, run on it, four processes racing over one upload.
 # ARCH=arm64: the same checks, the binary run by qemu-user.
-check-binary: $(if $(BUILT),,build) emulator
+check-binary: tools $(if $(BUILT),,build) emulator
 	@scripts/check-binary.sh lambda $(ARCH) $(RELEASE_BINARY)
 	@if out=$$(env -i $(RUNNER) $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
 	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
@@ -264,22 +277,19 @@ check-arm64:
 # layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
 # one wheel for every x86_64 Linux, glibc or musl, holding the static musl
 # binary, linked by zig (maturin --zig) as a static-pie (.cargo/config.toml),
-# which is an artifact of its own for images without Python. Compiled in a
-# target directory of its own, like the arm64 function, so that the three
-# release builds can run at once.
+# which is an artifact of its own for images without Python.
 WHEEL_DIR := $(TARGET_DIR)/wheels
-WHEEL_BUILD_DIR := $(TARGET_DIR)/wheel
-LAYERCTL_STATIC := $(WHEEL_BUILD_DIR)/x86_64-unknown-linux-musl/release/layerctl
-wheel: tools
+LAYERCTL_STATIC := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layerctl
+wheel: build-tools
 	rm -rf $(WHEEL_DIR)
-	CARGO_TARGET_DIR=$(WHEEL_BUILD_DIR) maturin build --release --zig --target x86_64-unknown-linux-musl \
+	maturin build --release --zig --target x86_64-unknown-linux-musl \
 		--compatibility manylinux_2_17 musllinux_1_2 --out $(WHEEL_DIR)
 	@ls -l $(WHEEL_DIR)/*.whl $(LAYERCTL_STATIC)
 
 # The wheel as CI installs it: in a fresh venv, layerctl uploads, shows and
 # diffs against moto; the GitHub Action's step runs with it
 # (tests/on_moto/packaging.rs); its binary is static-pie.
-check-wheel: $(if $(BUILT),,wheel)
+check-wheel: tools $(if $(BUILT),,wheel)
 	@scripts/check-binary.sh static $(LAYERCTL_STATIC)
 	LAYERCTL_WHEEL="$$(echo $(WHEEL_DIR)/layerctl-*.whl)" scripts/with-moto.sh \
 		cargo test --quiet --test on_moto packaging:: -- --ignored
@@ -295,7 +305,7 @@ invoke: tools
 # Linux, cargo lambda builds an x86_64 function for the machine it runs on,
 # so the built bootstrap's processor is checked before anything deploys.
 deploy: tools
-	CARGO_TARGET_DIR=$(BUILD_DIR) $(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
 	@scripts/check-binary.sh lambda $(ARCH) $(SAM_BUILD_DIR)/PublisherFunction/bootstrap
 	sam deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml \
 		--parameter-overrides Architecture=$(ARCH)
