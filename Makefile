@@ -112,29 +112,29 @@ demo: tools
 
 # A full run: every stage of `make lint unit bins build check-binary sam-build
 # wheel check-wheel check-arm64`, in two lanes at once so that the 2-core
-# machine is kept busy: the three release builds (the function for x86_64
-# and for arm64, layerctl's wheel) one after another, at a lower priority,
-# from as soon as cargo-lambda is installed; beside them clippy (while pip
-# installs the rest), the template's checkers, the tests (which so keep
-# their pace), the debug binaries, and each build's checks once it is made.
-# Each build ends in a long single-threaded LTO link, which leaves the other
-# core to the second lane; the three at once would cost a quarter more.
-# Each stage's output is printed whole when it ends, with how long it took.
+# machine is kept busy: the function's release builds (x86_64, then arm64)
+# at a lower priority from as soon as cargo-lambda is installed; beside them
+# clippy (while pip installs the rest), the template's checkers, the tests
+# (which so keep their pace), the debug binaries, then layerctl's wheel, also
+# at a lower priority, and each build's checks. Each release build ends in a
+# long single-threaded LTO link, which leaves a core to the other lane; the
+# three at once would cost a quarter more CPU. Each stage's output is
+# printed whole when it ends, with how long it took.
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target stage-sam-build-arm64
 
 stage-build: stage-build-tools
 stage-build-arm64: stage-build
-stage-wheel: stage-build-arm64
 stage-tools: stage-build-tools
 stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
 stage-bins: stage-unit
-stage-check-binary: stage-bins stage-build
+stage-wheel: stage-bins
+stage-check-wheel: stage-wheel
+stage-check-binary: stage-check-wheel stage-build
 stage-check-binary-arm64: stage-check-binary stage-build-arm64
-stage-check-wheel: stage-check-binary-arm64 stage-wheel
-stage-sam-build: stage-check-wheel
+stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
 
 # One stage, timed. Its make is given this one's flags but the jobserver's,
