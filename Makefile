@@ -300,7 +300,8 @@ watch: tools
 invoke: tools
 	cargo lambda invoke layer-autopublish --data-file events/put-layer-zip.json
 
-# samconfig.toml holds the stack name, capabilities and the code bucket.
+# samconfig.toml holds the stack name, capabilities and the code bucket
+# (named, since SAM looks for it beside the template it is given).
 # SAM builds for ARCH (its cargo lambda build, `--arm64` for arm64); on
 # Linux, cargo lambda builds an x86_64 function for the machine it runs on,
 # so the built bootstrap's processor is checked before anything deploys.
@@ -308,7 +309,7 @@ deploy: tools
 	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
 	@scripts/check-binary.sh lambda $(ARCH) $(SAM_BUILD_DIR)/PublisherFunction/bootstrap
 	sam deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml \
-		--parameter-overrides Architecture=$(ARCH)
+		--config-file $(CURDIR)/samconfig.toml --parameter-overrides Architecture=$(ARCH)
 
 clean:
 	cargo clean
