@@ -71,11 +71,14 @@ help:
 	@echo "make unit         the Rust tests only (unit, moto, in-process)"
 	@echo "make lint         cargo fmt --check, clippy -D warnings; template.yaml: cfn-lint with"
 	@echo "                  the serverless rules, checkov, sam validate --lint"
-	@echo "make build        release bootstrap.zip for provided.al2023 (cargo lambda; ARCH=arm64 for Graviton)"
+	@echo "make build        release bootstrap.zip for provided.al2023, as sam build builds it"
+	@echo "                  (cargo lambda and zig; ARCH=arm64 for Graviton)"
+	@echo "make bins         the debug binaries, as make demo and make watch run them"
 	@echo "make wheel        layerctl's wheel (pip install layerctl) and its static binary"
 	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
-	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest)"
+	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest;"
+	@echo "                  ARCH=arm64 for Graviton)"
 
 # The venv is rebuilt whenever the pinned list changes. What the release
 # builds need (cargo-lambda with zig, maturin) is installed first, so that a
