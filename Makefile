@@ -249,11 +249,14 @@ ifneq ($(RUNNER),)
 			qemu-user $(CROSS_LIBC) >/dev/null; }
 endif
 
+# SAM's own build of the function for ARCH (make sam-build, make deploy).
+SAM_BUILD = $(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+
 # What make deploy deploys: SAM's own build of the function (its cargo
 # lambda build, the release build above reused) is the very binary that
 # make test checks.
 sam-build: tools $(if $(BUILT),,build)
-	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+	$(SAM_BUILD)
 	@cmp $(SAM_BUILD_DIR)/PublisherFunction/bootstrap $(RELEASE_BINARY) && \
 		echo "sam build ($(ARCH)) ships the binary make build built"
 
@@ -309,7 +312,7 @@ invoke: tools
 # Linux, cargo lambda builds an x86_64 function for the machine it runs on,
 # so the built bootstrap's processor is checked before anything deploys.
 deploy: tools
-	$(SAM_REGION) sam build --parameter-overrides Architecture=$(ARCH) --build-dir $(SAM_BUILD_DIR)
+	$(SAM_BUILD)
 	@scripts/check-binary.sh lambda $(ARCH) $(SAM_BUILD_DIR)/PublisherFunction/bootstrap
 	sam deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml \
 		--config-file $(CURDIR)/samconfig.toml --parameter-overrides Architecture=$(ARCH)
