@@ -140,15 +140,15 @@ stage-check-binary-arm64: stage-check-binary stage-build-arm64
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
 
-# One stage, timed. Its make is given this one's flags but the jobserver's,
+# One stage, timed (its wall clock and the CPU time of all it ran). Its make is given this one's flags but the jobserver's,
 # so it runs its own steps in order and cargo schedules its own jobs, and
 # BUILT: a check does not build again what a stage before it built.
 STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
 RELEASE_STAGES := build build-arm64 wheel
 stage-%:
-	@began=$$(date +%s); MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
-	$(if $(filter $*,$(RELEASE_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1; \
-	echo "== make test: $*: $$(( $$(date +%s) - began )) s"
+	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
+	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
+	$(if $(filter $*,$(RELEASE_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
 
 # Any of these for arm64: make build-arm64 is make build ARCH=arm64.
 build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64:
