@@ -117,14 +117,17 @@ demo: tools
 # wheel check-wheel check-arm64`, in two lanes at once so that the 2-core
 # machine is kept busy: the function's release builds (x86_64, then arm64)
 # at a lower priority from as soon as cargo-lambda is installed; beside them
-# clippy (while pip installs the rest), the template's checkers, the tests
-# (which so keep their pace), the debug binaries, then layerctl's wheel, also
-# at a lower priority, and each build's checks. Each release build ends in a
-# long single-threaded LTO link, which leaves a core to the other lane; the
-# three at once would cost a quarter more CPU. Each stage's output is
-# printed whole when it ends, with how long it took.
+# clippy, the template's checkers, the tests (which so keep their pace), the
+# debug binaries, then layerctl's wheel, also at a lower priority, and each
+# build's checks. The third job is pip installing the rest of the tools
+# beside clippy and the first build: it mostly waits on downloads, and with
+# two jobs it held back the release builds, the longest lane, by a minute
+# and a quarter. Each release build ends in a long single-threaded LTO link,
+# which leaves a core to the other lane; the three at once would cost a
+# quarter more CPU. Each stage's output is printed whole when it ends, with
+# how long it took and the CPU time it used.
 test:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target stage-sam-build-arm64
+	@$(MAKE) --no-print-directory -j3 --output-sync=target stage-sam-build-arm64
 
 stage-build: stage-build-tools
 stage-build-arm64: stage-build
