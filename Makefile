@@ -115,20 +115,20 @@ demo: tools
 
 # A full run: every stage of `make lint unit bins build check-binary sam-build
 # wheel check-wheel check-arm64`, in two lanes at once so that the 2-core
-# machine is kept busy: the function's x86_64 release build at a lower
-# priority from as soon as cargo-lambda is installed; beside it clippy, the
-# template's checkers, the tests (which so keep their pace) and the debug
-# binaries; then the arm64 build and layerctl's wheel side by side, also at
-# a lower priority, and each build's checks. The third job is pip installing
-# the rest of the tools beside clippy and the first build: it mostly waits
-# on downloads, and with two jobs it held back the release builds by a
-# minute and a quarter. Each release build ends in a long single-threaded
-# LTO link: the last two start together so that their links overlap
-# instead of one running alone at the end (a minute and a half of a cold
-# run), and the three at once would cost a quarter more CPU. With every
-# stage at one priority, rustc processes contending as equals used a tenth
-# more CPU. Each stage's output is printed whole when it ends, with how
-# long it took and the CPU time it used.
+# machine is kept busy: the function's release builds (x86_64, then arm64)
+# at a lower priority from as soon as cargo-lambda is installed; beside
+# them clippy, the template's checkers, the tests (which so keep their
+# pace), then the debug binaries and layerctl's wheel (also at a lower
+# priority) side by side, and each build's checks. The third job is pip
+# installing the rest of the tools beside clippy and the first build: it
+# mostly waits on downloads, and with two jobs it held back the release
+# builds by a minute and a quarter. Each release build ends in a long
+# single-threaded LTO link, which leaves a core to the other lane; the
+# three builds at once from the start would cost a quarter more CPU, and
+# every stage at one priority a tenth more (rustc processes contending as
+# equals). docs/performance.md has the figures. Each stage's output is
+# printed whole when it ends, with how long it took and the CPU time it
+# used.
 test:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target stage-sam-build-arm64
 
@@ -139,9 +139,9 @@ stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
 stage-bins: stage-unit
-stage-wheel: stage-bins stage-build
+stage-wheel: stage-unit
 stage-check-wheel: stage-wheel
-stage-check-binary: stage-check-wheel stage-build
+stage-check-binary: stage-check-wheel stage-bins stage-build
 stage-check-binary-arm64: stage-check-binary stage-build-arm64
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
