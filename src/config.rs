@@ -106,6 +106,18 @@ impl Config {
         }
     }
 
+    /// The layer whose versions are read beside the zip's HEAD, before the
+    /// upload's metadata says which layer it names: `LAYER_NAME`, when the
+    /// deployment serves that layer alone (`ALLOWED_LAYERS` is it, as the
+    /// template sets it without `AllowedLayers`) or does not say (empty).
+    /// A deployment serving several layers reads none ahead: in a
+    /// monorepo's burst that read was a third of the control-plane calls,
+    /// all wasted (issue 31).
+    pub fn read_ahead_layer(&self) -> Option<&str> {
+        let layer = self.layer_name.as_deref()?;
+        (self.allowed_layers.is_unset() || self.allowed_layers.is_only(layer)).then_some(layer)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -319,6 +331,24 @@ mod tests {
     fn defaults() {
         assert_eq!(config(&[]), Ok(Config::default()));
         assert_eq!(config(&[("LAYER_NAME", " ")]), Ok(Config::default()));
+    }
+
+    #[test]
+    fn only_a_deployment_serving_one_layer_reads_its_versions_ahead() {
+        let ahead = |allowed: &str| {
+            let c = config(&[("LAYER_NAME", "deps"), ("ALLOWED_LAYERS", allowed)]).unwrap();
+            c.read_ahead_layer().map(str::to_owned)
+        };
+        assert_eq!(
+            ahead("deps").as_deref(),
+            Some("deps"),
+            "the template's default"
+        );
+        assert_eq!(ahead("").as_deref(), Some("deps"), "unset: as before");
+        assert_eq!(ahead("deps,team-*"), None);
+        assert_eq!(ahead("deps,other"), None);
+        assert_eq!(ahead("dep*"), None);
+        assert_eq!(config(&[]).unwrap().read_ahead_layer(), None);
     }
 
     #[test]

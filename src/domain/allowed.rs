@@ -46,6 +46,16 @@ impl AllowedLayers {
                 })
     }
 
+    /// Whether the set is empty: any layer (the role decides).
+    pub fn is_unset(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether the set is `layer` and nothing else.
+    pub fn is_only(&self, layer: &str) -> bool {
+        matches!(self.entries.as_slice(), [only] if only == layer)
+    }
+
     /// The set as configured, for messages.
     pub fn describe(&self) -> String {
         self.entries.join(",")

@@ -185,10 +185,11 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
         // 2. The zip, as it is now: an event whose object was overwritten
         // since is superseded by the newer upload's own event, even when it
-        // arrives last. At the same time, the versions of the layer the
-        // upload most likely names (LAYER_NAME; the HEAD tells), for the
-        // first look: one call's wait less on every record.
-        let guess = self.config.layer_name.as_deref();
+        // arrives last. At the same time, in a deployment that serves one
+        // layer, that layer's versions (the HEAD tells whether the upload
+        // names it), for the first look: one call's wait less on every
+        // record. A deployment serving several layers reads none ahead.
+        let guess = self.config.read_ahead_layer();
         let (head, guessed_versions) =
             tokio::join!(self.aws.head(&upload.bucket, &upload.key), async {
                 match guess {

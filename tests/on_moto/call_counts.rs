@@ -3,7 +3,9 @@
 //! most 12 in a versioned bucket and 13 in an unversioned one, and the same
 //! whatever the number of versions already published (1, 2 or 12); and how
 //! many of them one after another (the depth, from when each began and
-//! ended): `unchanged` 2, `published` 6 (7 in an unversioned bucket).
+//! ended): `unchanged` 2, `published` 6 (7 in an unversioned bucket). In a
+//! deployment serving several layers, nothing is read ahead of the zip's
+//! HEAD: `unchanged` 3 deep, and 1 control-plane call; `published` 3.
 //!
 //! Beyond the 10 of a publish from one folder's lease, the design needs: the
 //! layer's lease read, and the versions read again after it is taken (one
@@ -33,6 +35,16 @@ async fn run(
         .expect("processed");
     let depth = calls.depth();
     (response.results[0].outcome, calls.take(), depth)
+}
+
+/// What `unchanged` calls: the zip's HEAD, the layer's versions, and one
+/// listing of the folder from the latest version's records on.
+fn unchanged_calls() -> BTreeMap<String, usize> {
+    BTreeMap::from([
+        ("HeadObject".to_owned(), 1),
+        ("ListLayerVersions".to_owned(), 1),
+        ("ListObjectsV2".to_owned(), 1),
+    ])
 }
 
 #[tokio::test]
@@ -130,17 +142,62 @@ async fn floors(versioned: bool) {
 
         let (outcome, made, depth) = run(&publisher, &calls, event).await;
         assert_eq!(outcome, OutcomeKind::Unchanged);
-        assert_eq!(
-            made,
-            BTreeMap::from([
-                ("HeadObject".to_owned(), 1),
-                ("ListLayerVersions".to_owned(), 1),
-                ("ListObjectsV2".to_owned(), 1),
-            ]),
-            "unchanged after v{n}"
-        );
+        assert_eq!(made, unchanged_calls(), "unchanged after v{n}");
         // Issue 13: the zip's HEAD and the layer's versions at once, then
         // the folder's listing.
         assert_eq!(depth, 2, "unchanged after v{n}: calls one after another");
     }
+}
+
+/// A deployment serving several layers (a prefix in ALLOWED_LAYERS, as a
+/// monorepo's): an upload naming its own layer reads no other layer's
+/// versions ahead. Published, it makes 3 control-plane calls (the versions,
+/// read again under the lease, and the publish); unchanged, 1 (issue 31).
+#[tokio::test]
+async fn a_many_layer_stack_reads_only_the_layer_the_upload_names() {
+    let w = world("many layers").await;
+    let (calls_aws, calls) = counted(&w.sdk);
+    let team = format!("{}-team-", w.layer);
+    let config = layer_autopublish::config::Config {
+        allowed_layers: layer_autopublish::domain::allowed::AllowedLayers::parse(&format!(
+            "{},{team}*",
+            w.layer
+        ))
+        .expect("allowed layers"),
+        ..w.config()
+    };
+    let publisher = Publisher::new(calls_aws, config, crate::common::REGION);
+    let named = format!("{team}a");
+    let lock = lock(1);
+    w.put(&format!("{DIR}/requirements.txt"), lock.as_bytes(), &[])
+        .await;
+    let md5 = crate::common::md5_hex(lock.as_bytes());
+    let event = w
+        .upload_zip(
+            DIR,
+            "build 1",
+            &[
+                ("manifest-md5", md5.as_str()),
+                ("layer-name", named.as_str()),
+            ],
+        )
+        .await;
+    let control_plane = |made: &BTreeMap<String, usize>| -> usize {
+        made.iter()
+            .filter(|(operation, _)| operation.contains("Layer") || operation.contains("Function"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+
+    let (outcome, made, _) = run(&publisher, &calls, event.clone()).await;
+    assert_eq!(outcome, OutcomeKind::Published, "{made:?}");
+    assert_eq!(control_plane(&made), 3, "{made:?}");
+    assert_eq!(w.versions_of(&named).await.len(), 1);
+    assert!(w.versions_of(&w.layer).await.is_empty());
+
+    let (outcome, made, depth) = run(&publisher, &calls, event).await;
+    assert_eq!(outcome, OutcomeKind::Unchanged);
+    assert_eq!(made, unchanged_calls(), "only the named layer's versions");
+    // The HEAD names the layer, then its versions, then the folder.
+    assert_eq!(depth, 3, "{made:?}");
 }
