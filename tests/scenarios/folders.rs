@@ -130,12 +130,7 @@ async fn a_late_duplicate_after_another_folder_published_does_not_publish_again(
 #[tokio::test]
 async fn a_layer_outside_the_allowed_set_is_refused_before_any_call_on_it() {
     let scene = Scene::new();
-    let config = Config {
-        allowed_layers: layer_autopublish::domain::allowed::AllowedLayers::parse("deps,team-*")
-            .expect("a set"),
-        ..Config::default()
-    };
-    let publisher = scene.publisher_with(config);
+    let publisher = scene.publisher_with(many_layers());
     let lock = "requests==2.32.3\n";
     let upload = |layer: &str| {
         let metadata = [

@@ -198,6 +198,35 @@ async fn a_failed_read_of_the_versions_beside_the_head_is_read_again() {
     );
 }
 
+/// Issue 31: in a deployment serving several layers, the versions are read
+/// once the HEAD names the layer, with no guess to fall back on. That read
+/// failing (a throttle, before applying) fails the record before anything
+/// is written or held; Lambda's retry publishes once.
+#[tokio::test]
+async fn a_failed_read_of_the_versions_after_the_head_fails_holding_nothing() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(many_layers());
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene
+        .aws
+        .inject(Op::ListLayerVersions, "", Fault::FailBefore, 1);
+    scene.aws.take_calls();
+
+    let error = invoke(&publisher, event.clone())
+        .await
+        .expect_err("the read failed");
+
+    assert_eq!(error.error_type, "LambdaError", "{error:?}");
+    let ops: Vec<Op> = scene.aws.take_calls().iter().map(|c| c.op).collect();
+    assert_eq!(ops, [Op::HeadObject, Op::ListLayerVersions]);
+    assert!(!scene.lease_held());
+    assert!(scene.versions().is_empty());
+
+    let retry = invoke(&publisher, event).await.expect("published");
+    assert_eq!(outcome(&retry), OutcomeKind::Published);
+    assert_eq!(scene.versions().len(), 1);
+}
+
 /// Issue 21: `PublishLayerVersion` got no answer, and Lambda applies it a
 /// few seconds later. The invocation never sends it again: it looks for the
 /// marker again, with backoff, finds the version and records it, all in the

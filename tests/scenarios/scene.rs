@@ -186,6 +186,15 @@ pub fn with_pointer() -> Config {
     }
 }
 
+/// A deployment serving several layers: `ALLOWED_LAYERS=deps,team-*`.
+pub fn many_layers() -> Config {
+    Config {
+        allowed_layers: layer_autopublish::domain::allowed::AllowedLayers::parse("deps,team-*")
+            .expect("a set"),
+        ..Config::default()
+    }
+}
+
 pub fn arn(version: i64) -> String {
     format!("arn:aws:lambda:us-east-1:123456789012:layer:{LAYER}:{version}")
 }
