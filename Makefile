@@ -58,7 +58,7 @@ endif
 RUST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit fuzz bench bench-latency lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
+.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit fuzz bench bench-latency bench-burst lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -68,6 +68,8 @@ help:
 	@echo "make bench        start-up, memory, latency, AWS calls and size vs a boto3 baseline"
 	@echo "make bench-latency  the same jobs with AWS's latency (a proxy before moto), beside"
 	@echo "                  the seed's publish step; and a 100 MiB zip's upload three ways"
+	@echo "make bench-burst  100 and 300 layers uploaded at once under Lambda's control-plane"
+	@echo "                  rate (15 and 5 requests/s): time to settle, throttles, calls"
 	@echo "make unit         the Rust tests only (unit, moto, in-process)"
 	@echo "make lint         cargo fmt --check, clippy -D warnings; template.yaml: cfn-lint with"
 	@echo "                  the serverless rules, checkov, sam validate --lint"
@@ -199,6 +201,14 @@ bench-latency: build
 	$(VENV)/bin/python bench/latency.py $(RELEASE_BINARY) $(TARGET_DIR)/release/layerctl \
 		$${RUNS:-5}
 
+# A monorepo's burst (issue 31): 100 layers uploaded at once, each event its
+# own cold process of the release binary, through the proxy answering as
+# Lambda's control-plane rate does (15 and 5 requests/s); 100 published, 100
+# and 300 unchanged: wall time, floor, attempts, throttles, calls per upload.
+# Figures, not a test (tests/on_moto/burst.rs checks one case's outcome).
+bench-burst: build
+	$(VENV)/bin/python bench/burst.py $(RELEASE_BINARY)
+
 # The property tests, longer than CI runs them.
 fuzz:
 	PROPTEST_CASES=20000 cargo test --test checks properties::
@@ -211,7 +221,7 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 	"LatestParameter=/layer-autopublish/{layer}/latest ShareWith=123456789012 EventBus=default \
 	 KeepVersions=3 PruneRecords=true AllowedLayers=de* ReplicateTo=eu-west-1=my-artifacts-eu \
 	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api \
-	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging \
+	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging MaxConcurrency=10 \
 	 KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \
 	 Architecture=arm64"
 

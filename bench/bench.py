@@ -25,12 +25,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
 
 import boto3
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 REGION = "us-east-1"
 BUCKET = "bench-artifacts"
 
@@ -83,6 +85,30 @@ def s3_client(endpoint):
     )
 
 
+def reply(handler, status, headers, body=b""):
+    """A Runtime API handler's answer: status line, headers and body in one
+    write."""
+    lines = [f"HTTP/1.1 {status} OK"] + [f"{k}: {v}" for k, v in headers.items()]
+    lines.append(f"Content-Length: {len(body)}")
+    handler.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    handler.wfile.flush()
+
+
+def start_proxy(upstream, options):
+    """bench/latency_proxy.py before moto at `upstream`, with `options` (its
+    flags): the process and the URL to call through it."""
+    port_file = tempfile.mktemp()
+    proxy = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "latency_proxy.py"), upstream, port_file, *options]
+    )
+    for _ in range(300):
+        if os.path.exists(port_file) and os.path.getsize(port_file):
+            with open(port_file) as f:
+                return proxy, f"http://127.0.0.1:{f.read()}"
+        time.sleep(0.05)
+    raise SystemExit("the latency proxy did not start")
+
+
 class RuntimeApi:
     """Hands out `events` one by one and records when each was handed out and
     answered; after the last, requests for work wait until the process is
@@ -109,11 +135,7 @@ class RuntimeApi:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def reply(self, status, headers, body=b""):
-                """Status line, headers and body in one write."""
-                lines = [f"HTTP/1.1 {status} OK"] + [f"{k}: {v}" for k, v in headers.items()]
-                lines.append(f"Content-Length: {len(body)}")
-                self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-                self.wfile.flush()
+                reply(self, status, headers, body)
 
             def do_GET(self):
                 now = time.perf_counter()

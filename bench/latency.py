@@ -30,7 +30,8 @@ import zipfile
 from urllib.parse import urlparse
 
 from bench import (
-    BUCKET, event, lambda_env, layer_zip, peak_rss_kib, s3_client, serve, start_moto, upload,
+    BUCKET, event, lambda_env, layer_zip, peak_rss_kib, s3_client, serve, start_moto,
+    start_proxy, upload,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,28 +44,16 @@ def knob(name):
     return float(os.environ.get(name, KNOBS[name]))
 
 
-def start_proxy(upstream, timing_file):
-    port_file = tempfile.mktemp()
-    proxy = subprocess.Popen(
-        [
-            sys.executable,
-            os.path.join(HERE, "latency_proxy.py"),
-            upstream,
-            port_file,
-            f"--s3-ms={knob('S3_MS')}",
-            f"--lambda-ms={knob('LAMBDA_MS')}",
-            f"--publish-ms={knob('PUBLISH_MS')}",
-            f"--other-ms={knob('OTHER_MS')}",
-            f"--upload-mib-s={knob('UPLOAD_MIB_S')}",
-            f"--timing-file={timing_file}",
-        ]
-    )
-    for _ in range(300):
-        if os.path.exists(port_file) and os.path.getsize(port_file):
-            with open(port_file) as f:
-                return proxy, f"http://127.0.0.1:{f.read()}"
-        time.sleep(0.05)
-    raise SystemExit("the latency proxy did not start")
+def proxy_options(timing_file):
+    """The proxy's latencies and bandwidth, from the knobs."""
+    return [
+        f"--s3-ms={knob('S3_MS')}",
+        f"--lambda-ms={knob('LAMBDA_MS')}",
+        f"--publish-ms={knob('PUBLISH_MS')}",
+        f"--other-ms={knob('OTHER_MS')}",
+        f"--upload-mib-s={knob('UPLOAD_MIB_S')}",
+        f"--timing-file={timing_file}",
+    ]
 
 
 def uploaded_event(s3, folder, lock):
@@ -217,7 +206,7 @@ def main():
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     moto, direct = start_moto()
     timing_file = tempfile.mktemp()
-    proxy, endpoint = start_proxy(direct, timing_file)
+    proxy, endpoint = start_proxy(direct, proxy_options(timing_file))
     try:
         env = lambda_env(endpoint)
         s3 = s3_client(direct)

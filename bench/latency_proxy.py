@@ -9,6 +9,16 @@ no faster than a bandwidth limit.
     python bench/latency_proxy.py UPSTREAM_URL PORT_FILE
         [--s3-ms 20] [--lambda-ms 40] [--publish-ms 500] [--other-ms 20]
         [--upload-mib-s 50] [--timing-file FILE]
+        [--lambda-rps 15] [--calls-file FILE]
+
+With --lambda-rps it also answers as Lambda's control-plane limit does: one
+bucket of that many requests a second (refilled continuously, holding one
+second's worth), shared by every Lambda call but invoking; a call that finds
+it empty is answered 429 `TooManyRequestsException` with a `Retry-After`
+header and a `retryAfterSeconds` in its body, after Lambda's latency, and
+never reaches moto. With --calls-file it appends a line per call: the time,
+the service, the method and path, the status answered and the request
+body's length.
 
 It listens on a free loopback port and writes it to PORT_FILE once ready.
 With --timing-file it appends a line per answer: how late after its
@@ -22,11 +32,14 @@ call: the proxy opens a new one to moto, inside the call's latency);
 
 import argparse
 import asyncio
+import json
+import math
 import re
 import time
 from urllib.parse import urlparse
 
 PUBLISH = re.compile(rb"^POST /2018-10-31/layers/[^/?]+/versions")
+INVOKE = re.compile(rb"^POST /2015-03-31/functions/[^/]+/invocations")
 SERVICE = re.compile(rb"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", re.I)
 CHUNK = 64 * 1024
 
@@ -39,12 +52,41 @@ class Limits:
         self.publish = args.publish_ms / 1000
         self.other = args.other_ms / 1000
         self.upload_bytes_s = args.upload_mib_s * 1024 * 1024
+        self.calls_file = open(args.calls_file, "a", buffering=1) if args.calls_file else None
+        self.rate = args.lambda_rps
+        self.tokens = self.rate
+        self.refilled = time.perf_counter()
+
+    def service(self, headers):
+        found = SERVICE.search(headers.get(b"authorization", b""))
+        return found.group(1).lower() if found else b"s3"
+
+    def throttled(self, request_line, headers):
+        """Whether Lambda's control-plane rate refuses this call: how many
+        seconds its answer asks to wait, else None (a token was taken)."""
+        if not self.rate or self.service(headers) != b"lambda" or INVOKE.match(request_line):
+            return None
+        now = time.perf_counter()
+        self.tokens = min(self.rate, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        return max(1, math.ceil((1 - self.tokens) / self.rate))
+
+    def log_call(self, request_line, headers, status):
+        if self.calls_file:
+            method, path = request_line.split(b" ")[:2]
+            service = self.service(headers).decode()
+            length = int(headers.get(b"content-length", b"0") or 0)
+            self.calls_file.write(
+                f"{time.time():.3f} {service} {method.decode()} {path.decode()} {status} {length}\n"
+            )
 
     def latency(self, request_line, headers):
         if PUBLISH.match(request_line):
             return self.publish
-        found = SERVICE.search(headers.get(b"authorization", b""))
-        service = found.group(1).lower() if found else b"s3"
+        service = self.service(headers)
         if service == b"s3":
             return self.s3
         if service == b"lambda":
@@ -129,6 +171,40 @@ async def relay_body(reader, writer, headers, bytes_per_s=None, no_body=False):
     return None
 
 
+class Discard:
+    """Where a throttled request's body goes."""
+
+    def write(self, data):
+        pass
+
+    async def drain(self):
+        pass
+
+
+async def throttle(reader, writer, headers, latency, retry_after):
+    """Lambda's answer to a call over its rate, after its latency: the body
+    read and dropped, nothing sent to moto."""
+    answer_at = time.perf_counter() + latency
+    await relay_body(reader, Discard(), headers)
+    body = json.dumps({
+        "Type": "User",
+        "message": "Rate exceeded",
+        "Reason": "CallerRateLimitExceeded",
+        "retryAfterSeconds": str(retry_after),
+    }).encode()
+    head = [
+        b"HTTP/1.1 429 Too Many Requests",
+        b"Content-Type: application/json",
+        b"x-amzn-ErrorType: TooManyRequestsException",
+        b"x-amzn-RequestId: 00000000-0000-0000-0000-000000000429",
+        f"Retry-After: {retry_after}".encode(),
+        f"Content-Length: {len(body)}".encode(),
+    ]
+    await until(answer_at)
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    await writer.drain()
+
+
 async def serve(client_reader, client_writer, upstream, limits):
     up_reader = up_writer = None
     try:
@@ -137,6 +213,12 @@ async def serve(client_reader, client_writer, upstream, limits):
             if request is None:
                 return
             line, header_lines, headers = request
+            latency = limits.latency(line, headers)
+            retry_after = limits.throttled(line, headers)
+            if retry_after is not None:
+                await throttle(client_reader, client_writer, headers, latency, retry_after)
+                limits.log_call(line, headers, 429)
+                continue
             # The connection to moto is the proxy's own work, inside the
             # call's latency: the clock starts once the request is received.
             connecting = time.perf_counter()
@@ -147,7 +229,6 @@ async def serve(client_reader, client_writer, upstream, limits):
                 client_writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 await client_writer.drain()
                 header_lines = [h for h in header_lines if not h.lower().startswith(b"expect:")]
-            latency = limits.latency(line, headers)
             up_writer.write(b"\r\n".join([line, *header_lines]) + b"\r\n\r\n")
             await relay_body(client_reader, up_writer, headers, limits.upload_bytes_s)
             answer_at = time.perf_counter() - connected_in + latency
@@ -176,6 +257,7 @@ async def serve(client_reader, client_writer, upstream, limits):
                 client_writer.write(b"\r\n".join([status, *status_headers]) + b"\r\n\r\n")
                 if code != 100:
                     limits.record(time.perf_counter() - answer_at, moto_late, line)
+                    limits.log_call(line, headers, code)
                     break
             no_body = method == b"HEAD" or code in (204, 304)
             framed = await relay_body(up_reader, client_writer, response_headers, no_body=no_body)
@@ -207,6 +289,8 @@ async def main():
     parser.add_argument("--other-ms", type=float, default=20)
     parser.add_argument("--upload-mib-s", type=float, default=50)
     parser.add_argument("--timing-file")
+    parser.add_argument("--lambda-rps", type=float, default=0)
+    parser.add_argument("--calls-file")
     args = parser.parse_args()
     url = urlparse(args.upstream)
     upstream = (url.hostname, url.port)

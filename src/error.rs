@@ -4,6 +4,7 @@
 use crate::domain::event::EventProblem;
 use crate::domain::layer_zip::{ZipProblem, MAX_ZIPPED_BYTES};
 use lambda_runtime::Diagnostic;
+use std::time::Duration;
 
 /// One failed AWS call, with the service's error code when it sent one.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,23 @@ pub struct AwsError {
     /// all: a timeout, a dropped connection. A call without an answer may
     /// still be applying.
     pub answered: bool,
+    /// How many seconds a throttled call's answer asked the caller to wait
+    /// before sending it again (Lambda's `Retry-After`, `retryAfterSeconds`:
+    /// whole seconds).
+    pub retry_after_s: Option<u16>,
+    /// Set on a throttle the caller stopped waiting out (`throttles.rs`):
+    /// how often and how long the call was throttled. Boxed: rarely set, and
+    /// every `Result` of a call carries the error's size.
+    pub waited_out: Option<Box<WaitedOut>>,
+}
+
+/// How long a throttled call was waited out before its caller's time ran
+/// short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitedOut {
+    /// Every attempt was throttled.
+    pub attempts: u32,
+    pub waited: Duration,
 }
 
 impl AwsError {
@@ -193,7 +211,11 @@ pub enum Problem {
          (150 s), and Lambda's retry of this event then records that version, or publishes \
          if none came. Nothing to do"
     )]
-    PublishUnconfirmed { layer: String, error: AwsError },
+    PublishUnconfirmed {
+        layer: String,
+        /// Boxed: the largest variant sets every `Problem`'s size.
+        error: Box<AwsError>,
+    },
 
     #[error(
         "version {version_arn} is published, but not every function of FOLLOWERS uses it yet: \
@@ -221,7 +243,18 @@ pub enum Problem {
     },
 
     #[error("{}{}", .0, hint(.0))]
-    Aws(#[from] AwsError),
+    Aws(AwsError),
+
+    /// A call throttled until the record's time ran short.
+    #[error(
+        "{error}{}. A throttled call changes nothing. Lambda's control plane allows an \
+         account about 15 requests per second, shared by every tool of the account: this \
+         record waited as long as its time allowed, and Lambda's retry of this event (about a \
+         minute later) finishes it. If bursts of uploads keep ending here, see \
+         docs/operating.md#a-burst-of-uploads",
+        waited_for(.error)
+    )]
+    Throttled { error: AwsError },
 
     /// A state the code rules out was reached: a bug, said as such.
     #[error(
@@ -253,6 +286,32 @@ fn followers_said(followers: &[crate::domain::outcome::FollowerResult]) -> Strin
         })
         .collect();
     each.join(", ")
+}
+
+/// How long a throttled call was waited out, for a message.
+fn waited_for(error: &AwsError) -> String {
+    match error.waited_out.as_deref() {
+        Some(WaitedOut { attempts: 1, .. }) => {
+            ", on its one attempt, with no time left to wait".into()
+        }
+        Some(WaitedOut { attempts, waited }) => format!(
+            ", on each of its {attempts} attempts over {:.1} s",
+            waited.as_secs_f64()
+        ),
+        None => String::new(),
+    }
+}
+
+/// A failed call is `Throttled` when the service refused it for the rate,
+/// else the service's own error type.
+impl From<AwsError> for Problem {
+    fn from(error: AwsError) -> Self {
+        if error.is_throttle() {
+            Self::Throttled { error }
+        } else {
+            Self::Aws(error)
+        }
+    }
 }
 
 /// What to do about the AWS errors a user can fix.
@@ -321,6 +380,7 @@ impl Problem {
             Self::FollowersNotMoved { .. } => "FollowersNotMoved",
             Self::ReplicasNotPublished { .. } => "ReplicasNotPublished",
             Self::Internal(_) => "InternalError",
+            Self::Throttled { .. } => "Throttled",
             Self::Aws(source) => match source.service {
                 AwsService::S3 => "S3Error",
                 AwsService::Lambda => "LambdaError",
@@ -474,6 +534,8 @@ mod tests {
                 code: Some("AccessDeniedException".into()),
                 answered: true,
                 message: "not allowed".into(),
+                retry_after_s: None,
+                waited_out: None,
             }),
         };
         assert_eq!(e.error_type(), "LambdaError");

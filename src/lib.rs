@@ -21,7 +21,8 @@
 //!   with injected faults and a manual clock;
 //! - [`config`]: the environment; [`error`]: what the user sees when
 //!   something is wrong; [`metrics`]: one metric line per record;
-//!   `backoff`: the pauses of every retry; [`logging`]: JSON logs.
+//!   `backoff`: the pauses of every retry; [`throttles`]: throttled calls
+//!   waited out; [`logging`]: JSON logs.
 
 pub mod adapters;
 pub(crate) mod backoff;
@@ -33,6 +34,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ports;
 pub mod publish;
+pub mod throttles;
 
 pub use domain::outcome::{Outcome, OutcomeKind};
 pub use error::{Error, Problem, RecordError};

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     let publisher = OnceLock::new();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let publisher = publisher.get_or_init(|| {
-            Publisher::new(aws::Aws::new(&sdk), config.clone(), region.clone())
+            Publisher::new(aws::Aws::for_function(&sdk), config.clone(), region.clone())
                 .with_metrics(MetricsLog::Stdout)
         });
         handle_json(publisher, event)

@@ -6,8 +6,9 @@
 //! Per record: `Records` (a count, 1) dimensioned by `Layer` and `Outcome`
 //! (`published`, `unchanged`, `superseded`, `ignored`, `would_publish`, or
 //! `failed`), a failed one also by `Layer`, `Outcome` and `ErrorType`; its
-//! `RecordDuration`; and for a publish, `PublishDuration`: from sending
-//! `PublishLayerVersion` until the version was known.
+//! `RecordDuration`; for a publish, `PublishDuration`: from sending
+//! `PublishLayerVersion` until the version was known; and when its calls
+//! were throttled, `Throttles` (answers) and `ThrottleWait` (the pauses).
 
 use crate::domain::outcome::Outcome;
 use crate::error::Problem;
@@ -42,6 +43,10 @@ pub struct RecordMetrics<'a> {
     pub error_type: Option<&'a str>,
     pub took: Duration,
     pub publish_took: Option<Duration>,
+    /// Throttled answers the record's calls met, and how long it paused
+    /// for them.
+    pub throttled: u32,
+    pub throttle_wait: Duration,
 }
 
 impl<'a> RecordMetrics<'a> {
@@ -62,6 +67,17 @@ impl<'a> RecordMetrics<'a> {
             error_type,
             took,
             publish_took,
+            throttled: 0,
+            throttle_wait: Duration::ZERO,
+        }
+    }
+
+    /// The same, with the throttles its calls met.
+    pub fn throttled(self, throttled: u32, throttle_wait: Duration) -> Self {
+        Self {
+            throttled,
+            throttle_wait,
+            ..self
         }
     }
 }
@@ -81,6 +97,10 @@ pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> Stri
     ];
     if record.publish_took.is_some() {
         metrics.push(json!({"Name": "PublishDuration", "Unit": "Milliseconds"}));
+    }
+    if record.throttled > 0 {
+        metrics.push(json!({"Name": "Throttles", "Unit": "Count"}));
+        metrics.push(json!({"Name": "ThrottleWait", "Unit": "Milliseconds"}));
     }
     let mut line = json!({
         "_aws": {
@@ -103,6 +123,10 @@ pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> Stri
         }
         if let Some(took) = record.publish_took {
             fields.insert("PublishDuration".into(), millis(took).into());
+        }
+        if record.throttled > 0 {
+            fields.insert("Throttles".into(), record.throttled.into());
+            fields.insert("ThrottleWait".into(), millis(record.throttle_wait).into());
         }
     }
     line.to_string()
@@ -158,6 +182,8 @@ mod tests {
             error_type: Some("S3Error"),
             took: Duration::from_millis(1500),
             publish_took: None,
+            throttled: 0,
+            throttle_wait: Duration::ZERO,
         };
         let at = UNIX_EPOCH + Duration::from_millis(1_795_435_200_123);
         let parsed: Value = serde_json::from_str(&line("Ns", at, &record)).unwrap();
@@ -171,6 +197,31 @@ mod tests {
         assert_eq!(parsed["ErrorType"], "S3Error");
         assert_eq!(parsed["RecordDuration"], 1500.0);
         assert!(parsed.get("PublishDuration").is_none());
+        assert!(parsed.get("Throttles").is_none(), "only when throttled");
+    }
+
+    #[test]
+    fn a_throttled_record_counts_its_throttles_and_their_pauses() {
+        let result = Err(Problem::Internal("x".into()));
+        let record = RecordMetrics::of(
+            "s3://b/layer.zip",
+            &result,
+            Some("deps"),
+            None,
+            Duration::ZERO,
+            None,
+        )
+        .throttled(7, Duration::from_millis(9250));
+        let parsed: Value = serde_json::from_str(&line("Ns", UNIX_EPOCH, &record)).unwrap();
+        let names: Vec<&Value> = parsed["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| &m["Name"])
+            .collect();
+        assert!(names.contains(&&json!("Throttles")) && names.contains(&&json!("ThrottleWait")));
+        assert_eq!(parsed["Throttles"], 7);
+        assert_eq!(parsed["ThrottleWait"], 9250.0);
     }
 
     #[test]

@@ -160,14 +160,16 @@ pub trait Regions: Sized {
     fn in_region(&self, region: &str) -> Self;
 }
 
-/// Everything the publisher calls, as one bound.
-pub trait Ports: Folder + Layer + Parameters + Events + Functions + Regions {}
+/// Everything the publisher calls, as one bound: a handle on clients that
+/// its clones share (each record wraps a clone in `throttles::Patient`).
+pub trait Ports: Folder + Layer + Parameters + Events + Functions + Regions + Clone {}
 
-impl<T: Folder + Layer + Parameters + Events + Functions + Regions> Ports for T {}
+impl<T: Folder + Layer + Parameters + Events + Functions + Regions + Clone> Ports for T {}
 
 /// Time: what the lease's expiry and the wait for another's lease are
 /// measured with. Tests use a manual one, so no test waits on the wall clock.
-pub trait Clock: Send + Sync {
+/// Its clones tell the same time.
+pub trait Clock: Send + Sync + Clone {
     fn now(&self) -> SystemTime;
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
     /// A random duration from zero to `ceiling`: a retry's pause

@@ -18,10 +18,12 @@ use crate::domain::outcome::{Outcome, OutcomeKind};
 use crate::error::Problem;
 use crate::metrics::{self, MetricsLog, RecordMetrics};
 use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
+use crate::throttles::Patient;
 use checked::CheckedUpload;
 use facts::Look;
 use futures_util::future::OptionFuture;
 use lease::{Claim, Lease, Take, Wait};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::{info, info_span, Instrument};
 
@@ -36,9 +38,9 @@ pub(crate) mod write;
 pub struct Publisher<A, C = SystemClock> {
     pub(crate) aws: A,
     pub(crate) clock: C,
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     /// For the console links in the logs.
-    region: String,
+    region: Arc<str>,
     /// Where each record's metric line goes.
     metrics: MetricsLog,
 }
@@ -117,8 +119,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         Self {
             aws,
             clock,
-            config,
-            region: region.into(),
+            config: Arc::new(config),
+            region: Arc::from(region.into()),
             metrics: MetricsLog::Off,
         }
     }
@@ -139,10 +141,13 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let deadline = deadline.unwrap_or_else(|| started + ASSUMED_TIMEOUT);
         let answer_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         let mut measured = Measured::default();
-        let result = self
+        // Every call of the record waits out throttles until `answer_by`.
+        let record = self.waiting_out_throttles(answer_by);
+        let result = record
             .steps(upload, answer_by, &mut measured)
             .instrument(span)
             .await;
+        let throttles = record.aws.tally();
         let now = self.clock.now();
         let took = now.duration_since(started).unwrap_or_default();
         let record = RecordMetrics::of(
@@ -152,10 +157,23 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             self.config.layer_name.as_deref(),
             took,
             measured.publish_took,
-        );
+        )
+        .throttled(throttles.throttled(), throttles.waited());
         self.metrics
             .write(&metrics::line(&self.config.metrics_namespace, now, &record));
         result
+    }
+
+    /// This publisher for one record: its calls wait out throttles until
+    /// `answer_by` (`throttles.rs`).
+    fn waiting_out_throttles(&self, answer_by: SystemTime) -> Publisher<Patient<A, C>, C> {
+        Publisher {
+            aws: Patient::new(self.aws.clone(), self.clock.clone(), answer_by),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            region: self.region.clone(),
+            metrics: self.metrics,
+        }
     }
 
     async fn steps(

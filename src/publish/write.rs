@@ -20,12 +20,6 @@ use tracing::info;
 /// finding that the one before did not apply.
 const PUBLISH_ATTEMPTS: u32 = 3;
 
-/// How often a throttled publish is sent at most (as the SDK's own retry
-/// policy would: 5 attempts), and the ceilings of the pauses between them.
-const THROTTLE_ATTEMPTS: u32 = 5;
-const THROTTLE_FIRST_PAUSE: Duration = Duration::from_millis(200);
-const THROTTLE_LONGEST_PAUSE: Duration = Duration::from_millis(1600);
-
 /// The ceilings of the pauses between two looks for a publish that got no
 /// answer.
 const UNCONFIRMED_FIRST_PAUSE: Duration = Duration::from_secs(1);
@@ -194,21 +188,13 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         listed: Option<i64>,
     ) -> Result<NewVersion, Failed> {
         let mut attempts = 1;
-        let mut throttled = 1;
-        let mut throttle_pauses = Backoff::new(THROTTLE_FIRST_PAUSE, THROTTLE_LONGEST_PAUSE);
         let mut look_pauses = Backoff::new(UNCONFIRMED_FIRST_PAUSE, UNCONFIRMED_LONGEST_PAUSE);
         let unknown = |e| Failed::may_still_apply(Problem::from(e));
         loop {
             let error = match aws.publish(request).await {
                 Ok(new) => return Ok(new),
-                // Refused before applying: sent again after a pause.
-                Err(e) if e.is_throttle() && throttled < THROTTLE_ATTEMPTS => {
-                    throttled += 1;
-                    let pause = throttle_pauses.next_pause(&self.clock);
-                    info!(layer = %checked.layer, error = %e, pause_ms = pause.as_millis() as u64, "the publish was throttled: sending it again");
-                    self.clock.sleep(pause).await;
-                    continue;
-                }
+                // Refused before applying, a throttle too: the ports waited
+                // it out (`throttles.rs`) until the record's time ran short.
                 Err(e) if !e.may_have_applied() => return Err(e.into()),
                 Err(e) => e,
             };
@@ -236,6 +222,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 let pause = look_pauses.next_pause(&self.clock);
                 if self.clock.now() + pause > checked.answer_by {
                     let layer = checked.layer.clone();
+                    let error = Box::new(error);
                     let unconfirmed = Problem::PublishUnconfirmed { layer, error };
                     return Err(Failed::may_still_apply(unconfirmed));
                 }

@@ -193,3 +193,33 @@ fn the_alarms_watch_errors_and_failed_events_and_notify_what_is_set() {
     assert!(topics.is_match("") && topics.is_match(topic));
     assert!(!topics.is_match("arn:aws:sqs:us-east-1:123456789012:paging"));
 }
+
+/// Issue 31: `MaxConcurrency` reserves the function's concurrency, and only
+/// when set: empty (the default) leaves the function on the account's
+/// unreserved pool, since reserving fails in accounts near their limit.
+#[test]
+fn max_concurrency_reserves_the_functions_concurrency_only_when_set() {
+    let template = load(TEMPLATE);
+    let parameter = &template["Parameters"]["MaxConcurrency"];
+    assert_eq!(parameter["Default"].as_str(), Some(""));
+    let pattern = parameter["AllowedPattern"].as_str().expect("a pattern");
+    let pattern = regex::Regex::new(pattern).expect("a regex");
+    for good in ["", "1", "10", "1000"] {
+        assert!(pattern.is_match(good), "{good:?}");
+    }
+    for bad in ["0", "-1", "ten", "010", "1.5", "100000"] {
+        assert!(!pattern.is_match(bad), "{bad:?}");
+    }
+    let function = &template["Resources"]["PublisherFunction"]["Properties"];
+    let reserved = function["ReservedConcurrentExecutions"]
+        .as_vec()
+        .expect("!If [condition, value, AWS::NoValue]");
+    let [condition, value, otherwise] = reserved.as_slice() else {
+        panic!("{reserved:?}");
+    };
+    let condition = condition.as_str().expect("a condition");
+    assert!(!holds(&template, condition, &[("MaxConcurrency", "")]));
+    assert!(holds(&template, condition, &[("MaxConcurrency", "10")]));
+    assert_eq!(value.as_str(), Some("MaxConcurrency"));
+    assert_eq!(otherwise.as_str(), Some("AWS::NoValue"));
+}

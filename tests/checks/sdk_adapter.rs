@@ -405,33 +405,49 @@ fn hanging_client(
     aws_smithy_runtime_api::client::http::SharedHttpClient,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    client_answering(move |n| (n >= hang).then(answer))
+}
+
+/// An HTTP client whose `n`th request (from 0) gets `answer(n)`, or never
+/// an answer for `None`; and how many requests it was sent.
+fn client_answering(
+    answer: impl Fn(usize) -> Option<aws_smithy_runtime_api::client::orchestrator::HttpResponse>
+        + Send
+        + Sync
+        + 'static,
+) -> (
+    aws_smithy_runtime_api::client::http::SharedHttpClient,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use aws_smithy_runtime_api::client::http::{
         http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
     };
-    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    #[derive(Debug)]
-    struct Hanging {
-        hang: usize,
+    type Answer = dyn Fn(usize) -> Option<HttpResponse> + Send + Sync;
+    struct Answering {
         sent: Arc<AtomicUsize>,
-        answer: fn() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        answer: Box<Answer>,
     }
-    impl HttpConnector for Hanging {
+    impl std::fmt::Debug for Answering {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Answering")
+        }
+    }
+    impl HttpConnector for Answering {
         fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
-            if self.sent.fetch_add(1, Ordering::SeqCst) < self.hang {
-                HttpConnectorFuture::new(std::future::pending())
-            } else {
-                HttpConnectorFuture::ready(Ok((self.answer)()))
+            match (self.answer)(self.sent.fetch_add(1, Ordering::SeqCst)) {
+                Some(response) => HttpConnectorFuture::ready(Ok(response)),
+                None => HttpConnectorFuture::new(std::future::pending()),
             }
         }
     }
     let sent = Arc::new(AtomicUsize::new(0));
-    let connector = SharedHttpConnector::new(Hanging {
-        hang,
+    let connector = SharedHttpConnector::new(Answering {
         sent: sent.clone(),
-        answer,
+        answer: Box::new(answer),
     });
     (http_client_fn(move |_, _| connector.clone()), sent)
 }
@@ -451,7 +467,85 @@ fn functions_aws(client: aws_smithy_runtime_api::client::http::SharedHttpClient)
         .http_client(client)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .build();
-    Aws::new(&sdk)
+    Aws::for_function(&sdk)
+}
+
+/// An HTTP client answering with `answers` in turn (the last one again
+/// after that), and how many requests it was sent.
+fn scripted_client(
+    answers: &'static [fn() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse],
+) -> (
+    aws_smithy_runtime_api::client::http::SharedHttpClient,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    client_answering(move |n| answers.get(n).or(answers.last()).map(|answer| answer()))
+}
+
+/// Lambda's 429 as it sends it: its type in a header, the wait it asks for
+/// in `Retry-After` and in the body.
+fn lambda_throttle(header: bool) -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    let body = r#"{"Type":"User","message":"Rate exceeded","Reason":"CallerRateLimitExceeded","retryAfterSeconds":"3"}"#;
+    let mut response = http_status(429, body);
+    let headers = response.headers_mut();
+    headers.insert("x-amzn-ErrorType", "TooManyRequestsException");
+    headers.insert("Content-Type", "application/json");
+    if header {
+        headers.insert("Retry-After", "2");
+    }
+    response
+}
+
+fn no_versions() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    http_status(200, r#"{"LayerVersions":[]}"#)
+}
+
+/// The function's clients send a throttled call once: the publisher waits
+/// it out (`throttles.rs`), no sooner than the answer asks, which the error
+/// carries, from the header or else the body.
+#[tokio::test(start_paused = true)]
+async fn the_functions_clients_leave_a_throttle_to_the_publisher_with_the_wait_it_asks() {
+    use std::sync::atomic::Ordering;
+    let (client, sent) = scripted_client(&[|| lambda_throttle(true), no_versions]);
+    let error = functions_aws(client)
+        .recent_versions("deps")
+        .await
+        .unwrap_err();
+    assert!(error.is_throttle(), "{error}");
+    assert_eq!(error.retry_after_s, Some(2), "the header first");
+    assert_eq!(sent.load(Ordering::SeqCst), 1, "not retried by the SDK");
+
+    let (client, _) = scripted_client(&[|| lambda_throttle(false)]);
+    let error = functions_aws(client)
+        .recent_versions("deps")
+        .await
+        .unwrap_err();
+    assert_eq!(error.retry_after_s, Some(3), "else the body's");
+
+    // S3's SlowDown names no wait; not retried either.
+    let (client, sent) = scripted_client(&[|| {
+        http_status(503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
+    }]);
+    let error = functions_aws(client)
+        .read_small("b", "app/requirements.txt", 1024)
+        .await
+        .unwrap_err();
+    assert!(error.is_throttle(), "{error}");
+    assert_eq!(
+        (error.retry_after_s, sent.load(Ordering::SeqCst)),
+        (None, 1)
+    );
+}
+
+/// Every other passing failure is still retried by the SDK.
+#[tokio::test(start_paused = true)]
+async fn the_functions_clients_still_retry_server_errors() {
+    let (client, sent) = scripted_client(&[
+        || http_status(503, r#"{"__type":"ServiceException","message":"busy"}"#),
+        no_versions,
+    ]);
+    let versions = functions_aws(client).recent_versions("deps").await;
+    assert_eq!(versions.ok(), Some(Vec::new()));
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 /// A HEAD whose first request never answers is abandoned after its

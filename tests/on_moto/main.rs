@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod burst;
 mod call_counts;
 mod contract;
 mod deliveries;

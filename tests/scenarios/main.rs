@@ -7,6 +7,7 @@
 //!
 //! One module per topic; `scene` holds what they share.
 
+mod burst;
 mod folders;
 mod hand_over;
 mod lease;

@@ -79,8 +79,15 @@ impl Scene {
     /// [`Scene::upload`] into another folder `dir` that publishes to the
     /// same layer.
     pub fn upload_to(&self, dir: &str, lock: &str, build: &str) -> Value {
+        self.upload_to_with(dir, lock, build, &[])
+    }
+
+    /// [`Scene::upload_to`], the zip also carrying `metadata`.
+    pub fn upload_to_with(
+        &self, dir: &str, lock: &str, build: &str, metadata: &[(&str, &str)],
+    ) -> Value {
         let md5 = md5(lock);
-        let metadata = [("manifest-md5", md5.as_str())];
+        let metadata = [&[("manifest-md5", md5.as_str())], metadata].concat();
         let staged = format!("{dir}/requirements.txt");
         self.aws
             .put_object(BUCKET, &staged, lock.as_bytes(), &[], None);

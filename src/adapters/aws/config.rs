@@ -8,6 +8,11 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason,
+};
+use aws_smithy_types::retry::ErrorKind;
 use std::time::Duration;
 
 /// The SDK configuration loader with the one TLS stack this crate ships
@@ -64,11 +69,45 @@ fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 /// Transient failures (throttling, 5xx, timeouts, dropped connections) are
 /// retried with exponential backoff and jitter, up to 5 attempts in all;
 /// permanent ones (AccessDenied, a missing bucket, Lambda's code storage
-/// limit) are not retried and fail the record at once.
+/// limit) are not retried and fail the record at once. The function's
+/// clients leave throttles out ([`ThrottlesToTheCaller`]).
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(5)
         .with_initial_backoff(Duration::from_millis(200))
+}
+
+/// The function's clients do not retry a throttled call: the SDK would send
+/// it again within about 3 s, ignoring how long the answer asks to wait, and
+/// then give up, far sooner than the invocation must. The publisher waits
+/// throttles out itself (`throttles.rs`), for as long as its deadline
+/// allows. Runs after the SDK's own classifiers and forbids the retry they
+/// chose for a throttle; every other retry stands.
+#[derive(Clone, Copy, Debug)]
+pub struct ThrottlesToTheCaller;
+
+impl ClassifyRetry for ThrottlesToTheCaller {
+    fn classify_retry(&self, _: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, _: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        match previous {
+            RetryAction::RetryIndicated(RetryReason::RetryableError {
+                kind: ErrorKind::ThrottlingError,
+                ..
+            }) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "ThrottlesToTheCaller"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
 }
 
 #[cfg(test)]

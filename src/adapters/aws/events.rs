@@ -35,6 +35,8 @@ impl Events for Aws {
                 code: Some(code.to_owned()),
                 message: format!("{code}: {}", message.unwrap_or_default()),
                 answered: true,
+                retry_after_s: None,
+                waited_out: None,
             }),
             None => Ok(()),
         }

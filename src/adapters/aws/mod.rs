@@ -18,13 +18,16 @@ mod s3;
 mod ssm;
 pub mod timeouts;
 
-pub use config::{config_loader, lambda_config, lambda_config_from, retry_config};
+pub use config::{
+    config_loader, lambda_config, lambda_config_from, retry_config, ThrottlesToTheCaller,
+};
 pub use s3::copy_source;
 
 use crate::error::{AwsError, AwsService};
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::retries::classifiers::SharedRetryClassifier;
 use std::sync::{Arc, OnceLock};
 
 /// The S3, Lambda, SSM and EventBridge clients, built once per process;
@@ -86,15 +89,34 @@ impl Aws {
     /// local emulator), S3 is addressed path-style, since virtual-host
     /// addressing needs DNS for `bucket.host`.
     pub fn new(sdk: &SdkConfig) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
-        let (for_ssm, for_events) = (sdk.clone(), sdk.clone());
+        Self::with_classifiers(sdk, &[])
+    }
+
+    /// The function's clients: as [`Aws::new`]'s, but a throttled call is
+    /// not retried by the SDK; it comes back to the publisher, which waits
+    /// it out for as long as its deadline allows (`throttles.rs`).
+    pub fn for_function(sdk: &SdkConfig) -> Self {
+        Self::with_classifiers(sdk, &[SharedRetryClassifier::new(ThrottlesToTheCaller)])
+    }
+
+    fn with_classifiers(sdk: &SdkConfig, classifiers: &[SharedRetryClassifier]) -> Self {
+        let mut s3 =
+            aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some());
+        let mut lambda = aws_sdk_lambda::config::Builder::from(sdk);
+        let mut ssm = aws_sdk_ssm::config::Builder::from(sdk);
+        let mut events = aws_sdk_eventbridge::config::Builder::from(sdk);
+        for classifier in classifiers {
+            s3.push_retry_classifier(classifier.clone());
+            lambda.push_retry_classifier(classifier.clone());
+            ssm.push_retry_classifier(classifier.clone());
+            events.push_retry_classifier(classifier.clone());
+        }
+        let (ssm, events) = (ssm.build(), events.build());
         Self {
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            lambda: aws_sdk_lambda::Client::new(sdk),
-            ssm: OnFirstUse::new(move || aws_sdk_ssm::Client::new(&for_ssm)),
-            events: OnFirstUse::new(move || aws_sdk_eventbridge::Client::new(&for_events)),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda.build()),
+            ssm: OnFirstUse::new(move || aws_sdk_ssm::Client::from_conf(ssm.clone())),
+            events: OnFirstUse::new(move || aws_sdk_eventbridge::Client::from_conf(events.clone())),
         }
     }
 
@@ -197,7 +219,31 @@ where
         code,
         message,
         answered: error.raw_response().is_some(),
+        retry_after_s: error.raw_response().and_then(retry_after_s),
+        waited_out: None,
     }
+}
+
+/// How many seconds a throttled answer asks the caller to wait: Lambda's
+/// `Retry-After` header, else the `retryAfterSeconds` of its body (whole
+/// seconds, sent as a string; a fraction is rounded up).
+fn retry_after_s(answer: &HttpResponse) -> Option<u16> {
+    let from_body = || {
+        let body: serde_json::Value = serde_json::from_slice(answer.body().bytes()?).ok()?;
+        match body.get("retryAfterSeconds")? {
+            serde_json::Value::String(seconds) => Some(seconds.clone()),
+            serde_json::Value::Number(seconds) => Some(seconds.to_string()),
+            _ => None,
+        }
+    };
+    let said = answer
+        .headers()
+        .get("retry-after")
+        .map(str::to_owned)
+        .or_else(from_body)?;
+    let seconds: f64 = said.trim().parse().ok()?;
+    // Up to 18 hours: a pause is bounded by the deadline anyway.
+    (seconds.is_finite() && seconds >= 0.0).then(|| seconds.min(f64::from(u16::MAX)).ceil() as u16)
 }
 
 /// Maps a failed S3 call on `bucket`/`key` to an [`AwsError`].
@@ -214,17 +260,43 @@ where
 #[cfg(test)]
 mod lazy_tests {
     use super::*;
+    use aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry;
+
+    fn sdk() -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build()
+    }
+
+    fn leaves_throttles(mut classifiers: impl Iterator<Item = SharedRetryClassifier>) -> bool {
+        classifiers.any(|c| c.name() == "ThrottlesToTheCaller")
+    }
+
+    /// Each client of the function leaves throttles to the publisher, in
+    /// every region it publishes to; `layerctl`'s keep the SDK's retries.
+    #[test]
+    fn the_functions_clients_leave_throttles_to_the_publisher_in_every_region() {
+        let home = Aws::for_function(&sdk());
+        let there = crate::ports::Regions::in_region(&home, "eu-west-1");
+        for aws in [&home, &there] {
+            assert!(leaves_throttles(aws.s3().config().retry_classifiers()));
+            assert!(leaves_throttles(aws.lambda().config().retry_classifiers()));
+            assert!(leaves_throttles(aws.ssm().config().retry_classifiers()));
+            assert!(leaves_throttles(aws.events().config().retry_classifiers()));
+        }
+        let layerctl = Aws::new(&sdk());
+        assert!(!leaves_throttles(
+            layerctl.lambda().config().retry_classifiers()
+        ));
+    }
 
     /// A deployment without the latest pointer or the event builds neither
     /// client (each costs memory on the first event); the first call that
     /// needs one builds it, once for every clone.
     #[test]
     fn the_ssm_and_eventbridge_clients_are_built_on_first_use() {
-        let sdk = SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .build();
-        let aws = Aws::new(&sdk);
+        let aws = Aws::new(&sdk());
         let twin = aws.clone();
         assert_eq!(format!("{:?}", aws.ssm), "not built yet");
         assert_eq!(format!("{:?}", aws.events), "not built yet");

@@ -243,6 +243,8 @@ async fn read_body(out: GetObjectOutput, bucket: &str, key: &str) -> Result<Vec<
         code: None,
         message,
         answered: true,
+        retry_after_s: None,
+        waited_out: None,
     })
 }
 

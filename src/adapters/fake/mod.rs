@@ -163,8 +163,8 @@ pub enum Fault {
     /// call, `ResourceConflictException` (another update in progress):
     /// nothing applied.
     Conflict,
-    /// Refused by throttling (Lambda's 429 `TooManyRequestsException`, S3's
-    /// 503 `SlowDown`): nothing applied.
+    /// Refused by throttling (Lambda's 429 `TooManyRequestsException`, which
+    /// asks for a second's wait; S3's 503 `SlowDown`): nothing applied.
     Throttle,
     /// The call panics before applying: a bug, in this code or a dependency.
     Panic,
@@ -218,6 +218,34 @@ struct State {
     faults: Vec<Injected>,
     meanwhile: Vec<(Op, String, Meanwhile)>,
     calls: Vec<Call>,
+    /// Lambda's account-wide rate, when a test sets one.
+    lambda_rate: Option<TokenBucket>,
+    /// The calls throttled by that rate.
+    throttled: usize,
+}
+
+/// Lambda's control-plane limit: a bucket of `per_second` tokens, refilled
+/// at that rate, shared by every Lambda call of the account in every region
+/// (invoking aside, which the fake has not).
+#[derive(Debug)]
+struct TokenBucket {
+    per_second: f64,
+    tokens: f64,
+    at: SystemTime,
+}
+
+impl TokenBucket {
+    /// Takes a token at `now`, if there is one.
+    fn take(&mut self, now: SystemTime) -> bool {
+        let elapsed = now.duration_since(self.at).unwrap_or_default();
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.per_second).min(self.per_second);
+        self.at = self.at.max(now);
+        let taken = self.tokens >= 1.0;
+        if taken {
+            self.tokens -= 1.0;
+        }
+        taken
+    }
 }
 
 impl std::fmt::Debug for State {
@@ -230,6 +258,7 @@ impl std::fmt::Debug for State {
             .field("functions", &self.functions)
             .field("faults", &self.faults)
             .field("calls", &self.calls)
+            .field("lambda_rate", &self.lambda_rate)
             .finish_non_exhaustive()
     }
 }
@@ -339,6 +368,24 @@ impl FakeAws {
             .push((op, target_contains.to_owned(), Arc::new(then)));
     }
 
+    /// From now on Lambda answers at most `per_second` calls a second,
+    /// account-wide, as its control plane does: a call over the rate is
+    /// answered 429 `TooManyRequestsException` with `retryAfterSeconds` 1,
+    /// and changes nothing.
+    pub fn limit_lambda_rate(&self, per_second: u32) {
+        let per_second = f64::from(per_second);
+        lock(&self.state).lambda_rate = Some(TokenBucket {
+            per_second,
+            tokens: per_second,
+            at: self.clock.now(),
+        });
+    }
+
+    /// How many calls the Lambda rate throttled.
+    pub fn throttled(&self) -> usize {
+        lock(&self.state).throttled
+    }
+
     /// Every call since the last `take_calls`, in order.
     pub fn take_calls(&self) -> Vec<Call> {
         std::mem::take(&mut lock(&self.state).calls)
@@ -359,6 +406,16 @@ impl FakeAws {
                 op,
                 target: target.to_owned(),
             });
+            let now = self.clock.now();
+            let over_the_rate = op.service() == AwsService::Lambda
+                && state
+                    .lambda_rate
+                    .as_mut()
+                    .is_some_and(|rate| !rate.take(now));
+            if over_the_rate {
+                state.throttled += 1;
+                return Err(lambda_throttle(op, target));
+            }
             let meanwhile = state
                 .meanwhile
                 .iter()
@@ -417,8 +474,7 @@ impl FakeAws {
                 Err(aws_error(op, target, CONFLICT, message))
             }
             Some(Fault::Throttle) if op.service() == AwsService::Lambda => {
-                let message = "Rate exceeded";
-                Err(aws_error(op, target, "TooManyRequestsException", message))
+                Err(lambda_throttle(op, target))
             }
             Some(Fault::Throttle) => {
                 let message = "Please reduce your request rate.";
@@ -469,6 +525,17 @@ fn unanswered(op: Op, target: &str, message: &str) -> AwsError {
         code: None,
         message: message.to_owned(),
         answered: false,
+        retry_after_s: None,
+        waited_out: None,
+    }
+}
+
+/// Lambda's 429, as the SDK adapter reports it: asking for a second's wait.
+fn lambda_throttle(op: Op, target: &str) -> AwsError {
+    let message = "Rate exceeded";
+    AwsError {
+        retry_after_s: Some(1),
+        ..aws_error(op, target, "TooManyRequestsException", message)
     }
 }
 
@@ -481,6 +548,8 @@ fn aws_error(op: Op, target: &str, code: &str, message: &str) -> AwsError {
         code: Some(code.to_owned()),
         answered: true,
         message: format!("{code}: {message}"),
+        retry_after_s: None,
+        waited_out: None,
     }
 }
 

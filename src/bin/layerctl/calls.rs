@@ -72,6 +72,8 @@ pub async fn start_multipart_upload(
         code: None,
         answered: true,
         message: "S3 answered without an upload id".into(),
+        retry_after_s: None,
+        waited_out: None,
     })
 }
 

@@ -35,7 +35,12 @@ impl Failure {
                 failed.iter().map(|(_, e)| &e.problem).collect()
             }
         };
-        let aws = |p: &&Problem| matches!(p, Problem::Aws(_) | Problem::PublishUnconfirmed { .. });
+        let aws = |p: &&Problem| {
+            matches!(
+                p,
+                Problem::Aws(_) | Problem::Throttled { .. } | Problem::PublishUnconfirmed { .. }
+            )
+        };
         if problems.iter().any(aws) {
             Self::Aws(message)
         } else if problems
@@ -57,7 +62,7 @@ impl Failure {
         let aws = error_type.ends_with("Error") && error_type != "InternalError";
         match error_type {
             "PublishInProgress" => Self::Busy(said),
-            "PublishUnconfirmed" | "MultipleErrors" => Self::Aws(said),
+            "PublishUnconfirmed" | "Throttled" | "MultipleErrors" => Self::Aws(said),
             _ if aws => Self::Aws(said),
             _ => Self::Rejected(said),
         }
@@ -110,6 +115,8 @@ mod tests {
             code: Some("AccessDenied".into()),
             answered: true,
             message: "AccessDenied".into(),
+            retry_after_s: None,
+            waited_out: None,
         }))
     }
 
@@ -138,6 +145,7 @@ mod tests {
             "S3Error",
             "LambdaError",
             "PublishUnconfirmed",
+            "Throttled",
             "MultipleErrors",
         ] {
             assert_eq!(code(aws), 4, "{aws}");
