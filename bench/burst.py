@@ -81,6 +81,7 @@ class Invocation:
 
     def __init__(self, command, env, payload, log_path):
         self.answer = None  # ("response" | "error", body)
+        self.answered_at = None  # time.monotonic() of the answer
         self.answered = threading.Event()
         invocation = self
 
@@ -112,6 +113,7 @@ class Invocation:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 kind = "response" if self.path.endswith("/response") else "error"
                 self.reply(202, {})
+                invocation.answered_at = time.monotonic()
                 invocation.answer = (kind, body)
                 invocation.answered.set()
 
@@ -138,14 +140,23 @@ class Invocation:
             self.answer = ("error", b'{"errorType":"Sandbox.Timedout"}')
         if self.answer is None and self.process.poll() is not None:
             self.answer = ("error", b'{"errorType":"Runtime.ExitError"}')
+        if self.answer is not None and self.answered_at is None:
+            self.answered_at = time.monotonic()
         return self.answer
 
     def close(self):
+        """Ends the process at once; the Runtime API's server, whose
+        shutdown waits out its polling, in the background, so that the
+        other answers are not read late."""
         self.process.kill()
         self.process.wait()
-        self.server.shutdown()
-        self.server.server_close()
         self.log.close()
+
+        def stop():
+            self.server.shutdown()
+            self.server.server_close()
+
+        threading.Thread(target=stop, daemon=True).start()
 
 
 def deliver(command, env, events, logs):
@@ -173,14 +184,14 @@ def deliver(command, env, events, logs):
             kind, body = answer
             if kind == "response":
                 attempts[i].append((None, ""))
-                settled_at = time.monotonic()
+                settled_at = max(settled_at, invocation.answered_at)
                 continue
             error = json.loads(body or b"{}")
             attempts[i].append((error.get("errorType"), error.get("errorMessage", "")))
             if attempt <= len(RETRY_AFTER_S):
-                due.append((time.monotonic() + RETRY_AFTER_S[attempt - 1], i, attempt + 1))
+                due.append((invocation.answered_at + RETRY_AFTER_S[attempt - 1], i, attempt + 1))
             else:
-                settled_at = time.monotonic()
+                settled_at = max(settled_at, invocation.answered_at)
         time.sleep(0.01)
     return settled_at - started, attempts
 
@@ -215,10 +226,15 @@ def run_case(bootstrap, layers, rps, unchanged):
         locks = [f"requests==2.32.{n}\n".encode() for n in range(layers)]
         events = [upload_layer(s3, n, locks[n]) for n in range(layers)]
         if unchanged:
-            _, first = deliver(command, env, events, work)
-            lost = [i for i, a in first.items() if a[-1][0] is not None]
-            if lost:
-                raise SystemExit(f"setup: {len(lost)} uploads did not publish")
+            # Setup: every layer published, its failed events replayed.
+            pending = list(range(layers))
+            for _ in range(5):
+                _, first = deliver(command, env, [events[i] for i in pending], work)
+                pending = [pending[j] for j, a in first.items() if a[-1][0] is not None]
+                if not pending:
+                    break
+            if pending:
+                raise SystemExit(f"setup: {len(pending)} uploads did not publish")
             events = [upload_layer(s3, n, locks[n]) for n in range(layers)]
             time.sleep(1.5)  # the bucket full again, as after an idle second
         since = time.time()

@@ -103,20 +103,31 @@ impl Aws {
         let mut s3 =
             aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some());
         let mut lambda = aws_sdk_lambda::config::Builder::from(sdk);
-        let mut ssm = aws_sdk_ssm::config::Builder::from(sdk);
-        let mut events = aws_sdk_eventbridge::config::Builder::from(sdk);
         for classifier in classifiers {
             s3.push_retry_classifier(classifier.clone());
             lambda.push_retry_classifier(classifier.clone());
-            ssm.push_retry_classifier(classifier.clone());
-            events.push_retry_classifier(classifier.clone());
         }
-        let (ssm, events) = (ssm.build(), events.build());
+        let (for_ssm, for_events) = (
+            (sdk.clone(), classifiers.to_vec()),
+            (sdk.clone(), classifiers.to_vec()),
+        );
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             lambda: aws_sdk_lambda::Client::from_conf(lambda.build()),
-            ssm: OnFirstUse::new(move || aws_sdk_ssm::Client::from_conf(ssm.clone())),
-            events: OnFirstUse::new(move || aws_sdk_eventbridge::Client::from_conf(events.clone())),
+            ssm: OnFirstUse::new(move || {
+                let mut config = aws_sdk_ssm::config::Builder::from(&for_ssm.0);
+                for classifier in &for_ssm.1 {
+                    config.push_retry_classifier(classifier.clone());
+                }
+                aws_sdk_ssm::Client::from_conf(config.build())
+            }),
+            events: OnFirstUse::new(move || {
+                let mut config = aws_sdk_eventbridge::config::Builder::from(&for_events.0);
+                for classifier in &for_events.1 {
+                    config.push_retry_classifier(classifier.clone());
+                }
+                aws_sdk_eventbridge::Client::from_conf(config.build())
+            }),
         }
     }
 
