@@ -2,7 +2,8 @@
 //! says about itself, then a loop of look (`facts.rs`) → plan
 //! (`decide::plan`, pure) → act, until the plan says the record is done.
 //!
-//! Every AWS call goes through the ports (`ports.rs`), every decision comes
+//! Every AWS call goes through the ports (`ports.rs`), wrapped for each record
+//! so that a throttled call is waited out (`throttles.rs`); every decision comes
 //! from `decide.rs`, the lease from `lease.rs`; this module sequences them,
 //! does what the plan says, and logs one line per decision.
 
@@ -142,12 +143,12 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let answer_by = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
         let mut measured = Measured::default();
         // Every call of the record waits out throttles until `answer_by`.
-        let record = self.waiting_out_throttles(answer_by);
-        let result = record
+        let patient = self.waiting_out_throttles(answer_by);
+        let result = patient
             .steps(upload, answer_by, &mut measured)
             .instrument(span)
             .await;
-        let throttles = record.aws.tally();
+        let throttles = patient.aws.tally();
         let now = self.clock.now();
         let took = now.duration_since(started).unwrap_or_default();
         let record = RecordMetrics::of(
