@@ -1,5 +1,6 @@
 //! Issue 31: a monorepo's burst, as `make bench-burst` delivers it, with
-//! this build's binary. `bench/burst.py` starts its own moto behind a proxy
+//! the binary `LAYER_AUTOPUBLISH_BINARY` names (`make burst`: the release
+//! build), else this test build's. `bench/burst.py` starts its own moto behind a proxy
 //! that answers Lambda's control-plane calls as the account-wide limit does
 //! (one bucket of 15 requests a second, 429 with `retryAfterSeconds`), and
 //! delivers 100 uploads at once, each naming its own layer, each event its
@@ -12,6 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
+#[ignore = "100 processes: a stage of make test of its own (make burst)"]
 fn a_hundred_layers_uploaded_at_once_each_publish_once_in_their_first_invocation() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".venv/bin/python");
@@ -23,7 +25,10 @@ fn a_hundred_layers_uploaded_at_once_each_publish_once_in_their_first_invocation
     let report = std::env::temp_dir().join(format!("burst-{}.json", std::process::id()));
     let output = Command::new(&python)
         .arg(root.join("bench/burst.py"))
-        .arg(env!("CARGO_BIN_EXE_layer-autopublish"))
+        .arg(
+            std::env::var("LAYER_AUTOPUBLISH_BINARY")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_layer-autopublish").to_owned()),
+        )
         .args(["--layers", "100", "--rps", "15", "--json"])
         .arg(&report)
         .output()
