@@ -121,8 +121,9 @@ demo: tools
 # machine is kept busy: the function's release builds (x86_64, then arm64)
 # at a lower priority from as soon as cargo-lambda is installed; beside
 # them clippy, the template's checkers, the tests (which so keep their
-# pace), then the debug binaries and layerctl's wheel (also at a lower
-# priority) side by side, and each build's checks. The third job is pip
+# pace), then layerctl's wheel (also at a lower priority), then the debug
+# binaries and the burst beside the arm64 build's single-threaded end, and
+# each build's checks. The third job is pip
 # installing the rest of the tools beside clippy and the first build: it
 # mostly waits on downloads, and with two jobs it held back the release
 # builds by a minute and a quarter. Each release build ends in a long
@@ -141,9 +142,9 @@ stage-tools: stage-build-tools
 stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
-stage-bins: stage-unit
 stage-wheel: stage-unit
 stage-check-wheel: stage-wheel
+stage-bins: stage-check-wheel
 stage-burst: stage-check-wheel stage-build
 stage-check-binary: stage-check-wheel stage-bins stage-build
 stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst
