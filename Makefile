@@ -121,8 +121,8 @@ demo: tools
 # machine is kept busy: the function's release builds (x86_64, then arm64)
 # at a lower priority from as soon as cargo-lambda is installed; beside
 # them clippy, the template's checkers, the tests (which so keep their
-# pace), then layerctl's wheel (also at a lower priority), then the debug
-# binaries and the burst beside the arm64 build's single-threaded end, and
+# pace), then layerctl's wheel, then the burst and the debug binaries (both
+# also at a lower priority) beside the arm64 build's single-threaded end, and
 # each build's checks. The third job is pip
 # installing the rest of the tools beside clippy and the first build: it
 # mostly waits on downloads, and with two jobs it held back the release
@@ -144,10 +144,10 @@ stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
 stage-wheel: stage-unit
 stage-check-wheel: stage-wheel
-stage-bins: stage-check-wheel
 stage-burst: stage-check-wheel stage-build
-stage-check-binary: stage-check-wheel stage-bins stage-build
-stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst
+stage-bins: stage-burst
+stage-check-binary: stage-bins stage-build
+stage-check-binary-arm64: stage-check-binary stage-build-arm64
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
 
@@ -156,11 +156,11 @@ stage-sam-build-arm64: stage-sam-build
 # steps in order and cargo schedules its own jobs, and
 # BUILT: a check does not build again what a stage before it built.
 STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
-RELEASE_STAGES := build build-arm64 wheel
+LOW_PRIORITY_STAGES := build build-arm64 wheel bins
 stage-%:
 	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
 	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
-	$(if $(filter $*,$(RELEASE_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
+	$(if $(filter $*,$(LOW_PRIORITY_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
 
 # Any of these for arm64: make build-arm64 is make build ARCH=arm64.
 build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64:
