@@ -121,9 +121,9 @@ demo: tools
 # machine is kept busy: the function's release builds (x86_64, then arm64)
 # at a lower priority from as soon as cargo-lambda is installed; beside
 # them clippy, the template's checkers, the tests (which so keep their
-# pace), then layerctl's wheel, then the burst and the debug binaries (both
-# also at a lower priority) beside the arm64 build's single-threaded end, and
-# each build's checks. The third job is pip
+# pace), then layerctl's wheel (also at a lower priority), then the debug
+# binaries and the burst (after them: both take cargo's lock) beside the
+# arm64 build's single-threaded end, and each build's checks. The third job is pip
 # installing the rest of the tools beside clippy and the first build: it
 # mostly waits on downloads, and with two jobs it held back the release
 # builds by a minute and a quarter. Each release build ends in a long
@@ -144,10 +144,10 @@ stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
 stage-wheel: stage-unit
 stage-check-wheel: stage-wheel
-stage-burst: stage-check-wheel stage-build
-stage-bins: stage-burst
+stage-bins: stage-check-wheel
+stage-burst: stage-bins stage-build
 stage-check-binary: stage-bins stage-build
-stage-check-binary-arm64: stage-check-binary stage-build-arm64
+stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
 
@@ -156,11 +156,11 @@ stage-sam-build-arm64: stage-sam-build
 # steps in order and cargo schedules its own jobs, and
 # BUILT: a check does not build again what a stage before it built.
 STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
-LOW_PRIORITY_STAGES := build build-arm64 wheel bins
+RELEASE_STAGES := build build-arm64 wheel
 stage-%:
 	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
 	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
-	$(if $(filter $*,$(LOW_PRIORITY_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
+	$(if $(filter $*,$(RELEASE_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
 
 # Any of these for arm64: make build-arm64 is make build ARCH=arm64.
 build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64:
@@ -289,7 +289,7 @@ sam-build: tools $(if $(BUILT),,build)
 check-binary: tools $(if $(BUILT),,build) emulator
 	@scripts/check-binary.sh lambda $(ARCH) $(RELEASE_BINARY)
 	@if out=$$(env -i $(RUNNER) $(RELEASE_BINARY) 2>&1); then echo "the binary ran with no environment" >&2; exit 1; fi; \
-	echo "$$out" | grep -q 'AWS_REGION is not set' || { echo "the binary did not start: $$out" >&2; exit 1; }
+	grep -q 'AWS_REGION is not set' <<<"$$out" || { echo "the binary did not start: $$out" >&2; exit 1; }
 	@echo "it starts and asks for AWS_REGION ($(ARCH))"
 	LAYER_AUTOPUBLISH_BINARY=$(RELEASE_BINARY) LAYER_AUTOPUBLISH_RUNNER="$(RUNNER)" \
 		scripts/with-moto.sh cargo test --quiet --test on_moto processes::

@@ -23,8 +23,17 @@ readonly GLIBC_LIBRARIES="libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.s
 
 fail() { echo "$binary: $*" >&2; exit 1; }
 
+# Whether readelf's report ($1: its option) on the binary mentions $2. Read
+# whole, not piped into `grep -q`: grep stops at the first match, and under
+# pipefail readelf's SIGPIPE on the rest of its report would read as no match.
+reports() {
+  local report
+  report="$(readelf "$1" -W "$binary")"
+  grep -q -- "$2" <<<"$report"
+}
+
 position_independent() {
-  readelf -h "$binary" | grep -q 'Type: *DYN' && readelf -d "$binary" | grep -q 'Flags:.*PIE' ||
+  reports -h 'Type: *DYN' && reports -d 'Flags:.*PIE' ||
     fail "not position-independent (no ASLR): $1"
 }
 
@@ -38,7 +47,7 @@ case "$kind" in
     esac
     how="make build ARCH=$arch"
     position_independent "build it with $how"
-    readelf -h "$binary" | grep -q "Machine:.*$machine" ||
+    reports -h "Machine:.*$machine" ||
       fail "not an $arch binary ($(readelf -h "$binary" | sed -n 's/ *Machine: *//p')): on Linux, sam build builds for the machine it runs on unless told; use $how"
     needed="$(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"
     for library in $needed; do
@@ -53,7 +62,7 @@ case "$kind" in
     ;;
   static)
     binary="${2:?$usage}"
-    if readelf -l "$binary" | grep -q INTERP || readelf -d "$binary" | grep -q NEEDED; then
+    if reports -l INTERP || reports -d NEEDED; then
       fail "dynamically linked: build it with make wheel"
     fi
     position_independent "build it with make wheel"

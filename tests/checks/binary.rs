@@ -86,3 +86,38 @@ fn the_function_builds_with_what_cargo_lambda_brings() {
         );
     }
 }
+
+/// `scripts/check-binary.sh` reads readelf's whole report before looking
+/// in it. Piped into `grep -q`, which stops at its first match, a long
+/// report ended in SIGPIPE, which `pipefail` read as "not found": a cold CI
+/// run failed so on a good binary. A readelf that says what a static-pie's
+/// says, then a long tail, must pass.
+#[test]
+fn the_binary_check_reads_readelfs_whole_report() {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = std::env::temp_dir().join(format!("readelf-stub-{}", std::process::id()));
+    std::fs::create_dir_all(&bin).expect("a folder");
+    let readelf = bin.join("readelf");
+    // What matters first, then 200,000 lines, far more than a pipe holds.
+    let stub = "#!/usr/bin/env bash\n\
+        case \"$1\" in\n\
+          -h) echo '  Type: DYN (Position-Independent Executable file)' ;;\n\
+          -d) echo ' 0x000000006ffffffb (FLAGS_1) Flags: PIE' ;;\n\
+        esac\n\
+        seq 200000\n";
+    std::fs::write(&readelf, stub).expect("the stub");
+    std::fs::set_permissions(&readelf, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-binary.sh");
+
+    let output = Command::new("bash")
+        .args([script, "static", "/bin/true"])
+        .env("PATH", path)
+        .output()
+        .expect("the script runs");
+
+    let _ = std::fs::remove_dir_all(&bin);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with("/bin/true: static-pie\n"));
+}
