@@ -107,7 +107,11 @@ fn the_binary_check_reads_readelfs_whole_report() {
         seq 200000\n";
     std::fs::write(&readelf, stub).expect("the stub");
     std::fs::set_permissions(&readelf, std::fs::Permissions::from_mode(0o755)).expect("mode");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-binary.sh");
 
     let output = Command::new("bash")
