@@ -156,11 +156,13 @@ stage-sam-build-arm64: stage-sam-build
 # steps in order and cargo schedules its own jobs, and
 # BUILT: a check does not build again what a stage before it built.
 STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
-RELEASE_STAGES := build build-arm64 wheel
+# The function's two builds are the longest chain (the arm64 build waits for
+# the x86_64 one); every other stage has time to spare beside them.
+LOW_PRIORITY_STAGES := lint-rust tools unit wheel bins burst
 stage-%:
 	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
 	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
-	$(if $(filter $*,$(RELEASE_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
+	$(if $(filter $*,$(LOW_PRIORITY_STAGES)),nice -n 10) $(MAKE) --no-print-directory $* BUILT=1
 
 # Any of these for arm64: make build-arm64 is make build ARCH=arm64.
 build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64:
