@@ -118,12 +118,11 @@ demo: tools
 
 # A full run: every stage of `make lint unit bins build check-binary sam-build
 # wheel check-wheel burst check-arm64`, in two lanes at once so that the 2-core
-# machine is kept busy: the function's release builds (x86_64, then arm64)
-# at a lower priority from as soon as cargo-lambda is installed; beside
-# them clippy, the template's checkers, the tests (which so keep their
-# pace), then layerctl's wheel (also at a lower priority), then the debug
-# binaries and the burst (after them: both take cargo's lock) beside the
-# arm64 build's single-threaded end, and each build's checks. The third job is pip
+# machine is kept busy: the function's release builds (x86_64, then arm64),
+# the longest chain, from as soon as cargo-lambda is installed; beside them,
+# at a lower priority, clippy, the template's checkers, the tests, then
+# layerctl's wheel, then the debug binaries and the burst (after them: both
+# take cargo's lock), and each build's checks. The third job is pip
 # installing the rest of the tools beside clippy and the first build: it
 # mostly waits on downloads, and with two jobs it held back the release
 # builds by a minute and a quarter. Each release build ends in a long
