@@ -27,9 +27,10 @@ use std::time::{Duration, SystemTime};
 use tracing::debug;
 
 /// The ceilings of the jittered part of the pauses between two attempts of
-/// a throttled call: from 1 s, doubling, up to 4 s. Waiting invocations
-/// then send about one attempt per 2 s each, enough to use every token of
-/// Lambda's rate without flooding it (`make bench-burst`).
+/// a throttled call: from 1 s, doubling, up to 4 s. With Lambda's 1 s asked
+/// before each, a waiting invocation sends an attempt every 2 to 3 s: enough
+/// for a burst to use every token of the rate without flooding it (`make
+/// bench-burst`).
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const LONGEST_PAUSE: Duration = Duration::from_secs(4);
 
@@ -233,7 +234,7 @@ impl<A: Functions, C: Clock> Functions for Patient<A, C> {
 }
 
 /// The same patience in another region, counted in the same tally.
-impl<A: Regions, C: Clock + Clone> Regions for Patient<A, C> {
+impl<A: Regions, C: Clock> Regions for Patient<A, C> {
     fn in_region(&self, region: &str) -> Self {
         Self {
             inner: self.inner.in_region(region),
