@@ -5,17 +5,12 @@
 //! on the first upload.
 
 use crate::domain::allowed::AllowedLayers;
+use crate::domain::declared;
 use crate::domain::manifest::MAX_HUMAN_DESCRIPTION_CHARS;
 use crate::domain::metadata::{validate_layer_name, validate_manifest_name};
 use crate::lifecycle::announce::validate_bus;
 use crate::lifecycle::pointer::validate_template;
 use crate::lifecycle::sharing::Grantee;
-
-/// Lambda's limit on `LicenseInfo`.
-const MAX_LICENSE_CHARS: usize = 512;
-/// Lambda's limit on `CompatibleRuntimes`.
-const MAX_RUNTIMES: usize = 15;
-const ARCHITECTURES: [&str; 2] = ["x86_64", "arm64"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -27,12 +22,16 @@ pub struct Config {
     pub layer_name: Option<String>,
     /// `MANIFEST_NAME`: the lock file name when the zip names none.
     pub manifest_name: String,
-    /// `COMPATIBLE_RUNTIMES`
+    /// `COMPATIBLE_RUNTIMES`: what a version declares when its upload
+    /// does not say (`compatible-runtimes`).
     pub compatible_runtimes: Vec<String>,
-    /// `COMPATIBLE_ARCHITECTURES`
+    /// `COMPATIBLE_ARCHITECTURES`: the same (`compatible-architectures`).
     pub compatible_architectures: Vec<String>,
-    /// `LICENSE_INFO`
+    /// `LICENSE_INFO`: the same (`license-info`).
     pub license_info: Option<String>,
+    /// `SKIP_LAYER_CHECKS`: check only Lambda's unzipped limit before a
+    /// publish, not the layout and the compiled code (`layer_checks.rs`).
+    pub skip_layer_checks: bool,
     /// `LAYER_DESCRIPTION`: the human part of each version's description.
     pub layer_description: String,
     /// `DRY_RUN`: decide and report, write and publish nothing.
@@ -69,6 +68,7 @@ impl Default for Config {
             compatible_runtimes: Vec::new(),
             compatible_architectures: Vec::new(),
             license_info: None,
+            skip_layer_checks: false,
             layer_description: String::new(),
             dry_run: false,
             latest_parameter: None,
@@ -153,48 +153,14 @@ impl Config {
             .map_err(|why| fail("MANIFEST_NAME", &manifest_name, why))?;
 
         let runtimes_text = var("COMPATIBLE_RUNTIMES").unwrap_or_default();
-        let compatible_runtimes = comma_list(&runtimes_text);
-        if compatible_runtimes.len() > MAX_RUNTIMES {
-            return Err(fail(
-                "COMPATIBLE_RUNTIMES",
-                &runtimes_text,
-                format!("Lambda accepts at most {MAX_RUNTIMES} runtimes"),
-            ));
-        }
-        if let Some(bad) = compatible_runtimes
-            .iter()
-            .find(|r| !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
-        {
-            return Err(fail(
-                "COMPATIBLE_RUNTIMES",
-                &runtimes_text,
-                format!("{bad:?} is not a runtime identifier such as python3.12"),
-            ));
-        }
-
+        let compatible_runtimes = declared::parse_runtimes(&runtimes_text)
+            .map_err(|why| fail("COMPATIBLE_RUNTIMES", &runtimes_text, why))?;
         let arch_text = var("COMPATIBLE_ARCHITECTURES").unwrap_or_default();
-        let compatible_architectures = comma_list(&arch_text);
-        if let Some(bad) = compatible_architectures
-            .iter()
-            .find(|a| !ARCHITECTURES.contains(&a.as_str()))
-        {
-            return Err(fail(
-                "COMPATIBLE_ARCHITECTURES",
-                &arch_text,
-                format!("{bad:?} is not one of x86_64, arm64"),
-            ));
-        }
-
-        let license_info = var("LICENSE_INFO");
-        if let Some(license) = &license_info {
-            if license.chars().count() > MAX_LICENSE_CHARS {
-                return Err(fail(
-                    "LICENSE_INFO",
-                    license,
-                    format!("Lambda accepts at most {MAX_LICENSE_CHARS} characters"),
-                ));
-            }
-        }
+        let compatible_architectures = declared::parse_architectures(&arch_text)
+            .map_err(|why| fail("COMPATIBLE_ARCHITECTURES", &arch_text, why))?;
+        let license_text = var("LICENSE_INFO").unwrap_or_default();
+        let license_info = declared::parse_license(&license_text)
+            .map_err(|why| fail("LICENSE_INFO", &license_text, why))?;
 
         let layer_description = var("LAYER_DESCRIPTION").unwrap_or_default();
         if layer_description.chars().count() > MAX_HUMAN_DESCRIPTION_CHARS {
@@ -214,6 +180,7 @@ impl Config {
             Some(other) => Err(fail(name, other, "use true or false".to_owned())),
         };
         let dry_run = flag("DRY_RUN")?;
+        let skip_layer_checks = flag("SKIP_LAYER_CHECKS")?;
 
         let latest_parameter = var("LATEST_PARAMETER");
         if let Some(template) = &latest_parameter {
@@ -270,6 +237,7 @@ impl Config {
             compatible_runtimes,
             compatible_architectures,
             license_info,
+            skip_layer_checks,
             layer_description,
             dry_run,
             latest_parameter,
@@ -295,17 +263,6 @@ fn validate_artifacts_prefix(prefix: &str) -> Result<(), String> {
         return Err("it may not hold * or ? (IAM would read them as wildcards)".into());
     }
     Ok(())
-}
-
-/// `a, b,,c` → `[a, b, c]`, without duplicates (Lambda refuses them).
-fn comma_list(text: &str) -> Vec<String> {
-    let mut items: Vec<String> = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if !items.iter().any(|seen| seen == item) {
-            items.push(item.to_owned());
-        }
-    }
-    items
 }
 
 /// A lookup of variables in `pairs`, for the tests of what reads the
@@ -374,6 +331,12 @@ mod tests {
         assert_eq!(c.compatible_architectures, ["x86_64", "arm64"]);
         assert_eq!(c.license_info.as_deref(), Some("MIT"));
         assert_eq!(c.layer_description, "Shared deps");
+        assert!(!c.skip_layer_checks);
+        assert!(
+            config(&[("SKIP_LAYER_CHECKS", "true")])
+                .unwrap()
+                .skip_layer_checks
+        );
     }
 
     #[test]
@@ -382,6 +345,8 @@ mod tests {
             ("LAYER_NAME", "no spaces".to_string()),
             ("MANIFEST_NAME", "../x".to_string()),
             ("COMPATIBLE_RUNTIMES", "python 3".to_string()),
+            ("COMPATIBLE_RUNTIMES", "python3.99".to_string()),
+            ("SKIP_LAYER_CHECKS", "perhaps".to_string()),
             ("COMPATIBLE_ARCHITECTURES", "x86_64,aarch64".to_string()),
             ("LICENSE_INFO", "x".repeat(513)),
             ("LAYER_DESCRIPTION", "x".repeat(211)),

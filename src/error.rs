@@ -165,6 +165,44 @@ pub enum Problem {
     LayerZipTooLarge { size: u64, limit: u64 },
 
     #[error(
+        "it unzips to {unzipped} bytes in {files} files, more than the {limit} bytes Lambda \
+         allows a layer unzipped: Lambda would refuse it. Split the dependencies into several \
+         layers, or leave out what the functions do not import (tests, docs, *.pyc: pip's \
+         --no-compile)"
+    )]
+    LayerTooLargeUnzipped {
+        unzipped: u64,
+        files: u64,
+        limit: u64,
+    },
+
+    #[error(
+        "nothing in it is where {runtimes} look{s}: {found}, but Lambda unzips a layer into \
+         /opt, and {expected}. Nothing was published. {SKIP_HINT}",
+        s = if .runtimes.contains(" and ") || .runtimes == "runtimes" { "" } else { "s" }
+    )]
+    LayerLayoutWrong {
+        /// The declared runtimes, or `runtimes` when none are.
+        runtimes: String,
+        found: String,
+        expected: String,
+    },
+
+    #[error(
+        "it would fail to load where it is declared to run ({declared}): {}. Nothing was \
+         published. Build the layer for its runtime and architecture, e.g. {fix}; or declare \
+         what it was built for (`layerctl upload --runtime/--architecture`, metadata \
+         compatible-runtimes/compatible-architectures). {SKIP_HINT}",
+        .why.join("; ")
+    )]
+    LayerIncompatible {
+        /// The runtimes and architectures the version declares, and whence.
+        declared: String,
+        why: Vec<String>,
+        fix: String,
+    },
+
+    #[error(
         "the staged lock file {manifest} is {size} bytes, more than the {limit} bytes \
          a lock file may be here. Stage the lock file itself, not an archive or a build log"
     )]
@@ -263,6 +301,11 @@ pub enum Problem {
     )]
     Internal(String),
 }
+
+/// The escape hatch, in every check's message.
+const SKIP_HINT: &str = "If the check misjudges this layer, upload it with \
+    `layerctl upload --skip-layer-checks` (metadata skip-layer-checks=true), or deploy with \
+    SkipLayerChecks=true: see docs/how-it-works.md#checks-before-a-publish";
 
 /// A value quoted in a message, cut short: metadata may hold up to 2 KB,
 /// and an error message must stay readable.
@@ -373,6 +416,9 @@ impl Problem {
             Self::InvalidMetadata { .. } => "InvalidMetadata",
             Self::NotALayerZip { .. } => "NotALayerZip",
             Self::LayerZipTooLarge { .. } => "LayerZipTooLarge",
+            Self::LayerTooLargeUnzipped { .. } => "LayerTooLargeUnzipped",
+            Self::LayerLayoutWrong { .. } => "LayerLayoutWrong",
+            Self::LayerIncompatible { .. } => "LayerIncompatible",
             Self::ManifestTooLarge { .. } => "ManifestTooLarge",
             Self::ChecksumMismatch { .. } => "ChecksumMismatch",
             Self::PublishInProgress { .. } => "PublishInProgress",

@@ -14,8 +14,8 @@
 //! line.
 
 pub use crate::domain::values::{
-    Grant, LayerVersion, ListedObject, NewVersion, ObjectHead, ObjectId, ObjectStart,
-    PublishRequest, SmallObject, SourceObject, WriteCondition,
+    FunctionSetup, Grant, LayerVersion, ListedObject, NewVersion, ObjectHead, ObjectId,
+    ObjectStart, PublishRequest, SmallObject, SourceObject, WriteCondition,
 };
 use crate::error::AwsError;
 use std::future::Future;
@@ -33,6 +33,14 @@ pub trait Folder: Send + Sync {
     fn read_start(
         &self, bucket: &str, key: &str, n: u64,
     ) -> impl Future<Output = Result<Option<ObjectStart>, AwsError>> + Send;
+
+    /// `len` bytes from `start` of the object `source` names: its version,
+    /// else the current object only while its ETag is still the one given.
+    /// `None` when that object is gone or was replaced. (The checks before a
+    /// publish read the zip's directory at its end with these.)
+    fn read_range(
+        &self, source: &SourceObject<'_>, start: u64, len: u64,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, AwsError>> + Send;
 
     /// The whole object when it is at most `max_bytes` long (a larger one is
     /// not read); `None` when it does not exist.
@@ -142,11 +150,11 @@ pub trait Events: Send + Sync {
 
 /// Lambda functions that follow the layer (`FOLLOWERS`).
 pub trait Functions: Send + Sync {
-    /// The layer version ARNs a function uses, in order; `None` when the
+    /// A function's layers, runtime and architectures; `None` when the
     /// function does not exist.
-    fn function_layers(
+    fn function_setup(
         &self, function: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<FunctionSetup>, AwsError>> + Send;
 
     /// Sets a function's layers, in order.
     fn set_function_layers(

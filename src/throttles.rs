@@ -16,9 +16,9 @@
 use crate::backoff::Backoff;
 use crate::error::{AwsError, WaitedOut};
 use crate::ports::{
-    Clock, Events, Folder, Functions, Grant, Layer, LayerVersion, ListedObject, NewVersion,
-    ObjectHead, ObjectId, ObjectStart, Parameters, PublishRequest, Regions, SmallObject,
-    SourceObject, WriteCondition,
+    Clock, Events, Folder, FunctionSetup, Functions, Grant, Layer, LayerVersion, ListedObject,
+    NewVersion, ObjectHead, ObjectId, ObjectStart, Parameters, PublishRequest, Regions,
+    SmallObject, SourceObject, WriteCondition,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -127,6 +127,13 @@ impl<A: Folder, C: Clock> Folder for Patient<A, C> {
         self.call(|| self.inner.read_start(bucket, key, n)).await
     }
 
+    async fn read_range(
+        &self, source: &SourceObject<'_>, start: u64, len: u64,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        self.call(|| self.inner.read_range(source, start, len))
+            .await
+    }
+
     async fn read_small(
         &self, bucket: &str, key: &str, max_bytes: u64,
     ) -> Result<Option<SmallObject>, AwsError> {
@@ -223,8 +230,8 @@ impl<A: Events, C: Clock> Events for Patient<A, C> {
 }
 
 impl<A: Functions, C: Clock> Functions for Patient<A, C> {
-    async fn function_layers(&self, function: &str) -> Result<Option<Vec<String>>, AwsError> {
-        self.call(|| self.inner.function_layers(function)).await
+    async fn function_setup(&self, function: &str) -> Result<Option<FunctionSetup>, AwsError> {
+        self.call(|| self.inner.function_setup(function)).await
     }
 
     async fn set_function_layers(&self, function: &str, layers: &[String]) -> Result<(), AwsError> {

@@ -26,7 +26,7 @@ pub enum Md5Problem {
 
 /// Looks a metadata key up regardless of case (S3 lower-cases user metadata
 /// names, other tools might not).
-fn lookup<'a>(metadata: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+pub(crate) fn lookup<'a>(metadata: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
     metadata
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))

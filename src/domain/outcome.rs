@@ -51,6 +51,10 @@ pub struct Outcome {
     pub manifest_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_sha256: Option<String>,
+    /// What a version this record published declares: its runtimes,
+    /// architectures and licence (`compatible_runtimes`, ...).
+    #[serde(flatten, default)]
+    pub declared: crate::domain::declared::Declared,
     /// Why a record was ignored or superseded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -84,6 +88,7 @@ impl Outcome {
             manifest_md5: None,
             manifest_key: None,
             code_sha256: None,
+            declared: Default::default(),
             reason: Some(reason.into()),
             deleted_versions: Vec::new(),
             would_delete_versions: Vec::new(),

@@ -75,6 +75,15 @@ pub struct LayerVersion {
     pub created: String,
 }
 
+/// What `FOLLOWERS` reads of a function: its layers (version ARNs, in
+/// order), its runtime (none for a container image) and architectures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionSetup {
+    pub layers: Vec<String>,
+    pub runtime: Option<String>,
+    pub architectures: Vec<String>,
+}
+
 /// What a new layer version request carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublishRequest<'a> {

@@ -1,11 +1,14 @@
 //! Moving consumers (`FOLLOWERS`): which functions follow the layer, and
 //! what a new version changes in each one's layers. A function that uses an
 //! older version of the layer is moved to the new one, its other layers kept
-//! in their order; one that does not use the layer is left alone.
+//! in their order; one that does not use the layer is left alone, and so is
+//! one whose runtime or architecture the new version does not declare
+//! (Lambda does not check it: the function would break at its next start).
 
 use crate::backoff::Backoff;
+use crate::domain::declared::Declared;
 use crate::domain::outcome::FollowerResult;
-use crate::domain::values::LayerVersion;
+use crate::domain::values::{FunctionSetup, LayerVersion};
 use crate::error::Problem;
 use crate::ports::{Clock, Ports};
 use crate::publish::Publisher;
@@ -72,6 +75,32 @@ pub fn plan(layers: &[String], new: &str) -> Plan {
     }
 }
 
+/// Why a function cannot take a version that declares `declared`: its
+/// runtime or its architecture is not among them (a version that declares
+/// none fits any).
+pub fn misfit(function: &FunctionSetup, declared: &Declared) -> Option<String> {
+    let runtimes = &declared.runtimes;
+    if let Some(runtime) = &function.runtime {
+        if !runtimes.is_empty() && !runtimes.contains(runtime) {
+            return Some(format!(
+                "it runs {runtime}, and the new version declares {}",
+                runtimes.join(", ")
+            ));
+        }
+    }
+    let architectures = &declared.architectures;
+    let missing = function
+        .architectures
+        .iter()
+        .find(|a| !architectures.is_empty() && !architectures.contains(a));
+    missing.map(|architecture| {
+        format!(
+            "it runs on {architecture}, and the new version declares {}",
+            architectures.join(", ")
+        )
+    })
+}
+
 /// A layer version ARN as (the layer's ARN, the version).
 fn split_version(arn: &str) -> Option<(&str, i64)> {
     let (layer, version) = arn.rsplit_once(':')?;
@@ -83,13 +112,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     /// `FOLLOWERS`: each function that uses an older version of the layer
     /// is moved to `version`, its other layers kept in order. Every one is
     /// tried; if any is left busy or failed, the publish stands and the
-    /// record fails (`FollowersNotMoved`) for the retry to finish.
+    /// record fails (`FollowersNotMoved`) for the retry to finish. One that
+    /// `declared` does not fit stays where it is (`incompatible`).
     pub(crate) async fn move_followers(
-        &self, version: &LayerVersion,
+        &self, version: &LayerVersion, declared: &Declared,
     ) -> Result<Vec<FollowerResult>, Problem> {
         let mut results = Vec::new();
         for function in &self.config.followers {
-            let result = self.move_follower(function, &version.arn).await;
+            let result = self.move_follower(function, &version.arn, declared).await;
             info!(function = %function, result = %result.result, error = result.error.as_deref().unwrap_or_default(), "follower");
             results.push(result);
         }
@@ -104,22 +134,27 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
 
     /// One follower: read its layers, and move it when it uses an older
     /// version; a function busy with another update is waited for (1, 2, 4 s).
-    async fn move_follower(&self, function: &str, arn: &str) -> FollowerResult {
+    async fn move_follower(
+        &self, function: &str, arn: &str, declared: &Declared,
+    ) -> FollowerResult {
         let said = |result: &str, error: Option<String>| FollowerResult {
             function: function.to_owned(),
             result: result.to_owned(),
             error,
         };
-        let layers = match self.aws.function_layers(function).await {
-            Ok(Some(layers)) => layers,
+        let setup = match self.aws.function_setup(function).await {
+            Ok(Some(setup)) => setup,
             Ok(None) => return said("failed", Some("the function does not exist".into())),
             Err(e) => return said("failed", Some(e.to_string())),
         };
-        let moved = match plan(&layers, arn) {
+        let moved = match plan(&setup.layers, arn) {
             Plan::NotUsing => return said("not_using", None),
             Plan::UpToDate => return said("up_to_date", None),
             Plan::Move(moved) => moved,
         };
+        if let Some(why) = misfit(&setup, declared) {
+            return said("incompatible", Some(format!("not moved: {why}")));
+        }
         let mut pauses = Backoff::new(FOLLOWER_FIRST_PAUSE, FOLLOWER_LONGEST_PAUSE);
         let mut attempt = 1;
         loop {
@@ -163,6 +198,38 @@ mod tests {
         assert_eq!(plan(&[], &new), Plan::NotUsing);
         let lookalike = format!("{DEPS}-v2:1");
         assert_eq!(plan(&[lookalike], &new), Plan::NotUsing);
+    }
+
+    #[test]
+    fn a_function_the_version_does_not_declare_is_not_moved() {
+        let function = |runtime: Option<&str>, arch: &str| FunctionSetup {
+            layers: Vec::new(),
+            runtime: runtime.map(str::to_owned),
+            architectures: vec![arch.to_owned()],
+        };
+        let declared = |runtimes: &[&str], architectures: &[&str]| Declared {
+            runtimes: runtimes.iter().map(|r| r.to_string()).collect(),
+            architectures: architectures.iter().map(|a| a.to_string()).collect(),
+            license: None,
+        };
+        let py312 = declared(&["python3.12"], &["x86_64"]);
+        assert_eq!(
+            misfit(&function(Some("python3.12"), "x86_64"), &py312),
+            None
+        );
+        let why = misfit(&function(Some("python3.11"), "x86_64"), &py312).unwrap();
+        assert_eq!(
+            why,
+            "it runs python3.11, and the new version declares python3.12"
+        );
+        let why = misfit(&function(Some("python3.12"), "arm64"), &py312).unwrap();
+        assert_eq!(why, "it runs on arm64, and the new version declares x86_64");
+        assert_eq!(misfit(&function(None, "x86_64"), &py312), None, "an image");
+        let nothing = Declared::default();
+        assert_eq!(
+            misfit(&function(Some("nodejs20.x"), "arm64"), &nothing),
+            None
+        );
     }
 
     #[test]

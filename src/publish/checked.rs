@@ -1,5 +1,6 @@
 //! Step 3: what an upload says about itself, from its HEAD alone: the lock
-//! file's MD5, the lock file's name, the layer, and a size Lambda can take.
+//! file's MD5, the lock file's name, the layer, a size Lambda can take, and
+//! the record's settings (what the version declares, which checks run).
 //! This is where "what does the user see when the metadata is missing?"
 //! is answered.
 
@@ -9,6 +10,7 @@ use crate::domain::layer_zip;
 use crate::domain::layout::{LayerDir, LeaseKey};
 use crate::domain::manifest::ManifestMd5;
 use crate::domain::metadata::{self, Md5Problem};
+use crate::domain::settings::{self, Defaults, Settings};
 use crate::error::Problem;
 use crate::ports::{ObjectHead, ObjectId};
 use std::time::SystemTime;
@@ -28,6 +30,10 @@ pub struct CheckedUpload<'a> {
     pub manifest_named: bool,
     /// The layer: `layer-name`, else `LAYER_NAME`.
     pub layer: String,
+    /// The record's settings: the deployment's defaults overlaid by the
+    /// upload's metadata (and, once the zip is checked, what its compiled
+    /// code proves). Every step reads these.
+    pub settings: Settings,
     /// When the record must be done by: Lambda's deadline, less the time
     /// to answer. How long a publish without an answer is looked for.
     pub answer_by: SystemTime,
@@ -68,6 +74,20 @@ impl<'a> CheckedUpload<'a> {
             });
         }
         layer_zip::check_size(head.size)?;
+        let defaults = Defaults {
+            runtimes: &config.compatible_runtimes,
+            architectures: &config.compatible_architectures,
+            license: config.license_info.as_deref(),
+            skip_checks: config.skip_layer_checks,
+        };
+        let settings =
+            settings::resolve(&head.metadata, defaults).map_err(|(key, value, problem)| {
+                Problem::InvalidMetadata {
+                    key,
+                    value,
+                    problem,
+                }
+            })?;
         Ok(Self {
             upload,
             dir,
@@ -76,8 +96,18 @@ impl<'a> CheckedUpload<'a> {
             manifest,
             manifest_named,
             layer,
+            settings,
             answer_by,
         })
+    }
+
+    /// This upload with `settings` (those the zip's checks resolved), when given.
+    pub fn with_settings(&self, settings: Option<Settings>) -> Self {
+        let mut checked = self.clone();
+        if let Some(settings) = settings {
+            checked.settings = settings;
+        }
+        checked
     }
 
     /// The object the event reported, its ETag completed from the HEAD.

@@ -16,6 +16,7 @@ use crate::domain::layout::{
 };
 use crate::domain::lease_state::LeaseState;
 use crate::domain::outcome::{Outcome, OutcomeKind};
+use crate::domain::settings::Settings;
 use crate::error::Problem;
 use crate::metrics::{self, MetricsLog, RecordMetrics};
 use crate::ports::{Clock, LayerVersion, Ports, SystemClock};
@@ -33,6 +34,7 @@ pub(crate) mod facts;
 pub mod lease;
 pub mod snapshot;
 pub(crate) mod write;
+pub(crate) mod zip_check;
 
 /// Runs the steps with one set of clients, one clock and one configuration.
 #[derive(Clone, Debug)]
@@ -87,6 +89,15 @@ pub(crate) enum LeaseEnd {
     /// Handed over to this upload's next delivery, which finishes
     /// `version`: what followed its publish failed.
     HandOver { version: i64 },
+}
+
+/// The zip as checked just before a publish.
+#[derive(Debug)]
+enum ZipChecked {
+    /// Replaced since the event: this record's answer (boxed: the larger).
+    Superseded(Box<Outcome>),
+    /// It passed: the settings to publish with.
+    Ready(Settings),
 }
 
 /// What one record's metric line needs beyond its result.
@@ -329,6 +340,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let mut claim = Claim::new(&checked.upload.s3_uri());
         // The version a hand-over taken by this record is to finish.
         let mut finishing: Option<i64> = None;
+        // The settings the zip's checks resolved, for the publish.
+        let mut ready: Option<Settings> = None;
         loop {
             progress.holding_lease = lease.is_some();
             (progress.lease_handed_over, progress.lease_is_own) = match (&lease, &look.facts.lease)
@@ -358,14 +371,16 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                         Some(read_with_the_first_look) => read_with_the_first_look,
                         None => self.check_current_zip(checked).await,
                     };
-                    if let Some(superseded) = zip? {
-                        return Ok(superseded);
+                    match zip? {
+                        ZipChecked::Superseded(outcome) => return Ok(*outcome),
+                        ZipChecked::Ready(settings) => ready = Some(settings),
                     }
                     progress.zip_checked = true;
                     look_again = false;
                 }
                 Step::Report(write) => {
                     let kept = look.kept_elsewhere.as_deref();
+                    let checked = &checked.with_settings(ready.take());
                     return Ok(self.report(checked, write, kept).await?);
                 }
                 Step::ReadLease => {
@@ -453,6 +468,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 Step::Write(Write::Publish(reason)) => {
                     info!(layer = %checked.layer, reason = %reason, "publishing a new layer version");
                     let listed = look.facts.latest.as_ref().map(|v| v.version);
+                    // With the settings the checks resolved.
+                    let checked = &checked.with_settings(ready.take());
                     return self
                         .publish(checked, &look.staged, listed, publish_took)
                         .await;
@@ -485,24 +502,41 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         Ok(lease::take(&self.aws, lease, holder, state, now).await?)
     }
 
-    /// Just before publishing, one ranged GET of the current object: the
-    /// `superseded` outcome when the zip was overwritten since the event, an
-    /// error when it is not a zip, else `None`.
-    async fn check_current_zip(
-        &self, checked: &CheckedUpload<'_>,
-    ) -> Result<Option<Outcome>, Problem> {
+    /// Just before publishing, at once: one ranged GET of the current
+    /// object's first bytes (the `superseded` outcome when the zip was
+    /// overwritten since the event, an error when it is not a zip), and the
+    /// checks on the zip's directory (`zip_check.rs`): the settings to
+    /// publish with, or why the layer would break.
+    async fn check_current_zip(&self, checked: &CheckedUpload<'_>) -> Result<ZipChecked, Problem> {
         let upload = checked.upload;
         let n = LOCAL_FILE_HEADER.len() as u64;
-        let start = self
-            .aws
-            .read_start(&upload.bucket, &upload.key, n)
-            .await?
-            .ok_or(Problem::LayerZipNotFound)?;
+        let (start, directory) = tokio::join!(
+            self.aws.read_start(&upload.bucket, &upload.key, n),
+            zip_check::read_facts(&self.aws, checked)
+        );
+        let start = start?.ok_or(Problem::LayerZipNotFound)?;
         if let Some(reason) = decide::superseded(&checked.event_object(), Some(&start.id)) {
-            return Ok(Some(skip(OutcomeKind::Superseded, upload, reason)));
+            return Ok(ZipChecked::Superseded(Box::new(skip(
+                OutcomeKind::Superseded,
+                upload,
+                reason,
+            ))));
         }
         layer_zip::check_start(&start.bytes)?;
-        Ok(None)
+        let Some((facts, read)) = directory? else {
+            let reason = "the zip was overwritten or deleted while its directory was read; the \
+                          newer upload has its own event";
+            return Ok(ZipChecked::Superseded(Box::new(skip(
+                OutcomeKind::Superseded,
+                upload,
+                reason,
+            ))));
+        };
+        Ok(ZipChecked::Ready(zip_check::check(
+            &facts,
+            &checked.settings,
+            read,
+        )?))
     }
 
     /// The one log line of a publish/unchanged decision, with the console

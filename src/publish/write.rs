@@ -76,6 +76,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             let outcome = outcome(OutcomeKind::Published, checked, &new.version, kept);
             let outcome = Outcome {
                 code_sha256: new.code_sha256.clone(),
+                declared: checked.settings.declared.clone(),
                 ..outcome
             };
             // The lock file copies, and the lifecycle then the record: at
@@ -159,16 +160,16 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         &'a self, checked: &'a CheckedUpload<'_>, (bucket, key): (&'a str, &'a str),
         object_version: Option<&'a str>, description: &'a str,
     ) -> PublishRequest<'a> {
-        let config = &self.config;
+        let declared = &checked.settings.declared;
         PublishRequest {
             layer_name: &checked.layer,
             bucket,
             key,
             object_version,
             description,
-            compatible_runtimes: &config.compatible_runtimes,
-            compatible_architectures: &config.compatible_architectures,
-            license_info: config.license_info.as_deref(),
+            compatible_runtimes: &declared.runtimes,
+            compatible_architectures: &declared.architectures,
+            license_info: declared.license.as_deref(),
         }
     }
 
@@ -357,7 +358,8 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             let pointer = self.move_pointer(&self.aws, checked, version);
             let followers = async {
                 self.share(&self.aws, checked, version).await?;
-                self.move_followers(version).await
+                self.move_followers(version, &checked.settings.declared)
+                    .await
             };
             let (pointed, followers) = tokio::join!(pointer, followers);
             let (pointed, followers) = (pointed?, followers?);
@@ -540,6 +542,7 @@ pub(super) fn would_publish(
     let mut outcome = Outcome::skipped(OutcomeKind::WouldPublish, checked.upload, reason_text);
     outcome.layer_name = Some(checked.layer.clone());
     outcome.manifest_md5 = Some(checked.md5.to_string());
+    outcome.declared = checked.settings.declared.clone();
     outcome.would_delete_arns = would_delete.iter().map(|v| v.arn.clone()).collect();
     outcome.would_delete_versions = numbers;
     info!(outcome = outcome.outcome.as_str(), layer = %checked.layer, reason = %reason, would_delete = ?outcome.would_delete_versions, "dry run: would publish");
@@ -580,6 +583,7 @@ pub(super) fn outcome(
         manifest_md5: Some(checked.md5.to_string()),
         manifest_key,
         code_sha256: None,
+        declared: Default::default(),
         reason: None,
         deleted_versions: Vec::new(),
         would_delete_versions: Vec::new(),

@@ -1,17 +1,19 @@
 //! The floor of AWS calls per outcome, counted by an SDK interceptor on the
 //! real clients talking to moto: `ignored` 0, `unchanged` 3, `published` at
-//! most 12 in a versioned bucket and 13 in an unversioned one, and the same
+//! most 13 in a versioned bucket and 14 in an unversioned one, and the same
 //! whatever the number of versions already published (1, 2 or 12); and how
 //! many of them one after another (the depth, from when each began and
 //! ended): `unchanged` 2, `published` 6 (7 in an unversioned bucket). In a
 //! deployment serving several layers, nothing is read ahead of the zip's
 //! HEAD: `unchanged` 3 deep, and 1 control-plane call; `published` the same
-//! 12 calls 9 deep, 3 of them on the control plane (issue 31).
+//! 13 calls 9 deep, 3 of them on the control plane (issue 31).
 //!
 //! Beyond the 10 of a publish from one folder's lease, the design needs: the
 //! layer's lease read, and the versions read again after it is taken (one
 //! writer per layer, whatever folder: `lease.rs`); in an unversioned bucket, the copy
-//! of the checked zip that Lambda takes (`publish/write.rs`).
+//! of the checked zip that Lambda takes (`publish/write.rs`); and the read of
+//! the zip's directory for the checks before a publish (issue 32), beside the
+//! read of its first bytes: a call more, none deeper.
 
 use crate::common::calls::{counted, Calls};
 use crate::common::world;
@@ -64,7 +66,7 @@ async fn floors(versioned: bool) {
         w.enable_versioning().await;
     }
     let (published_floor, copies, published_depth) =
-        if versioned { (12, 2, 6) } else { (13, 3, 7) };
+        if versioned { (13, 2, 6) } else { (14, 3, 7) };
     let (calls_aws, calls) = counted(&w.sdk);
     let publisher = Publisher::new(calls_aws.clone(), w.config(), crate::common::REGION);
 
@@ -130,15 +132,15 @@ async fn floors(versioned: bool) {
         assert_eq!(made.get("CopyObject"), Some(&copies), "{made:?}");
         assert_eq!(made.get("PublishLayerVersion"), Some(&1), "{made:?}");
         // One after another only what depends on the call before: the
-        // versions (beside the HEAD); the zip's first bytes (beside the
-        // folder and the lease); the take (beside the versions read again);
+        // versions (beside the HEAD); the zip's first bytes and its
+        // directory (beside the folder and the lease); the take (beside the versions read again);
         // unversioned, the copy Lambda takes; the publish; the records (the
         // lock file copies beside deployment.json); the release.
         assert_eq!(depth, published_depth, "published v{n}: {made:?}");
         assert_eq!(
             made.get("GetObject"),
-            Some(&1),
-            "only the zip's first bytes: {made:?}"
+            Some(&2),
+            "only the zip's first bytes and its end (a small layer's directory): {made:?}"
         );
 
         let (outcome, made, depth) = run(&publisher, &calls, event).await;
@@ -194,9 +196,9 @@ async fn a_many_layer_stack_reads_only_the_layer_the_upload_names() {
     let (outcome, made, depth) = run(&publisher, &calls, event.clone()).await;
     assert_eq!(outcome, OutcomeKind::Published, "{made:?}");
     assert_eq!(control_plane(&made), 3, "{made:?}");
-    // The same 12 calls as in a one-layer stack, but with nothing read
+    // The same 13 calls as in a one-layer stack, but with nothing read
     // before the HEAD names the layer: 9 one after another (docs/how-it-works.md).
-    assert_eq!(Calls::total(&made), 12, "{made:?}");
+    assert_eq!(Calls::total(&made), 13, "{made:?}");
     assert_eq!(depth, 9, "{made:?}");
     assert_eq!(w.versions_of(&named).await.len(), 1);
     assert!(w.versions_of(&w.layer).await.is_empty());

@@ -8,6 +8,7 @@
 //! One module per topic; `scene` holds what they share.
 
 mod burst;
+mod checks;
 mod folders;
 mod hand_over;
 mod lease;

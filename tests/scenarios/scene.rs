@@ -30,9 +30,21 @@ pub fn key(name: &str) -> String {
     format!("{DIR}/{name}")
 }
 
-/// Bytes that start as a zip archive does, different per `content`.
+/// A layer zip (pure Python, where Python looks), different per `content`.
 pub fn zip(content: &str) -> Vec<u8> {
-    format!("PK\x03\x04 a layer zip built from {content}").into_bytes()
+    zip_of(&[("python/marker.txt", content.as_bytes())])
+}
+
+/// A zip archive of `files` (stored: the checks read only its directory).
+pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in files {
+        writer.start_file(*name, stored).expect("zip entry");
+        std::io::Write::write_all(&mut writer, bytes).expect("zip content");
+    }
+    writer.finish().expect("zip archive").into_inner()
 }
 
 pub fn md5(text: &str) -> String {

@@ -1,12 +1,13 @@
-//! [`Functions`] on the Lambda client: a function's layers, read and set.
+//! [`Functions`] on the Lambda client: a function's layers (with its runtime
+//! and architectures), read and set.
 
 use super::{failure, Aws};
 use crate::error::{AwsError, AwsService};
-use crate::ports::Functions;
+use crate::ports::{FunctionSetup, Functions};
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 
 impl Functions for Aws {
-    async fn function_layers(&self, function: &str) -> Result<Option<Vec<String>>, AwsError> {
+    async fn function_setup(&self, function: &str) -> Result<Option<FunctionSetup>, AwsError> {
         let result = self
             .lambda
             .get_function_configuration()
@@ -14,12 +15,19 @@ impl Functions for Aws {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Some(
-                out.layers()
+            Ok(out) => Ok(Some(FunctionSetup {
+                layers: out
+                    .layers()
                     .iter()
                     .filter_map(|layer| layer.arn().map(str::to_owned))
                     .collect(),
-            )),
+                runtime: out.runtime().map(|r| r.as_str().to_owned()),
+                architectures: out
+                    .architectures()
+                    .iter()
+                    .map(|a| a.as_str().to_owned())
+                    .collect(),
+            })),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(failure(
                 AwsService::Lambda,

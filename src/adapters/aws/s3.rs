@@ -89,6 +89,29 @@ impl Folder for Aws {
         }
     }
 
+    async fn read_range(
+        &self, source: &SourceObject<'_>, start: u64, len: u64,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        let (bucket, key) = (source.bucket, source.key);
+        let last = start + len.max(1) - 1;
+        let mut request = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes={start}-{last}"));
+        request = match (source.version_id, source.etag) {
+            (Some(version), _) => request.version_id(version),
+            (None, Some(etag)) => request.if_match(format!("\"{etag}\"")),
+            (None, None) => request,
+        };
+        match request.send().await {
+            Ok(out) => Ok(Some(read_body(out, bucket, key).await?)),
+            Err(e) if is_precondition_failure(&e) || is_not_found(&e) => Ok(None),
+            Err(e) => Err(s3_failure("GetObject", bucket, key)(e)),
+        }
+    }
+
     async fn read_small(
         &self, bucket: &str, key: &str, max_bytes: u64,
     ) -> Result<Option<SmallObject>, AwsError> {

@@ -152,6 +152,29 @@ impl Folder for FakeAws {
         .await
     }
 
+    async fn read_range(
+        &self, source: &SourceObject<'_>, start: u64, len: u64,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        let (bucket, key) = (source.bucket, source.key);
+        self.call(Op::GetObject, &s3_uri(bucket, key), |state, _| {
+            state.s3.bucket(Op::GetObject, bucket, key)?;
+            let Some(object) = state.s3.get(bucket, key, source.version_id) else {
+                return Ok(None);
+            };
+            if source.version_id.is_none() && source.etag.is_some_and(|e| e != object.etag) {
+                return Ok(None);
+            }
+            let from = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(object.bytes.len());
+            let to = usize::try_from(start.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(object.bytes.len());
+            Ok(Some(object.bytes[from..to].to_vec()))
+        })
+        .await
+    }
+
     async fn read_small(
         &self, bucket: &str, key: &str, max_bytes: u64,
     ) -> Result<Option<SmallObject>, AwsError> {
