@@ -646,10 +646,20 @@ pub fn build_command(python_minor: u8, machine: &str) -> String {
 mod tests {
     use super::*;
 
+    fn entry(name: &str, unzipped: u64) -> Entry<'_> {
+        Entry {
+            name,
+            unzipped,
+            local_header: 0,
+            method: 0,
+            compressed: unzipped,
+        }
+    }
+
     fn facts(names: &[&str]) -> Facts {
         let mut facts = Facts::default();
         for name in names {
-            facts.add(Entry { name, unzipped: 10 });
+            facts.add(entry(name, 10));
         }
         facts
     }
@@ -811,10 +821,7 @@ mod tests {
     #[test]
     fn the_unzipped_limit_is_checked_even_with_the_other_checks_off() {
         let mut facts = facts(&["six.py"]);
-        facts.add(Entry {
-            name: "python/big.bin",
-            unzipped: MAX_UNZIPPED_BYTES,
-        });
+        facts.add(entry("python/big.bin", MAX_UNZIPPED_BYTES));
         let none = Declared::default();
         assert!(matches!(
             assess(&facts, &none, Checks::SizeOnly),

@@ -26,8 +26,9 @@ pub struct Settings {
     pub checks: Checks,
 }
 
-/// The deployment's defaults, as the configuration read them.
-#[derive(Clone, Copy, Debug)]
+/// The deployment's defaults, as the configuration read them (none, for
+/// `layerctl`, which does not know them).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Defaults<'a> {
     pub runtimes: &'a [String],
     pub architectures: &'a [String],

@@ -158,6 +158,12 @@ pub struct Entry<'a> {
     /// UTF-8 bytes are replaced.
     pub name: &'a str,
     pub unzipped: u64,
+    /// Where its data is, for a reader holding the whole archive
+    /// (`layerctl`): its local header's offset, compression method (0
+    /// stored, 8 deflated) and compressed size.
+    pub local_header: u64,
+    pub method: u16,
+    pub compressed: u64,
 }
 
 /// Reads the directory's bytes, fed in order in chunks of any size.
@@ -251,10 +257,13 @@ fn entry_len(bytes: &[u8]) -> Result<Option<usize>, DirectoryProblem> {
     Ok((bytes.len() >= len).then_some(len))
 }
 
-/// An entry's name and unzipped size, owned for the span of a visit.
+/// An entry's name and sizes, owned for the span of a visit.
 struct Parsed<'a> {
     name: std::borrow::Cow<'a, str>,
     unzipped: u64,
+    compressed: u64,
+    local_header: u64,
+    method: u16,
 }
 
 impl Parsed<'_> {
@@ -262,6 +271,9 @@ impl Parsed<'_> {
         Entry {
             name: &self.name,
             unzipped: self.unzipped,
+            local_header: self.local_header,
+            method: self.method,
+            compressed: self.compressed,
         }
     }
 }
@@ -276,33 +288,43 @@ fn parse_entry(entry: &[u8]) -> Result<Parsed<'_>, DirectoryProblem> {
     let extra = entry
         .get(ENTRY_FIXED_LEN + name_len..ENTRY_FIXED_LEN + name_len + extra_len)
         .unwrap_or_default();
-    let mut unzipped = u32_at(entry, 24).map(u64::from).unwrap_or_default();
-    if unzipped == 0xFFFF_FFFF {
-        // Zip64: the extra field holds the unzipped size first.
-        unzipped = zip64_field(extra).ok_or_else(|| {
+    let field = |offset| u32_at(entry, offset).map(u64::from).unwrap_or_default();
+    // Zip64: each of these three that is 0xFFFFFFFF is in the extra field,
+    // in this order.
+    let mut values = [field(24), field(20), field(42)];
+    let mut zip64 = zip64_fields(extra);
+    for value in values.iter_mut().filter(|v| **v == 0xFFFF_FFFF) {
+        *value = zip64.next().ok_or_else(|| {
             let name = String::from_utf8_lossy(name);
             DirectoryProblem(format!(
                 "its entry {name} says its size is in a zip64 extra field it does not have"
             ))
         })?;
     }
+    let [unzipped, compressed, local_header] = values;
     Ok(Parsed {
         name: String::from_utf8_lossy(name),
         unzipped,
+        compressed,
+        local_header,
+        method: u16_at(entry, 10).unwrap_or_default(),
     })
 }
 
-/// The first value of the zip64 extra field in `extra`.
-fn zip64_field(extra: &[u8]) -> Option<u64> {
+/// The values of the zip64 extra field in `extra`, in order.
+fn zip64_fields(extra: &[u8]) -> impl Iterator<Item = u64> + '_ {
     let mut at = 0;
+    let mut field: &[u8] = &[];
     while at + 4 <= extra.len() {
-        let (id, len) = (u16_at(extra, at)?, usize::from(u16_at(extra, at + 2)?));
+        let id = u16_at(extra, at).unwrap_or_default();
+        let len = usize::from(u16_at(extra, at + 2).unwrap_or_default());
         if id == ZIP64_EXTRA {
-            return u64_at(extra.get(at + 4..at + 4 + len)?, 0);
+            field = extra.get(at + 4..at + 4 + len).unwrap_or_default();
+            break;
         }
         at += 4 + len;
     }
-    None
+    field.chunks_exact(8).filter_map(|value| u64_at(value, 0))
 }
 
 fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {

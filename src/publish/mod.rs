@@ -29,12 +29,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::{info, info_span, Instrument};
 
-pub(crate) mod checked;
+pub mod checked;
 pub(crate) mod facts;
 pub mod lease;
 pub mod snapshot;
 pub(crate) mod write;
-pub(crate) mod zip_check;
+pub mod zip_check;
 
 /// Runs the steps with one set of clients, one clock and one configuration.
 #[derive(Clone, Debug)]

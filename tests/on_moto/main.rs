@@ -26,6 +26,7 @@ mod lifecycle;
 mod packaging;
 mod processes;
 mod publish;
+mod real_layers;
 mod refusals;
 mod rights;
 mod seed;

@@ -82,6 +82,22 @@ pub struct UploadArgs {
     /// Upload a requirements file even if some lines do not pin one version
     #[arg(long)]
     pub allow_unpinned: bool,
+    /// A runtime the version declares (Lambda's identifier, e.g. python3.12;
+    /// repeat or comma-separate; default: the function's COMPATIBLE_RUNTIMES,
+    /// else what the compiled code was built for)
+    #[arg(long = "runtime", value_name = "RUNTIME", value_delimiter = ',')]
+    pub runtimes: Vec<String>,
+    /// An architecture the version declares: x86_64 or arm64 (repeat or
+    /// comma-separate; default: as for --runtime)
+    #[arg(long = "architecture", value_name = "ARCH", value_delimiter = ',')]
+    pub architectures: Vec<String>,
+    /// The version's licence, e.g. an SPDX identifier (default: the function's LICENSE_INFO)
+    #[arg(long, value_name = "TEXT")]
+    pub license: Option<String>,
+    /// Upload and publish even where the checks say the layer would break at
+    /// import time (they still refuse a zip over Lambda's unzipped limit)
+    #[arg(long)]
+    pub skip_layer_checks: bool,
     /// How many 8 MiB parts of a large zip go up at once
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=64))]

@@ -9,6 +9,7 @@ mod diff;
 mod failed;
 mod failure;
 mod invoke;
+mod layer_check;
 mod report;
 mod status;
 mod upload;

@@ -6,11 +6,13 @@
 use crate::args::UploadArgs;
 use crate::calls::{self, Uploaded, UploadedPart};
 use crate::failure::Failure;
+use crate::layer_check;
 use crate::report::Report;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use layer_autopublish::adapters::aws::Aws;
+use layer_autopublish::domain::declared::{ARCHITECTURES_KEY, LICENSE_KEY, RUNTIMES_KEY};
 use layer_autopublish::domain::layer_zip::{self, ZipProblem, LOCAL_FILE_HEADER};
 use layer_autopublish::domain::layout::{console_url_of_folder, LayerDir};
 use layer_autopublish::domain::lockfile;
@@ -19,6 +21,8 @@ use layer_autopublish::domain::metadata::{
     validate_layer_name, validate_manifest_name, LAYER_NAME_KEY, MANIFEST_MD5_KEYS,
     MANIFEST_NAME_KEY,
 };
+use layer_autopublish::domain::settings::{self, Defaults, SKIP_CHECKS_KEY};
+use layer_autopublish::publish::zip_check;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read};
@@ -66,6 +70,13 @@ pub async fn run(
         check_pinned(&args.manifest, &lock)?;
     }
     let zip_size = check_zip(&args.zip)?;
+    let settings_metadata = declared_metadata(&args);
+    let settings = settings::resolve(&settings_metadata, Defaults::default()).map_err(
+        |(key, value, why)| {
+            Failure::Rejected(format!("{}: {value:?} is not valid: {why}", flag_of(key)))
+        },
+    )?;
+    let checked = layer_check::check(&args.zip, &settings)?;
     let md5 = ManifestMd5::of(&lock);
 
     let manifest_key = folder.staged_manifest_key(&manifest_name);
@@ -87,6 +98,7 @@ pub async fn run(
     if let Some(layer) = &args.layer_name {
         metadata.insert(LAYER_NAME_KEY.to_owned(), layer.clone());
     }
+    metadata.extend(settings_metadata);
     let zip_key = folder.zip_key();
     let uploaded = if zip_size <= MULTIPART_THRESHOLD {
         let body = ByteStream::from_path(&args.zip).await.map_err(|e| {
@@ -123,6 +135,7 @@ pub async fn run(
         sha256.unwrap_or_default(),
         version.unwrap_or_default()
     ));
+    report.line(format!("checked: {}", zip_check::describe(&checked)));
     let console_url = console_url_of_folder(region, folder.bucket(), &folder.prefix());
     report.line(format!("console: {console_url}"));
     report.line(format!(
@@ -140,6 +153,36 @@ pub async fn run(
         console_url,
     });
     Ok(())
+}
+
+/// The metadata `--runtime`, `--architecture`, `--license` and
+/// `--skip-layer-checks` write (only those given: the function's defaults
+/// apply to the rest).
+fn declared_metadata(args: &UploadArgs) -> HashMap<String, String> {
+    let mut metadata = HashMap::new();
+    if !args.runtimes.is_empty() {
+        metadata.insert(RUNTIMES_KEY.to_owned(), args.runtimes.join(","));
+    }
+    if !args.architectures.is_empty() {
+        metadata.insert(ARCHITECTURES_KEY.to_owned(), args.architectures.join(","));
+    }
+    if let Some(license) = &args.license {
+        metadata.insert(LICENSE_KEY.to_owned(), license.clone());
+    }
+    if args.skip_layer_checks {
+        metadata.insert(SKIP_CHECKS_KEY.to_owned(), "true".to_owned());
+    }
+    metadata
+}
+
+/// The flag that writes a metadata key.
+fn flag_of(key: &str) -> &'static str {
+    match key {
+        RUNTIMES_KEY => "--runtime",
+        ARCHITECTURES_KEY => "--architecture",
+        LICENSE_KEY => "--license",
+        _ => "--skip-layer-checks",
+    }
 }
 
 fn file_name(path: &Path) -> Result<String, Failure> {
