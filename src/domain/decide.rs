@@ -348,6 +348,7 @@ mod tests {
             arn: format!("arn:aws:lambda:us-east-1:123456789012:layer:deps:{version}"),
             description: description.into(),
             created: String::new(),
+            ..Default::default()
         }
     }
 

@@ -66,13 +66,15 @@ pub enum WriteCondition<'a> {
 }
 
 /// A published layer version as `ListLayerVersions` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LayerVersion {
     pub version: i64,
     pub arn: String,
     pub description: String,
     /// ISO 8601, as Lambda reports it.
     pub created: String,
+    /// What it declares: its runtimes, architectures and licence.
+    pub declared: crate::domain::declared::Declared,
 }
 
 /// What `FOLLOWERS` reads of a function: its layers (version ARNs, in

@@ -108,6 +108,7 @@ mod tests {
             arn: format!("{ARN}:{n}"),
             description: String::new(),
             created: String::new(),
+            ..Default::default()
         }
     }
 

@@ -103,6 +103,7 @@ mod tests {
                 arn: String::new(),
                 description: String::new(),
                 created: String::new(),
+                ..Default::default()
             })
             .collect()
     }

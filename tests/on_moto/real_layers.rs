@@ -29,6 +29,13 @@ fn layer(name: &str) -> PathBuf {
 /// published version, or the `errorType`.
 type Answer = Result<(Vec<String>, Vec<String>), String>;
 
+/// A layer, the metadata it is uploaded with, and what the function answers.
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Answer,
+);
+
 async fn published_by_the_function(
     w: &World, case: usize, name: &str, metadata: &[(&str, &str)],
 ) -> Answer {
@@ -85,8 +92,8 @@ fn refused(error_type: &str) -> Answer {
 #[tokio::test]
 async fn the_function_publishes_every_good_real_layer_and_refuses_the_rest() {
     let w = world("real layers").await;
-    let arm64 = [("compatible-architectures", "arm64")];
-    let cases: Vec<(&str, &[(&str, &str)], Answer)> = vec![
+    const ARM64: &[(&str, &str)] = &[("compatible-architectures", "arm64")];
+    let cases: Vec<Case> = vec![
         ("pure", &[], declared(&[], &[])),
         ("cp312-x86_64", &[], declared(&["python3.12"], &["x86_64"])),
         ("cp312-aarch64", &[], declared(&["python3.12"], &["arm64"])),
@@ -101,7 +108,7 @@ async fn the_function_publishes_every_good_real_layer_and_refuses_the_rest() {
             refused("LayerIncompatible"),
         ),
         // abi3 names no processor: only layerctl, reading the ELF header, can tell.
-        ("abi3", &arm64, declared(&[], &["arm64"])),
+        ("abi3", ARM64, declared(&[], &["arm64"])),
         ("abi3", &[], declared(&[], &[])),
         (
             "manylinux_2_28",
@@ -130,6 +137,31 @@ async fn the_function_publishes_every_good_real_layer_and_refuses_the_rest() {
         let answer = published_by_the_function(&w, case, name, metadata).await;
         assert_eq!(answer, expected, "case {case}: {name} with {metadata:?}");
     }
+    // `layerctl status` shows what the version declares, as Lambda keeps it.
+    let s3_dir = format!("s3://{}/{DIR}/case-1", w.bucket);
+    let layer_name = format!("{}-1", w.layer);
+    let args = [
+        "--json",
+        "status",
+        "--s3-dir",
+        &s3_dir,
+        "--layer-name",
+        &layer_name,
+    ];
+    let output = layerctl_via(&w, crate::common::moto_endpoint(), &args);
+    assert_exit(&output, 0);
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let version = &status["versions"][0];
+    assert_eq!(
+        version["compatible_runtimes"],
+        serde_json::json!(["python3.12"]),
+        "{status}"
+    );
+    assert_eq!(
+        version["compatible_architectures"],
+        serde_json::json!(["x86_64"]),
+        "{status}"
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! first page is newest first), a version's `CodeSha256`, and the publish.
 
 use super::{failure, Aws};
+use crate::domain::declared::Declared;
 use crate::error::{AwsError, AwsService};
 use crate::ports::Grant;
 use crate::ports::{Layer, LayerVersion, NewVersion, PublishRequest};
@@ -126,6 +127,19 @@ impl Layer for Aws {
                 arn: out.layer_version_arn().unwrap_or_default().to_owned(),
                 description: out.description().unwrap_or_default().to_owned(),
                 created: out.created_date().unwrap_or_default().to_owned(),
+                declared: Declared {
+                    runtimes: out
+                        .compatible_runtimes()
+                        .iter()
+                        .map(|r| r.as_str().to_owned())
+                        .collect(),
+                    architectures: out
+                        .compatible_architectures()
+                        .iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect(),
+                    license: out.license_info().map(str::to_owned),
+                },
             },
             code_sha256: out
                 .content()
@@ -187,6 +201,19 @@ pub fn layer_version(item: &LayerVersionsListItem) -> LayerVersion {
         arn: item.layer_version_arn().unwrap_or_default().to_owned(),
         description: item.description().unwrap_or_default().to_owned(),
         created: item.created_date().unwrap_or_default().to_owned(),
+        declared: Declared {
+            runtimes: item
+                .compatible_runtimes()
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+            architectures: item
+                .compatible_architectures()
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            license: item.license_info().map(str::to_owned),
+        },
     }
 }
 
@@ -209,6 +236,7 @@ mod tests {
             arn: String::new(),
             description: String::new(),
             created: String::new(),
+            declared: Declared::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! descriptions, and the `CodeSha256` of the bytes each took from S3.
 
 use super::{aws_error, FakeAws, Op};
+use crate::domain::declared::Declared;
 use crate::error::AwsError;
 use crate::ports::Grant;
 use crate::ports::{Layer, LayerVersion, NewVersion, PublishRequest};
@@ -42,6 +43,7 @@ pub fn code_sha256(bytes: &[u8]) -> String {
 impl Layers {
     fn create(
         &mut self, layer: &str, description: &str, bytes: &[u8], now: SystemTime,
+        declared: Declared,
     ) -> NewVersion {
         let name = name_of(layer);
         let versions = self.0.entry(name.to_owned()).or_default();
@@ -53,6 +55,7 @@ impl Layers {
                 arn: format!("{ACCOUNT_LAYER_ARN}:{name}:{number}"),
                 description: description.to_owned(),
                 created: crate::domain::dates::format(now),
+                declared,
             },
             code_sha256: code_sha256(bytes),
             grants: Vec::new(),
@@ -184,9 +187,13 @@ impl Layer for FakeAws {
                     ));
                 };
                 let bytes = object.bytes.clone();
-                Ok(state
-                    .lambda()
-                    .create(request.layer_name, request.description, &bytes, now))
+                Ok(state.lambda().create(
+                    request.layer_name,
+                    request.description,
+                    &bytes,
+                    now,
+                    declared_by(request),
+                ))
             },
         )
         .await
@@ -199,7 +206,9 @@ impl FakeAws {
     /// Publishes a version as another tool would (the seed, by hand).
     pub fn publish_by_hand(&self, layer: &str, description: &str, bytes: &[u8]) -> NewVersion {
         let now = crate::ports::Clock::now(&self.clock);
-        self.here().lambda().create(layer, description, bytes, now)
+        self.here()
+            .lambda()
+            .create(layer, description, bytes, now, Declared::default())
     }
 
     /// The layer's versions as (version, description), oldest first.
@@ -233,6 +242,15 @@ impl FakeAws {
         if let Some(v) = self.here().lambda().0.get_mut(name_of(layer)) {
             v.published.retain(|p| p.version.version != version);
         }
+    }
+}
+
+/// What a publish request declares, as Lambda keeps it.
+fn declared_by(request: &PublishRequest<'_>) -> Declared {
+    Declared {
+        runtimes: request.compatible_runtimes.to_vec(),
+        architectures: request.compatible_architectures.to_vec(),
+        license: request.license_info.map(str::to_owned),
     }
 }
 

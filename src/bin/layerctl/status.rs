@@ -7,6 +7,7 @@ use crate::defaults;
 use crate::failure::Failure;
 use crate::report::Report;
 use layer_autopublish::adapters::aws::Aws;
+use layer_autopublish::domain::declared::Declared;
 use layer_autopublish::domain::layout::LayerDir;
 use layer_autopublish::domain::manifest;
 use layer_autopublish::domain::metadata;
@@ -58,6 +59,10 @@ struct VersionStatus {
     lock_file_kept: bool,
     deployment_record: bool,
     arn: String,
+    /// What it declares (`compatible_runtimes`, `compatible_architectures`,
+    /// `license_info`), as Lambda reports it.
+    #[serde(flatten)]
+    declared: Declared,
 }
 
 /// Where the staged `layer.zip` stands against the published versions.
@@ -209,6 +214,20 @@ fn version_status(
         lock_file_kept: listing.exists(&lock_key),
         deployment_record: listing.exists(&folder.deployment_key(version.version)),
         arn: version.arn.clone(),
+        declared: version.declared.clone(),
+    }
+}
+
+/// What a version declares, in a line: `python3.12 x86_64 (MIT)`, or `-`.
+fn declares(declared: &Declared) -> String {
+    let mut said: Vec<String> = declared.runtimes.clone();
+    said.extend(declared.architectures.iter().cloned());
+    if let Some(license) = &declared.license {
+        said.push(format!("({license})"));
+    }
+    match said.is_empty() {
+        true => "-".to_owned(),
+        false => said.join(" "),
     }
 }
 
@@ -222,19 +241,20 @@ fn print(report: &Report, status: &Status) {
     ));
     if !status.versions.is_empty() {
         report.line(format!(
-            "{:>7}  {:<28}  {:<32}  {:<9}  {}",
-            "VERSION", "CREATED", "MANIFEST-MD5", "LOCK FILE", "DEPLOYMENT"
+            "{:>7}  {:<28}  {:<32}  {:<9}  {:<10}  {}",
+            "VERSION", "CREATED", "MANIFEST-MD5", "LOCK FILE", "DEPLOYMENT", "DECLARES"
         ));
     }
     let yes_no = |b: bool| if b { "kept" } else { "missing" };
     for v in &status.versions {
         report.line(format!(
-            "{:>7}  {:<28}  {:<32}  {:<9}  {}",
+            "{:>7}  {:<28}  {:<32}  {:<9}  {:<10}  {}",
             v.version,
             v.created,
             v.manifest_md5.as_deref().unwrap_or("-"),
             yes_no(v.lock_file_kept),
             yes_no(v.deployment_record),
+            declares(&v.declared),
         ));
     }
     report.line(match &status.staged {
