@@ -36,17 +36,11 @@ impl Backoff {
     }
 }
 
-/// A duration uniformly in `[0, ceiling]`, drawn with `rng`: what each
-/// [`Clock`] implements `jitter` with.
-pub fn draw(rng: &mut fastrand::Rng, ceiling: Duration) -> Duration {
-    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(rng.u64(0..=nanos))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::adapters::fake::ManualClock;
+    use crate::ports::draw;
 
     #[test]
     fn each_pause_is_within_a_ceiling_that_doubles_up_to_the_longest() {

@@ -199,6 +199,14 @@ impl Clock for SystemClock {
     }
 
     fn jitter(&self, ceiling: Duration) -> Duration {
-        crate::backoff::draw(&mut fastrand::Rng::new(), ceiling)
+        draw(&mut fastrand::Rng::new(), ceiling)
     }
+}
+
+/// A duration uniformly in `[0, ceiling]`, drawn with `rng`: what each
+/// [`Clock`] implements `jitter` with (here, so that `backoff.rs`, which
+/// pauses through the port, and the port do not import each other).
+pub fn draw(rng: &mut fastrand::Rng, ceiling: Duration) -> Duration {
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.u64(0..=nanos))
 }

@@ -367,3 +367,32 @@ async fn followers_the_new_version_does_not_fit_are_left_where_they_are() {
     assert_eq!(scene.aws.layers_of("api"), Some(vec![arn(2)]));
     assert_eq!(scene.aws.layers_of("old-api"), Some(vec![arn(1)]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_ten_thousand_file_layers_directory_is_read_in_two_ranged_gets() {
+    let scene = Scene::new();
+    let names: Vec<String> = (0..10_000)
+        .map(|i| format!("python/package_{:03}/module_{i:05}.py", i / 100))
+        .collect();
+    let files: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), b"x = 1\n".as_slice()))
+        .collect();
+    let event = upload_files(&scene, &files, &[]);
+    scene.aws.take_calls();
+
+    let response = scene.invoke(event).await.expect("published");
+
+    assert_eq!(
+        outcome(&response),
+        layer_autopublish::OutcomeKind::Published
+    );
+    let calls = scene.aws.take_calls();
+    // The first bytes, the last 128 KiB, and the rest of the directory (about
+    // 0.9 MB) in one more read.
+    assert_eq!(
+        Scene::count(&calls, Op::GetObject, "layer.zip"),
+        3,
+        "{calls:?}"
+    );
+}

@@ -76,7 +76,7 @@ impl Clock for ManualClock {
     }
 
     fn jitter(&self, ceiling: Duration) -> Duration {
-        crate::backoff::draw(&mut lock(&self.0.jitter), ceiling)
+        crate::ports::draw(&mut lock(&self.0.jitter), ceiling)
     }
 }
 
