@@ -121,8 +121,10 @@ demo: tools
 # machine is kept busy: the function's release builds (x86_64, then arm64),
 # the longest chain, from as soon as cargo-lambda is installed; beside them,
 # at a lower priority, clippy, the template's checkers, the tests, then
-# layerctl's wheel, then the debug binaries and the burst (after them: both
-# take cargo's lock), and each build's checks. The third job is pip
+# layerctl's wheel beside the debug binaries and the burst (these two after
+# the tests: they take the debug build's lock; the wheel, a release build for
+# musl, does not, and its single-threaded link leaves them a core: a cold run
+# took 919 s with the debug binaries after the wheel), and each build's checks. The third job is pip
 # installing the rest of the tools beside clippy and the first build: it
 # mostly waits on downloads, and with two jobs it held back the release
 # builds by a minute and a quarter. Each release build ends in a long
@@ -143,10 +145,10 @@ stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
 stage-wheel: stage-unit
 stage-check-wheel: stage-wheel
-stage-bins: stage-check-wheel
+stage-bins: stage-unit
 stage-burst: stage-bins stage-build
 stage-check-binary: stage-bins stage-build
-stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst
+stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst stage-check-wheel
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
 
