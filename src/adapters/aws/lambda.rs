@@ -127,19 +127,11 @@ impl Layer for Aws {
                 arn: out.layer_version_arn().unwrap_or_default().to_owned(),
                 description: out.description().unwrap_or_default().to_owned(),
                 created: out.created_date().unwrap_or_default().to_owned(),
-                declared: Declared {
-                    runtimes: out
-                        .compatible_runtimes()
-                        .iter()
-                        .map(|r| r.as_str().to_owned())
-                        .collect(),
-                    architectures: out
-                        .compatible_architectures()
-                        .iter()
-                        .map(|a| a.as_str().to_owned())
-                        .collect(),
-                    license: out.license_info().map(str::to_owned),
-                },
+                declared: declared(
+                    out.compatible_runtimes(),
+                    out.compatible_architectures(),
+                    out.license_info(),
+                ),
             },
             code_sha256: out
                 .content()
@@ -194,6 +186,21 @@ where
     move |error| failure(AwsService::Lambda, operation, &target, error)
 }
 
+/// What a version declares, as Lambda answers it.
+fn declared(
+    runtimes: &[aws_sdk_lambda::types::Runtime],
+    architectures: &[aws_sdk_lambda::types::Architecture], license: Option<&str>,
+) -> Declared {
+    Declared {
+        runtimes: runtimes.iter().map(|r| r.as_str().to_owned()).collect(),
+        architectures: architectures
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        license: license.map(str::to_owned),
+    }
+}
+
 /// One item of `ListLayerVersions`.
 pub fn layer_version(item: &LayerVersionsListItem) -> LayerVersion {
     LayerVersion {
@@ -201,19 +208,11 @@ pub fn layer_version(item: &LayerVersionsListItem) -> LayerVersion {
         arn: item.layer_version_arn().unwrap_or_default().to_owned(),
         description: item.description().unwrap_or_default().to_owned(),
         created: item.created_date().unwrap_or_default().to_owned(),
-        declared: Declared {
-            runtimes: item
-                .compatible_runtimes()
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
-            architectures: item
-                .compatible_architectures()
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-            license: item.license_info().map(str::to_owned),
-        },
+        declared: declared(
+            item.compatible_runtimes(),
+            item.compatible_architectures(),
+            item.license_info(),
+        ),
     }
 }
 
