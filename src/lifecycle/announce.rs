@@ -3,8 +3,7 @@
 
 use crate::domain::outcome::Outcome;
 use crate::error::Problem;
-use crate::ports::{Clock, Ports};
-use crate::publish::Publisher;
+use crate::ports::Events;
 use tracing::info;
 
 /// The event's `source`.
@@ -54,23 +53,21 @@ pub fn detail(outcome: &Outcome) -> Result<String, serde_json::Error> {
     serde_json::to_string(outcome)
 }
 
-/// The act: run by the publisher after each publish (`publish/write.rs`).
-impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// `EVENT_BUS`: one `Layer Version Published` event, the outcome its
-    /// detail. At least once: a redelivery that finishes a version's records
-    /// may announce it again (its ARN tells them apart).
-    pub(crate) async fn announce(&self, outcome: &Outcome) -> Result<(), Problem> {
-        let Some(bus) = &self.config.event_bus else {
-            return Ok(());
-        };
-        let detail = detail(outcome)
-            .map_err(|e| Problem::Internal(format!("writing the event's detail: {e}")))?;
-        self.aws
-            .put_event(bus, SOURCE, DETAIL_TYPE, &detail)
-            .await?;
-        info!(bus = %bus, version = outcome.layer_version.unwrap_or_default(), "new version announced");
-        Ok(())
-    }
+/// The act, run after each publish (`publish/write.rs`). `EVENT_BUS`
+/// (`bus`): one `Layer Version Published` event, the outcome its detail. At
+/// least once: a redelivery that finishes a version's records may announce
+/// it again (its ARN tells them apart).
+pub(crate) async fn announce(
+    aws: &impl Events, bus: Option<&str>, outcome: &Outcome,
+) -> Result<(), Problem> {
+    let Some(bus) = bus else {
+        return Ok(());
+    };
+    let detail = detail(outcome)
+        .map_err(|e| Problem::Internal(format!("writing the event's detail: {e}")))?;
+    aws.put_event(bus, SOURCE, DETAIL_TYPE, &detail).await?;
+    info!(bus = %bus, version = outcome.layer_version.unwrap_or_default(), "new version announced");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@ use crate::domain::declared::Declared;
 use crate::domain::outcome::FollowerResult;
 use crate::domain::values::{FunctionSetup, LayerVersion};
 use crate::error::Problem;
-use crate::ports::{Clock, Ports};
-use crate::publish::Publisher;
+use crate::ports::{Clock, Functions};
 use std::time::Duration;
 use tracing::info;
 
@@ -107,67 +106,66 @@ fn split_version(arn: &str) -> Option<(&str, i64)> {
     Some((layer, version.parse().ok()?))
 }
 
-/// The act: run by the publisher after each publish (`publish/write.rs`).
-impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// `FOLLOWERS`: each function that uses an older version of the layer
-    /// is moved to `version`, its other layers kept in order. Every one is
-    /// tried; if any is left busy or failed, the publish stands and the
-    /// record fails (`FollowersNotMoved`) for the retry to finish. One that
-    /// `declared` does not fit stays where it is (`incompatible`).
-    pub(crate) async fn move_followers(
-        &self, version: &LayerVersion, declared: &Declared,
-    ) -> Result<Vec<FollowerResult>, Problem> {
-        let mut results = Vec::new();
-        for function in &self.config.followers {
-            let result = self.move_follower(function, &version.arn, declared).await;
-            info!(function = %function, result = %result.result, error = result.error.as_deref().unwrap_or_default(), "follower");
-            results.push(result);
-        }
-        if results.iter().any(FollowerResult::unfinished) {
-            return Err(Problem::FollowersNotMoved {
-                version_arn: version.arn.clone(),
-                followers: results,
-            });
-        }
-        Ok(results)
+/// The act, run after each publish (`publish/write.rs`). `FOLLOWERS`
+/// (`followers`): each function that uses an older version of the layer is
+/// moved to `version`, its other layers kept in order. Every one is tried;
+/// if any is left busy or failed, the publish stands and the record fails
+/// (`FollowersNotMoved`) for the retry to finish. One that `declared` does
+/// not fit stays where it is (`incompatible`).
+pub(crate) async fn move_followers(
+    aws: &impl Functions, clock: &impl Clock, followers: &[String], version: &LayerVersion,
+    declared: &Declared,
+) -> Result<Vec<FollowerResult>, Problem> {
+    let mut results = Vec::new();
+    for function in followers {
+        let result = move_follower(aws, clock, function, &version.arn, declared).await;
+        info!(function = %function, result = %result.result, error = result.error.as_deref().unwrap_or_default(), "follower");
+        results.push(result);
     }
+    if results.iter().any(FollowerResult::unfinished) {
+        return Err(Problem::FollowersNotMoved {
+            version_arn: version.arn.clone(),
+            followers: results,
+        });
+    }
+    Ok(results)
+}
 
-    /// One follower: read its layers, and move it when it uses an older
-    /// version; a function busy with another update is waited for (1, 2, 4 s).
-    async fn move_follower(
-        &self, function: &str, arn: &str, declared: &Declared,
-    ) -> FollowerResult {
-        let said = |result: &str, error: Option<String>| FollowerResult {
-            function: function.to_owned(),
-            result: result.to_owned(),
-            error,
-        };
-        let setup = match self.aws.function_setup(function).await {
-            Ok(Some(setup)) => setup,
-            Ok(None) => return said("failed", Some("the function does not exist".into())),
-            Err(e) => return said("failed", Some(e.to_string())),
-        };
-        let moved = match plan(&setup.layers, arn) {
-            Plan::NotUsing => return said("not_using", None),
-            Plan::UpToDate => return said("up_to_date", None),
-            Plan::Move(moved) => moved,
-        };
-        if let Some(why) = misfit(&setup, declared) {
-            return said("incompatible", Some(format!("not moved: {why}")));
-        }
-        let mut pauses = Backoff::new(FOLLOWER_FIRST_PAUSE, FOLLOWER_LONGEST_PAUSE);
-        let mut attempt = 1;
-        loop {
-            match self.aws.set_function_layers(function, &moved).await {
-                Ok(()) => return said("moved", None),
-                Err(e) if e.code.as_deref() != Some("ResourceConflictException") => {
-                    return said("failed", Some(e.to_string()))
-                }
-                Err(e) if attempt == FOLLOWER_ATTEMPTS => return said("busy", Some(e.to_string())),
-                Err(_) => {
-                    self.clock.sleep(pauses.next_pause(&self.clock)).await;
-                    attempt += 1;
-                }
+/// One follower: read its layers, and move it when it uses an older
+/// version; a function busy with another update is waited for (1, 2, 4 s).
+async fn move_follower(
+    aws: &impl Functions, clock: &impl Clock, function: &str, arn: &str, declared: &Declared,
+) -> FollowerResult {
+    let said = |result: &str, error: Option<String>| FollowerResult {
+        function: function.to_owned(),
+        result: result.to_owned(),
+        error,
+    };
+    let setup = match aws.function_setup(function).await {
+        Ok(Some(setup)) => setup,
+        Ok(None) => return said("failed", Some("the function does not exist".into())),
+        Err(e) => return said("failed", Some(e.to_string())),
+    };
+    let moved = match plan(&setup.layers, arn) {
+        Plan::NotUsing => return said("not_using", None),
+        Plan::UpToDate => return said("up_to_date", None),
+        Plan::Move(moved) => moved,
+    };
+    if let Some(why) = misfit(&setup, declared) {
+        return said("incompatible", Some(format!("not moved: {why}")));
+    }
+    let mut pauses = Backoff::new(FOLLOWER_FIRST_PAUSE, FOLLOWER_LONGEST_PAUSE);
+    let mut attempt = 1;
+    loop {
+        match aws.set_function_layers(function, &moved).await {
+            Ok(()) => return said("moved", None),
+            Err(e) if e.code.as_deref() != Some("ResourceConflictException") => {
+                return said("failed", Some(e.to_string()))
+            }
+            Err(e) if attempt == FOLLOWER_ATTEMPTS => return said("busy", Some(e.to_string())),
+            Err(_) => {
+                clock.sleep(pauses.next_pause(clock)).await;
+                attempt += 1;
             }
         }
     }

@@ -4,8 +4,11 @@
 //! ([`followers`]), the versions kept ([`retention`]), the other regions
 //! ([`replicas`]) and an event per new version ([`announce`]). Each module
 //! holds its setting's parsing, its rule (pure, tested on its own) and its
-//! act: a method of the publisher, which `publish/write.rs` runs in order
-//! after each publish (`after_publish`).
+//! act: a function given the ports, the setting and the version, which
+//! `publish/write.rs` runs in order after each publish (`after_publish`).
+//! Nothing here knows the publisher or the configuration, which imports the
+//! parsers from here; the other regions' act is a publish, in
+//! `publish/replicate.rs`.
 
 pub(crate) mod announce;
 pub mod followers;

@@ -5,9 +5,7 @@
 
 use crate::domain::values::LayerVersion;
 use crate::error::Problem;
-use crate::ports::{Clock, Ports};
-use crate::publish::checked::CheckedUpload;
-use crate::publish::Publisher;
+use crate::ports::Parameters;
 use tracing::info;
 
 /// What stands for the layer's name in `LATEST_PARAMETER`.
@@ -72,28 +70,26 @@ pub fn version_named(value: &str, version: &LayerVersion) -> Option<i64> {
     (layer == this_layer).then(|| number.parse().ok()).flatten()
 }
 
-/// The act: run by the publisher after each publish (`publish/write.rs`).
-impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// `LATEST_PARAMETER`: the layer's parameter names `version`, unless it
-    /// names a newer one (a late event never moves it back). Returns the
-    /// version it names now, if any.
-    pub(crate) async fn move_pointer(
-        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
-    ) -> Result<Option<i64>, Problem> {
-        let Some(template) = &self.config.latest_parameter else {
-            return Ok(None);
-        };
-        let name = parameter_name(template, &checked.layer);
-        let current = aws.get_parameter(&name).await?;
-        if moves(current.as_deref(), version) {
-            aws.put_parameter(&name, &version.arn).await?;
-            info!(parameter = %name, version = version.version, "latest pointer moved");
-            return Ok(Some(version.version));
-        }
-        let current = current.unwrap_or_default();
-        info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
-        Ok(version_named(&current, version))
+/// The act, run after each publish (`publish/write.rs`), at home and in
+/// each region. `LATEST_PARAMETER` (`template`): `layer`'s parameter names
+/// `version`, unless it names a newer one (a late event never moves it
+/// back). Returns the version it names now, if any.
+pub(crate) async fn move_pointer(
+    aws: &impl Parameters, template: Option<&str>, layer: &str, version: &LayerVersion,
+) -> Result<Option<i64>, Problem> {
+    let Some(template) = template else {
+        return Ok(None);
+    };
+    let name = parameter_name(template, layer);
+    let current = aws.get_parameter(&name).await?;
+    if moves(current.as_deref(), version) {
+        aws.put_parameter(&name, &version.arn).await?;
+        info!(parameter = %name, version = version.version, "latest pointer moved");
+        return Ok(Some(version.version));
     }
+    let current = current.unwrap_or_default();
+    info!(parameter = %name, current = %current, version = version.version, "latest pointer left: it names a newer version");
+    Ok(version_named(&current, version))
 }
 
 #[cfg(test)]

@@ -2,16 +2,9 @@
 //! zip is published in each region listed, from a bucket of that region
 //! (Lambda takes a layer's content only from its own region). Each region
 //! decides on its own versions, so a redelivery publishes only where this
-//! lock file is missing; the home region's lease covers them all.
+//! lock file is missing; the home region's lease covers them all. This is
+//! the setting and its rules; the act is a publish, in `publish/replicate.rs`.
 
-use crate::domain::manifest;
-use crate::domain::outcome::{OutcomeKind, Replica};
-use crate::domain::values::{LayerVersion, SourceObject};
-use crate::error::Problem;
-use crate::ports::{Clock, Ports};
-use crate::publish::checked::CheckedUpload;
-use crate::publish::{Failed, LeaseEnd, Publisher};
-use tracing::info;
 /// One region to publish in, and the bucket of that region the zip is
 /// copied to first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,101 +57,6 @@ fn is_bucket_name(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && text.starts_with(|c: char| c.is_ascii_alphanumeric())
         && text.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
-/// The act: run by the publisher after each publish (`publish/write.rs`).
-impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// `REPLICATE_TO`: the version in every other region, all at once. A
-    /// region that fails fails the record once the others are done; the
-    /// redelivery publishes only where the lock file is still missing.
-    pub(crate) async fn replicate(
-        &self, checked: &CheckedUpload<'_>, home: &LayerVersion,
-    ) -> Result<Vec<Replica>, Problem> {
-        if self.config.replicate_to.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The bytes that were checked: the zip's version, else the zip
-        // while it still has the checked ETag.
-        let etag = checked.event_object().etag;
-        let source = SourceObject {
-            bucket: &checked.upload.bucket,
-            key: &checked.upload.key,
-            version_id: checked.object_version(),
-            etag: etag.as_deref(),
-        };
-        let targets = &self.config.replicate_to;
-        let each = targets
-            .iter()
-            .map(|target| self.replicate_to(checked, &source, target));
-        let results = futures_util::future::join_all(each).await;
-        let mut replicas = Vec::new();
-        let mut failed = Vec::new();
-        let mut publish_pending = false;
-        for (target, result) in targets.iter().zip(results) {
-            match result {
-                Ok(replica) => replicas.push(replica),
-                Err(Failed { problem, lease }) => {
-                    let said = format!("{}: {}: {problem}", target.region, problem.error_type());
-                    failed.push(said);
-                    publish_pending |= lease == LeaseEnd::KeepUntilExpiry;
-                }
-            }
-        }
-        if !failed.is_empty() {
-            return Err(Problem::ReplicasNotPublished {
-                version_arn: home.arn.clone(),
-                failed,
-                publish_pending,
-            });
-        }
-        Ok(replicas)
-    }
-
-    /// One region: its own versions decide (its latest already carrying
-    /// this lock file is `unchanged`); else the zip is copied to the
-    /// region's bucket and published from there, exactly once whatever the
-    /// answers, as at home. Then its pointer, sharing and retention.
-    async fn replicate_to(
-        &self, checked: &CheckedUpload<'_>, source: &SourceObject<'_>, target: &Target,
-    ) -> Result<Replica, Failed> {
-        let aws = self.aws.in_region(&target.region);
-        let latest = aws
-            .recent_versions(&checked.layer)
-            .await?
-            .into_iter()
-            .next();
-        let listed = latest.as_ref().map(|v| v.version);
-        let has_lock = |v: &LayerVersion| manifest::carries(&v.description, &checked.md5);
-        let (version, outcome) = match latest.filter(has_lock) {
-            Some(version) => (version, OutcomeKind::Unchanged),
-            None => {
-                let key = checked.dir.publish_source_key();
-                // Refused: the zip was overwritten or deleted after it was
-                // checked (the newer upload has its own event).
-                let Some(copy) = aws.copy_across(source, &target.bucket, &key).await? else {
-                    return Err(Problem::LayerZipNotFound.into());
-                };
-                let layer_description = &self.config.layer_description;
-                let description = manifest::describe(layer_description, &checked.md5);
-                let source = (target.bucket.as_str(), key.as_str());
-                let version = copy.version_id.as_deref();
-                let request = self.publish_request(checked, source, version, &description);
-                let new = self.publish_once(&aws, checked, &request, listed).await?;
-                (new.version, OutcomeKind::Published)
-            }
-        };
-        let pointed = self.move_pointer(&aws, checked, &version).await?;
-        self.share(&aws, checked, &version).await?;
-        let deleted_versions = self.retain(&aws, checked, &version, pointed, false).await?;
-        info!(region = %target.region, layer = %checked.layer, version = version.version, outcome = outcome.as_str(), "replica");
-        Ok(Replica {
-            region: target.region.clone(),
-            outcome: outcome.as_str().to_owned(),
-            layer_version: version.version,
-            layer_version_arn: version.arn,
-            deleted_versions,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,10 @@
 //! latest pointer names.
 
 use crate::domain::layout;
+use crate::domain::layout::LayerDir;
 use crate::domain::values::LayerVersion;
 use crate::error::Problem;
-use crate::ports::{Clock, Ports};
-use crate::publish::checked::CheckedUpload;
-use crate::publish::Publisher;
+use crate::ports::{Folder, Layer, Parameters};
 use tracing::info;
 
 /// The versions to delete, oldest first: all but the `keep` newest of
@@ -36,59 +35,56 @@ pub fn next_publish_deletes(
     to_delete(versions, keep.saturating_sub(1), not_published_yet, pointed)
 }
 
-/// The act: run by the publisher after each publish (`publish/write.rs`).
-impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// `KEEP_VERSIONS`: deletes the versions beyond the newest N, never
-    /// `version` (just published) nor `pointed` (the pointer's), and with
-    /// `prune` (`PRUNE_RECORDS`, home only) their records in this folder.
-    /// Returns what it deleted.
-    pub(crate) async fn retain(
-        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion, pointed: Option<i64>,
-        prune: bool,
-    ) -> Result<Vec<i64>, Problem> {
-        let Some(keep) = self.config.keep_versions else {
-            return Ok(Vec::new());
-        };
-        let all = aws.all_versions(&checked.layer).await?;
-        let deleted = to_delete(&all, keep, version.version, pointed);
-        let dir = &checked.dir;
-        for &old in &deleted {
-            aws.delete_layer_version(&checked.layer, old).await?;
-            if prune {
-                let folder = format!("{}{}/", dir.prefix(), layout::version_folder(old));
-                for record in self.aws.list_after(dir.bucket(), &folder, None).await? {
-                    self.aws.delete(dir.bucket(), &record.key).await?;
-                }
+/// The act, run after each publish (`publish/write.rs`), at home and in
+/// each region. `KEEP_VERSIONS` (`keep`): deletes `layer`'s versions beyond
+/// the newest N, never `version` (just published) nor `pointed` (the
+/// pointer's), and with `prune` (`PRUNE_RECORDS`, home only: the folder)
+/// their records in that folder. Returns what it deleted.
+pub(crate) async fn retain(
+    aws: &(impl Layer + Folder), keep: Option<usize>, prune: Option<&LayerDir>, layer: &str,
+    version: &LayerVersion, pointed: Option<i64>,
+) -> Result<Vec<i64>, Problem> {
+    let Some(keep) = keep else {
+        return Ok(Vec::new());
+    };
+    let all = aws.all_versions(layer).await?;
+    let deleted = to_delete(&all, keep, version.version, pointed);
+    for &old in &deleted {
+        aws.delete_layer_version(layer, old).await?;
+        if let Some(dir) = prune {
+            let folder = format!("{}{}/", dir.prefix(), layout::version_folder(old));
+            for record in aws.list_after(dir.bucket(), &folder, None).await? {
+                aws.delete(dir.bucket(), &record.key).await?;
             }
         }
-        if !deleted.is_empty() {
-            info!(layer = %checked.layer, keep, deleted = ?deleted, pruned_records = prune, "old versions deleted");
-        }
-        Ok(deleted)
     }
+    if !deleted.is_empty() {
+        info!(layer = %layer, keep, deleted = ?deleted, pruned_records = prune.is_some(), "old versions deleted");
+    }
+    Ok(deleted)
+}
 
-    /// `DRY_RUN` with `KEEP_VERSIONS`: the versions a publish now would
-    /// delete (the new version being the newest), the pointer's kept,
-    /// oldest first.
-    pub(crate) async fn would_delete(
-        &self, checked: &CheckedUpload<'_>,
-    ) -> Result<Vec<LayerVersion>, Problem> {
-        let Some(keep) = self.config.keep_versions else {
-            return Ok(Vec::new());
-        };
-        let all = self.aws.all_versions(&checked.layer).await?;
-        let pointed = match (&self.config.latest_parameter, all.first()) {
-            (Some(template), Some(latest)) => {
-                let name = crate::lifecycle::pointer::parameter_name(template, &checked.layer);
-                let value = self.aws.get_parameter(&name).await?;
-                value.and_then(|v| crate::lifecycle::pointer::version_named(&v, latest))
-            }
-            _ => None,
-        };
-        let numbers = next_publish_deletes(&all, keep, pointed);
-        let each = |n| all.iter().find(|v: &&LayerVersion| v.version == n).cloned();
-        Ok(numbers.into_iter().filter_map(each).collect())
-    }
+/// `DRY_RUN` with `KEEP_VERSIONS`: the versions a publish now would delete
+/// (the new version being the newest), the pointer's (`LATEST_PARAMETER`:
+/// `pointer`) kept, oldest first.
+pub(crate) async fn would_delete(
+    aws: &(impl Layer + Parameters), keep: Option<usize>, pointer: Option<&str>, layer: &str,
+) -> Result<Vec<LayerVersion>, Problem> {
+    let Some(keep) = keep else {
+        return Ok(Vec::new());
+    };
+    let all = aws.all_versions(layer).await?;
+    let pointed = match (pointer, all.first()) {
+        (Some(template), Some(latest)) => {
+            let name = crate::lifecycle::pointer::parameter_name(template, layer);
+            let value = aws.get_parameter(&name).await?;
+            value.and_then(|v| crate::lifecycle::pointer::version_named(&v, latest))
+        }
+        _ => None,
+    };
+    let numbers = next_publish_deletes(&all, keep, pointed);
+    let each = |n| all.iter().find(|v: &&LayerVersion| v.version == n).cloned();
+    Ok(numbers.into_iter().filter_map(each).collect())
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@
 
 use crate::domain::values::LayerVersion;
 use crate::error::Problem;
-use crate::ports::{Clock, Ports};
-use crate::publish::checked::CheckedUpload;
-use crate::publish::Publisher;
+use crate::ports::Layer;
 use tracing::info;
 /// Who a version is shared with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,20 +73,18 @@ impl Grantee {
     }
 }
 
-/// The act: run by the publisher after each publish (`publish/write.rs`).
-impl<A: Ports, C: Clock> Publisher<A, C> {
-    /// `SHARE_WITH`: `lambda:GetLayerVersion` on `version` for each grantee,
-    /// under statement ids that make granting again a no-op.
-    pub(crate) async fn share(
-        &self, aws: &A, checked: &CheckedUpload<'_>, version: &LayerVersion,
-    ) -> Result<(), Problem> {
-        for grantee in &self.config.share_with {
-            let grant = grantee.grant();
-            aws.share(&checked.layer, version.version, &grant).await?;
-            info!(layer = %checked.layer, version = version.version, statement = %grant.statement_id, "version shared");
-        }
-        Ok(())
+/// The act, run after each publish (`publish/write.rs`), at home and in
+/// each region. `SHARE_WITH` (`grantees`): `lambda:GetLayerVersion` on
+/// `version` for each, under statement ids that make granting again a no-op.
+pub(crate) async fn share(
+    aws: &impl Layer, grantees: &[Grantee], layer: &str, version: &LayerVersion,
+) -> Result<(), Problem> {
+    for grantee in grantees {
+        let grant = grantee.grant();
+        aws.share(layer, version.version, &grant).await?;
+        info!(layer = %layer, version = version.version, statement = %grant.statement_id, "version shared");
     }
+    Ok(())
 }
 
 #[cfg(test)]

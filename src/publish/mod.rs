@@ -32,6 +32,7 @@ use tracing::{info, info_span, Instrument};
 pub mod checked;
 pub(crate) mod facts;
 pub mod lease;
+mod replicate;
 pub mod snapshot;
 pub(crate) mod write;
 pub mod zip_check;

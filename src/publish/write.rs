@@ -10,6 +10,8 @@ use crate::domain::manifest::{self, ManifestMd5};
 use crate::domain::outcome::{Adopted, Deployment, Outcome, OutcomeKind};
 use crate::domain::outcome::{FollowerResult, Replica};
 use crate::error::Problem;
+use crate::lifecycle::announce::announce;
+use crate::lifecycle::{followers, pointer, retention, sharing};
 use crate::ports::{Clock, LayerVersion, NewVersion, Ports, PublishRequest, WriteCondition};
 use crate::publish::checked::CheckedUpload;
 use crate::publish::facts::{self, Look, StagedLock};
@@ -102,7 +104,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     replicas: after.replicas,
                     ..outcome
                 };
-                self.announce(&outcome).await?;
+                announce(&self.aws, self.config.event_bus.as_deref(), &outcome).await?;
                 self.put_deployment(checked, &new.version, &outcome).await?;
                 Ok::<_, Problem>(outcome)
             };
@@ -306,7 +308,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 ..outcome.clone()
             };
             if manifest::md5_from_description(&latest.description).is_some() {
-                self.announce(&published).await?;
+                announce(&self.aws, self.config.event_bus.as_deref(), &published).await?;
             }
             if finish {
                 self.put_deployment(checked, latest, &published).await?;
@@ -355,18 +357,20 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         // sharing then the followers, run at once; the other regions beside
         // all of it. Each part runs to its end, whichever fails.
         let home = async {
-            let pointer = self.move_pointer(&self.aws, checked, version);
+            let (aws, config, layer) = (&self.aws, &self.config, checked.layer.as_str());
+            let template = config.latest_parameter.as_deref();
+            let pointer = pointer::move_pointer(aws, template, layer, version);
             let followers = async {
-                self.share(&self.aws, checked, version).await?;
-                self.move_followers(version, &checked.settings.declared)
-                    .await
+                sharing::share(aws, &config.share_with, layer, version).await?;
+                let declared = &checked.settings.declared;
+                let clock = &self.clock;
+                followers::move_followers(aws, clock, &config.followers, version, declared).await
             };
             let (pointed, followers) = tokio::join!(pointer, followers);
             let (pointed, followers) = (pointed?, followers?);
-            let prune = self.config.prune_records;
-            let deleted = self
-                .retain(&self.aws, checked, version, pointed, prune)
-                .await?;
+            let prune = config.prune_records.then_some(&checked.dir);
+            let keep = config.keep_versions;
+            let deleted = retention::retain(aws, keep, prune, layer, version, pointed).await?;
             Ok::<_, Problem>((followers, deleted))
         };
         let (home, replicas) = tokio::join!(home, self.replicate(checked, version));
@@ -518,7 +522,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     ) -> Result<Outcome, Problem> {
         Ok(match write {
             Write::Publish(reason) => {
-                let would_delete = self.would_delete(checked).await?;
+                let config = &self.config;
+                let (keep, pointer) = (config.keep_versions, config.latest_parameter.as_deref());
+                let would_delete =
+                    retention::would_delete(&self.aws, keep, pointer, &checked.layer).await?;
                 would_publish(checked, &reason, &would_delete)
             }
             Write::Repair { latest, records } => Outcome {
