@@ -9,7 +9,8 @@
 //! plain values (`!GetAtt Queue.Arn` is `Queue.Arn`).
 //!
 //! Beside it, with no AWS at all: the documentation's links and anchors
-//! (`docs`), property tests of what untrusted input reaches
+//! (`docs`), the library's modules depending on each other one way
+//! (`modules`), property tests of what untrusted input reaches
 //! (`properties`), the SDK side of the ports against answers moto never
 //! gives (`sdk_adapter`), and the real binary as Lambda starts it
 //! (`binary`).
@@ -22,6 +23,7 @@ mod common;
 
 mod binary;
 mod docs;
+mod modules;
 mod packaging;
 mod parameters;
 mod privilege;
