@@ -133,6 +133,9 @@ pub struct Adopted {
     pub manifest_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_sha256: Option<String>,
+    /// What the version declares, as Lambda reports it.
+    #[serde(flatten, default)]
+    pub declared: crate::domain::declared::Declared,
     /// The version's creation time, as Lambda reports it.
     pub published_at: String,
     /// When this function wrote the record.

@@ -110,6 +110,14 @@ impl<'a> CheckedUpload<'a> {
         checked
     }
 
+    /// This upload, its version declaring `declared` (a version already
+    /// published: what Lambda keeps).
+    pub fn declaring(&self, declared: &crate::domain::declared::Declared) -> Self {
+        let mut checked = self.clone();
+        checked.settings.declared = declared.clone();
+        checked
+    }
+
     /// The object the event reported, its ETag completed from the HEAD.
     pub fn event_object(&self) -> ObjectId {
         let reported = self.upload.object();

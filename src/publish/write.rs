@@ -251,6 +251,9 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         finish: bool,
     ) -> Result<Outcome, Problem> {
         let staged = &look.staged;
+        // What the version declares is what Lambda keeps, whatever this
+        // upload's settings say: its records and its followers go by it.
+        let checked = &checked.declaring(&latest.declared);
         // A version of ours without its deployment record may be one whose
         // content failed the checksum check: look before recording it.
         let code_sha256 = if records.deployment {
@@ -301,6 +304,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             let published = Outcome {
                 outcome: OutcomeKind::Published,
                 code_sha256: code_sha256.clone(),
+                declared: latest.declared.clone(),
                 reason: None,
                 deleted_versions: after.deleted_versions,
                 followers: after.followers,
@@ -327,6 +331,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                     manifest_md5: checked.md5.to_string(),
                     manifest_key: kept,
                     code_sha256,
+                    declared: latest.declared.clone(),
                     published_at: latest.created.clone(),
                     adopted_at: crate::domain::dates::format(self.clock.now()),
                     replicas: after.replicas,

@@ -396,3 +396,42 @@ async fn a_ten_thousand_file_layers_directory_is_read_in_two_ranged_gets() {
         "{calls:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_publish_finished_by_the_next_delivery_records_what_the_version_declares() {
+    let scene = Scene::new();
+    let publisher = scene.publisher_with(with_pointer());
+    let files: [(&str, &[u8]); 1] = [(CP312_X86, b"")];
+    let event = upload_files(&scene, &files, &[("license-info", "MIT")]);
+    scene.aws.inject(
+        Op::PutParameter,
+        POINTER,
+        layer_autopublish::adapters::fake::Fault::FailBefore,
+        1,
+    );
+    invoke(&publisher, event.clone())
+        .await
+        .expect_err("SSM failed");
+    assert!(scene.lease_handed_over());
+
+    // Lambda's retry: the version is there, its record is not.
+    let response = invoke(&publisher, event).await.expect("finished");
+
+    assert_eq!(
+        outcome(&response),
+        layer_autopublish::OutcomeKind::Published
+    );
+    let record = scene.text("000001/deployment.json").expect("recorded");
+    let record: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+    assert_eq!(
+        record["compatible_runtimes"],
+        serde_json::json!(["python3.12"]),
+        "{record}"
+    );
+    assert_eq!(
+        record["compatible_architectures"],
+        serde_json::json!(["x86_64"]),
+        "{record}"
+    );
+    assert_eq!(record["license_info"], "MIT", "{record}");
+}
