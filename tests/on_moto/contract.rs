@@ -106,6 +106,7 @@ macro_rules! contract {
 contract!(
     head_tells_etag_size_metadata_and_version,
     read_start_gives_the_first_bytes_and_which_object_they_are_from,
+    ranges_are_read_only_from_the_object_named,
     read_small_reads_only_what_fits,
     listings_are_in_key_order_after_start_after,
     puts_hold_to_their_condition,
@@ -169,6 +170,50 @@ async fn head_tells_etag_size_metadata_and_version<P: Folder, S: Scene>(ports: &
         .expect("exists");
     assert!(second.version_id.is_some(), "versioned");
     assert_eq!(head.id, second, "the current version");
+}
+
+async fn ranges_are_read_only_from_the_object_named<P: Folder, S: Scene>(ports: &P, scene: &S) {
+    let b = scene.bucket();
+    let read = |key: &'static str, id: &ObjectId, start: u64, len: u64| {
+        let (version_id, etag) = (id.version_id.clone(), id.etag.clone());
+        async move {
+            let source = SourceObject {
+                bucket: b,
+                key,
+                version_id: version_id.as_deref(),
+                etag: etag.as_deref(),
+            };
+            ports.read_range(&source, start, len).await.unwrap()
+        }
+    };
+    let first = scene.put("r/layer.zip", b"0123456789", &[]).await;
+    assert_eq!(
+        read("r/layer.zip", &first, 7, 3).await.as_deref(),
+        Some(&b"789"[..])
+    );
+    assert_eq!(
+        read("r/layer.zip", &first, 0, 4).await.as_deref(),
+        Some(&b"0123"[..])
+    );
+    let second = scene.put("r/layer.zip", b"abcdefghij", &[]).await;
+    let replaced = read("r/layer.zip", &first, 7, 3).await;
+    assert_eq!(replaced, None, "replaced: another ETag");
+    assert_eq!(
+        read("r/layer.zip", &second, 7, 3).await.as_deref(),
+        Some(&b"hij"[..])
+    );
+    assert_eq!(read("r/nothing.zip", &second, 0, 4).await, None, "missing");
+
+    scene.enable_versioning().await;
+    let one = scene.put("r/v.zip", b"version one", &[]).await;
+    scene.put("r/v.zip", b"version two", &[]).await;
+    assert!(one.version_id.is_some(), "versioned");
+    let old = read("r/v.zip", &one, 8, 3).await;
+    assert_eq!(
+        old.as_deref(),
+        Some(&b"one"[..]),
+        "the version named, not the current one"
+    );
 }
 
 async fn read_start_gives_the_first_bytes_and_which_object_they_are_from<P: Folder, S: Scene>(
