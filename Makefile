@@ -120,11 +120,13 @@ demo: tools
 # wheel check-wheel burst check-arm64`, in two lanes at once so that the 2-core
 # machine is kept busy: the function's release builds (x86_64, then arm64),
 # the longest chain, from as soon as cargo-lambda is installed; beside them,
-# at a lower priority, clippy, the template's checkers, the tests, then
-# layerctl's wheel beside the debug binaries and the burst (these two after
-# the tests: they take the debug build's lock; the wheel, a release build for
-# musl, does not, and its single-threaded link leaves them a core: a cold run
-# took 919 s with the debug binaries after the wheel), and each build's checks. The third job is pip
+# at a lower priority, clippy, the template's checkers, the tests, then the
+# debug binaries and the burst (after the tests: they take the debug build's
+# lock). layerctl's wheel, a release build for musl, which takes no lock of
+# theirs, starts once the function's builds are done, beside the tests, and
+# its long single-threaded link leaves them a core (cold runs: 919 s with the
+# debug binaries after the wheel, 900 s with them beside it after the tests).
+# Then each build's checks. The third job is pip
 # installing the rest of the tools beside clippy and the first build: it
 # mostly waits on downloads, and with two jobs it held back the release
 # builds by a minute and a quarter. Each release build ends in a long
@@ -143,8 +145,8 @@ stage-tools: stage-build-tools
 stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
-stage-wheel: stage-unit
-stage-check-wheel: stage-wheel
+stage-wheel: stage-build-arm64
+stage-check-wheel: stage-wheel stage-unit
 stage-bins: stage-unit
 stage-burst: stage-bins stage-build
 stage-check-binary: stage-bins stage-build
