@@ -231,7 +231,7 @@ TEMPLATE_CASES := "UseExistingBucket=false" "UseExistingBucket=true" \
 	 Followers=arn:aws:lambda:us-east-1:123456789012:function:api \
 	 AlarmEmail=ops@example.com AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:paging MaxConcurrency=10 \
 	 KmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab \
-	 Architecture=arm64"
+	 SkipLayerChecks=true Architecture=arm64"
 
 # clippy needs no Python, so the pinned tools install beside it (pip is a
 # minute and a half on a fresh clone), then the template's checkers run.

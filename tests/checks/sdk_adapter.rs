@@ -592,3 +592,16 @@ async fn a_publish_that_never_answers_is_abandoned_once_its_timeout_passes() {
     assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(start.elapsed(), PUBLISH_ATTEMPT);
 }
+
+#[test]
+fn the_runtimes_a_version_may_declare_are_the_sdks() {
+    use layer_autopublish::domain::declared::RUNTIMES;
+    let mut sdk: Vec<&str> = aws_sdk_lambda::types::Runtime::values().to_vec();
+    let mut ours: Vec<&str> = RUNTIMES.to_vec();
+    sdk.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(
+        ours, sdk,
+        "domain/declared.rs's RUNTIMES against the SDK's Runtime"
+    );
+}
