@@ -319,7 +319,9 @@ fn classify(name: &str) -> Compiled {
         return compiled;
     }
     let shared = lower.ends_with(".so") || lower.contains(".so.") || lower.ends_with(".node");
-    if !shared {
+    // node-gyp-build's `prebuilds/<platform>-<arch>/` ship every platform's
+    // addon, and load the one that fits.
+    if !shared || folder.split('/').any(|part| part == "prebuilds") {
         return compiled;
     }
     // `name.cpython-312-x86_64-linux-gnu.so`: the tag before `.so`.
@@ -842,8 +844,17 @@ mod tests {
         assert_eq!(Header::of(&elf), Header::Elf("aarch64".into()));
         assert_eq!(Header::of(&[0xcf, 0xfa, 0xed, 0xfe, 7, 0]), Header::MachO);
         assert_eq!(Header::of(b"MZ\x90\x00"), Header::Pe);
-        let mut f = facts(&[CP312_X86, "python/pydantic_core.libs/libz-1a2b.so.1"]);
-        assert_eq!(f.untagged(), ["python/pydantic_core.libs/libz-1a2b.so.1"]);
+        let prebuilt = "nodejs/node_modules/bufferutil/prebuilds/darwin-x64/node.napi.node";
+        let mut f = facts(&[
+            CP312_X86,
+            "python/pydantic_core.libs/libz-1a2b.so.1",
+            prebuilt,
+        ]);
+        assert_eq!(
+            f.untagged(),
+            ["python/pydantic_core.libs/libz-1a2b.so.1"],
+            "not prebuilds/"
+        );
         f.add_machine("python/pydantic_core.libs/libz-1a2b.so.1", Header::of(&elf));
         let said = incompatible(assess(&f, &Declared::default(), Checks::All));
         assert!(said.contains("built for both x86_64 and aarch64"), "{said}");
