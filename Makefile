@@ -58,7 +58,7 @@ endif
 RUST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit burst fuzz bench bench-latency bench-burst lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel watch invoke deploy clean
+.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit burst fuzz bench bench-latency bench-burst lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel release check-release watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -78,6 +78,8 @@ help:
 	@echo "                  (cargo lambda and zig; ARCH=arm64 for Graviton)"
 	@echo "make bins         the debug binaries, as make demo and make watch run them"
 	@echo "make wheel        layerctl's wheel (pip install layerctl) and its static binary"
+	@echo "make release      dist/: the function's zips (x86_64, arm64), the template as plain"
+	@echo "                  CloudFormation, layerctl's wheel, SHA256SUMS (docs/releasing.md)"
 	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
 	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest;"
@@ -314,6 +316,28 @@ burst: tools $(if $(BUILT),,build)
 # make deploy ARCH=arm64 deploys (SAM's build for Architecture=arm64).
 check-arm64:
 	$(MAKE) --no-print-directory check-binary sam-build ARCH=arm64
+
+# What a user deploys from, in dist/ (scripts/release.py; docs/releasing.md):
+# the function's zip for each processor, the template as plain
+# CloudFormation, layerctl's wheel and SHA256SUMS. The zips are dated with
+# the commit's time (SOURCE_DATE_EPOCH, which maturin reads for the wheel's
+# dates too), so that building the same commit twice gives the same bytes:
+# make check-release builds it again in another target folder and compares.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+release check-release: export SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct)
+release: tools
+	$(MAKE) --no-print-directory build ARCH=x86_64
+	$(MAKE) --no-print-directory build ARCH=arm64
+	$(MAKE) --no-print-directory wheel
+	rm -rf dist
+	$(VENV)/bin/python scripts/release.py dist $(VERSION) "$$SOURCE_DATE_EPOCH" \
+		$(TARGET_DIR)/lambda-x86_64/layer-autopublish/bootstrap \
+		$(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap $(WHEEL_DIR)/*.whl
+check-release: release
+	cp dist/SHA256SUMS $(TARGET_DIR)/SHA256SUMS.first
+	CARGO_TARGET_DIR=$(TARGET_DIR)/release-again $(MAKE) --no-print-directory release
+	diff $(TARGET_DIR)/SHA256SUMS.first dist/SHA256SUMS
+	@echo "make check-release: the same commit built twice gives the same release"
 
 # layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
 # one wheel for every x86_64 Linux, glibc or musl, holding the static musl
