@@ -9,7 +9,7 @@ use std::path::PathBuf;
     version,
     about = "The CI side of layer-autopublish: upload a layer zip with its lock file, \
              see what is published, replay the function, diff lock files, list and replay \
-             failed events",
+             failed events; and deploy the function's stack",
     after_help = "Exit codes: 0 done (published, unchanged, nothing to do), 2 usage, \
                   3 input rejected (fix the input), 4 AWS error (credentials, rights, \
                   network), 5 another publish is in progress (retry later)."
@@ -52,14 +52,43 @@ pub enum Command {
     Invoke(InvokeArgs),
     Diff(DiffArgs),
     Failed(FailedArgs),
+    Deploy(DeployArgs),
 }
 
-/// The layer folder, `s3://bucket/path/to/layer` (where layer.zip goes).
-#[derive(Debug, Args)]
+/// The layer folder, `s3://bucket/path/to/layer` (where layer.zip goes):
+/// given, or found from the stack's `ArtifactsUploadPrefix` output.
+#[derive(Debug, Args, Clone)]
 pub struct Folder {
     /// The layer's folder: s3://bucket/path/to/layer
-    #[arg(long, value_name = "S3_URI")]
-    pub s3_dir: String,
+    #[arg(
+        long,
+        value_name = "S3_URI",
+        required_unless_present = "stack_name",
+        conflicts_with = "stack_name"
+    )]
+    pub s3_dir: Option<String>,
+    /// Or the stack `layerctl deploy` deployed: its bucket and prefix, read with
+    /// cloudformation:DescribeStacks
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
+    /// With --stack-name: the layer's folder under the stack's prefix (default: the prefix itself)
+    #[arg(long, value_name = "NAME", requires = "stack_name")]
+    pub folder: Option<String>,
+}
+
+impl Folder {
+    /// The folder's S3 URI, once `--stack-name` has been read into it.
+    pub fn s3_dir(&self) -> Result<&str, crate::failure::Failure> {
+        self.s3_dir.as_deref().ok_or_else(|| {
+            crate::failure::Failure::Rejected("give --s3-dir, or --stack-name".into())
+        })
+    }
+
+    /// The folder under the stack's `ArtifactsUploadPrefix` (`s3://bucket/prefix/`).
+    pub fn under(&mut self, prefix: &str) {
+        let folder = self.folder.as_deref().unwrap_or("").trim_matches('/');
+        self.s3_dir = Some(format!("{}/{folder}", prefix.trim_end_matches('/')));
+    }
 }
 
 /// Upload the lock file, then the zip with its manifest-md5 metadata and a
@@ -196,8 +225,16 @@ pub struct DiffArgs {
 )]
 pub struct FailedArgs {
     /// The failed-events queue's URL
-    #[arg(long, value_name = "URL")]
-    pub queue_url: String,
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "stack_name",
+        conflicts_with = "stack_name"
+    )]
+    pub queue_url: Option<String>,
+    /// Or the stack: its FailedEventsQueueUrl output, read with cloudformation:DescribeStacks
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: Option<String>,
     /// Run each event again; delete its message only once that succeeded
     #[arg(long)]
     pub replay: bool,
@@ -212,4 +249,43 @@ pub struct FailedArgs {
         conflicts_with = "function"
     )]
     pub layer_name: Option<String>,
+}
+
+/// Deploy or update the function's stack from the release this layerctl was
+/// built with: the function's zip into a code bucket, then a CloudFormation
+/// change set, its events as they come, and the stack's outputs.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The function's zip comes from the package layer-autopublish-function \
+                        (pip install 'layerctl[deploy]'), or --function-zip. The credentials need \
+                        CloudFormation, IAM, S3, Lambda, SQS, SNS, CloudWatch and Logs rights to \
+                        create the stack's resources (docs/deploying.md).\n\nExamples:\n  \
+                        layerctl deploy --stack-name layer-autopublish --guided\n  \
+                        layerctl deploy --stack-name layer-autopublish --parameter \
+                        ArtifactsBucketName=my-artifacts --parameter LayerName=my-deps"
+)]
+pub struct DeployArgs {
+    /// The stack to create or update
+    #[arg(long, value_name = "NAME")]
+    pub stack_name: String,
+    /// The function's processor: x86_64 or arm64 (default: the stack's, else x86_64)
+    #[arg(long, value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
+    /// A template parameter (repeat): ArtifactsBucketName=my-artifacts, LayerName=my-deps, ...
+    /// On an update, the ones not given keep the stack's values
+    #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = crate::template::parse_assignment)]
+    pub parameters: Vec<(String, String)>,
+    /// Deploy this function zip instead of the installed one (checked against the release's SHA-256)
+    #[arg(long, value_name = "PATH")]
+    pub function_zip: Option<PathBuf>,
+    /// Deploy a --function-zip whose SHA-256 is not the release's (a build of your own)
+    #[arg(long, requires = "function_zip")]
+    pub trust_function_zip: bool,
+    /// The bucket for the function's zip (default: layer-autopublish-code-ACCOUNT-REGION, created
+    /// private, encrypted and versioned when missing)
+    #[arg(long, value_name = "BUCKET")]
+    pub code_bucket: Option<String>,
+    /// Ask for each parameter, showing the stack's value or the default
+    #[arg(long)]
+    pub guided: bool,
 }

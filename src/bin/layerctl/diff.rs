@@ -22,7 +22,7 @@ struct Diff {
 }
 
 pub async fn run(aws: &Aws, report: &Report, args: DiffArgs) -> Result<(), Failure> {
-    let folder = LayerDir::from_s3_uri(&args.folder.s3_dir).map_err(Failure::Rejected)?;
+    let folder = LayerDir::from_s3_uri(args.folder.s3_dir()?).map_err(Failure::Rejected)?;
     let manifest = args.manifest_name.unwrap_or_else(defaults::manifest_name);
     let kept = kept_versions(aws, &folder, &manifest).await?;
     let latest = kept.last().copied().ok_or_else(|| {

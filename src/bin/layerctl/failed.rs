@@ -88,7 +88,11 @@ pub async fn run(
         true => REPLAY_VISIBILITY,
         false => LISTING_VISIBILITY,
     };
-    let mut events = receive_all(sqs, &args.queue_url, visibility).await?;
+    let queue_url = args
+        .queue_url
+        .as_deref()
+        .ok_or_else(|| Failure::Rejected("give --queue-url, or --stack-name".into()))?;
+    let mut events = receive_all(sqs, queue_url, visibility).await?;
     for failed in &mut events {
         failed.layer = layer_of(aws, &failed.uploads).await;
     }
@@ -109,7 +113,7 @@ pub async fn run(
             };
             failed.replay = Some(match replayed {
                 Ok(outcomes) => {
-                    delete(sqs, &args.queue_url, &failed.receipt_handle).await?;
+                    delete(sqs, queue_url, &failed.receipt_handle).await?;
                     Replayed {
                         result: "replayed".into(),
                         outcomes,
@@ -118,7 +122,7 @@ pub async fn run(
                     }
                 }
                 Err(failure) => {
-                    show_again(sqs, &args.queue_url, &failed.receipt_handle).await?;
+                    show_again(sqs, queue_url, &failed.receipt_handle).await?;
                     let said = Replayed {
                         result: "failed".into(),
                         outcomes: Vec::new(),
@@ -137,12 +141,12 @@ pub async fn run(
         }
     } else {
         for failed in &events {
-            show_again(sqs, &args.queue_url, &failed.receipt_handle).await?;
+            show_again(sqs, queue_url, &failed.receipt_handle).await?;
         }
     }
-    print(report, &args.queue_url, &events);
+    print(report, queue_url, &events);
     report.result(&Listing {
-        queue_url: &args.queue_url,
+        queue_url,
         events: &events,
     });
     match worst {

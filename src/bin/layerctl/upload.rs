@@ -53,7 +53,7 @@ struct Uploads {
 pub async fn run(
     aws: &Aws, region: &str, report: &Report, args: UploadArgs,
 ) -> Result<(), Failure> {
-    let folder = LayerDir::from_s3_uri(&args.folder.s3_dir).map_err(Failure::Rejected)?;
+    let folder = LayerDir::from_s3_uri(args.folder.s3_dir()?).map_err(Failure::Rejected)?;
     let manifest_name = file_name(&args.manifest)?;
     validate_manifest_name(&manifest_name).map_err(|why| {
         Failure::Rejected(format!(
@@ -140,7 +140,7 @@ pub async fn run(
     report.line(format!("console: {console_url}"));
     report.line(format!(
         "the function publishes it if the lock file changed; see: layerctl status --s3-dir {}",
-        args.folder.s3_dir
+        args.folder.s3_dir()?
     ));
     report.result(&Uploads {
         manifest: folder.s3_uri(&manifest_key),
