@@ -58,7 +58,7 @@ endif
 RUST_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit burst fuzz bench bench-latency bench-burst lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets wheel check-wheel release check-release watch invoke deploy clean
+.PHONY: help build-tools tools bins demo test build-arm64 emulator-arm64 sam-build-arm64 check-binary-arm64 check unit burst fuzz bench bench-latency bench-burst lint lint-rust lint-template build sam-build check-binary check-arm64 emulator rust-targets release check-release check-reproducible watch invoke deploy clean
 
 help:
 	@echo "make demo         run the function end to end on a local AWS (moto server)"
@@ -77,9 +77,9 @@ help:
 	@echo "make build        release bootstrap.zip for provided.al2023, as sam build builds it"
 	@echo "                  (cargo lambda and zig; ARCH=arm64 for Graviton)"
 	@echo "make bins         the debug binaries, as make demo and make watch run them"
-	@echo "make wheel        layerctl's wheel (pip install layerctl) and its static binary"
-	@echo "make release      dist/: the function's zips (x86_64, arm64), the template as plain"
-	@echo "                  CloudFormation, layerctl's wheel, SHA256SUMS (docs/releasing.md)"
+	@echo "make release      dist/: the function's zips (x86_64, arm64) and their package, the"
+	@echo "                  template as plain CloudFormation, layerctl's wheel, SHA256SUMS"
+	@echo "                  (docs/releasing.md); make check-reproducible builds it twice"
 	@echo "make watch        Lambda runtime emulator with live reload (cargo lambda watch)"
 	@echo "make invoke       send events/put-layer-zip.json to 'make watch'"
 	@echo "make deploy       sam build && sam deploy --guided (needs AWS credentials; installs the rest;"
@@ -119,13 +119,13 @@ demo: tools
 	scripts/demo.sh
 
 # A full run: every stage of `make lint unit bins build check-binary sam-build
-# wheel check-wheel burst check-arm64`, in two lanes at once so that the 2-core
+# release check-release burst check-arm64`, in two lanes at once so that the 2-core
 # machine is kept busy: the function's release builds (x86_64, then arm64),
 # the longest chain, from as soon as cargo-lambda is installed; beside them,
 # at a lower priority, clippy, the template's checkers, the tests, then the
 # debug binaries and the burst (after the tests: they take the debug build's
-# lock). layerctl's wheel, a release build for musl, which takes no lock of
-# theirs, starts once the function's builds are done, beside the tests, and
+# lock). The release (layerctl's wheel, a release build for musl, which takes
+# no lock of theirs) starts once the function's builds are done, beside the tests, and
 # its long single-threaded link leaves them a core (cold runs: 919 s with the
 # debug binaries after the wheel, 900 s with them beside it after the tests).
 # Then each build's checks. The third job is pip
@@ -147,12 +147,12 @@ stage-tools: stage-build-tools
 stage-lint-template: stage-lint-rust stage-tools
 stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
-stage-wheel: stage-build-arm64
-stage-check-wheel: stage-wheel stage-unit
+stage-release: stage-build-arm64 stage-tools
+stage-check-release: stage-release stage-unit
 stage-bins: stage-unit
 stage-burst: stage-bins stage-build
 stage-check-binary: stage-bins stage-build
-stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst stage-check-wheel
+stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst stage-check-release
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
 
@@ -163,7 +163,7 @@ stage-sam-build-arm64: stage-sam-build
 STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
 # The function's two builds are the longest chain (the arm64 build waits for
 # the x86_64 one); every other stage has time to spare beside them.
-LOW_PRIORITY_STAGES := lint-rust tools unit wheel bins burst
+LOW_PRIORITY_STAGES := lint-rust tools unit release bins burst
 stage-%:
 	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
 	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
@@ -305,7 +305,7 @@ check-binary: tools $(if $(BUILT),,build) emulator
 # at once, each event a cold process, through bench/burst.py's proxy
 # answering as Lambda's control-plane rate does; every one published once,
 # in its first invocation (tests/on_moto/burst.rs, ignored by make unit). In
-# make test a stage of its own once the wheel is built: it mostly waits, and
+# make test a stage of its own once the release is built: it mostly waits, and
 # runs beside the arm64 build's single-threaded end instead of slowing the
 # x86_64 build. x86_64 only.
 burst: tools $(if $(BUILT),,build)
@@ -319,45 +319,46 @@ check-arm64:
 
 # What a user deploys from, in dist/ (scripts/release.py; docs/releasing.md):
 # the function's zip for each processor, the template as plain
-# CloudFormation, layerctl's wheel and SHA256SUMS. The zips are dated with
-# the commit's time (SOURCE_DATE_EPOCH, which maturin reads for the wheel's
-# dates too), so that building the same commit twice gives the same bytes:
-# make check-release builds it again in another target folder and compares.
+# CloudFormation, the package of the zips (layer-autopublish-function, which
+# `pip install 'layerctl[deploy]'` brings), layerctl's wheel carrying the
+# template and the zips' SHA-256 (layerctl.data/), and SHA256SUMS.
+# Everything is dated with the commit's time (SOURCE_DATE_EPOCH, which
+# maturin and the wheel package read too), so that building the same commit
+# twice gives the same bytes: make check-reproducible builds it all again in
+# another target folder and compares.
+#
+# layerctl's wheel (pyproject.toml, maturin's `bin` bindings) is one wheel for
+# every x86_64 Linux, glibc or musl, holding the static musl binary, linked
+# by zig (maturin --zig) as a static-pie (.cargo/config.toml), which is an
+# artifact of its own for images without Python.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-release check-release: export SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct)
-release: tools
-	$(MAKE) --no-print-directory build ARCH=x86_64
-	$(MAKE) --no-print-directory build ARCH=arm64
-	$(MAKE) --no-print-directory wheel
-	rm -rf dist
-	$(VENV)/bin/python scripts/release.py dist $(VERSION) "$$SOURCE_DATE_EPOCH" \
-		$(TARGET_DIR)/lambda-x86_64/layer-autopublish/bootstrap \
-		$(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap $(WHEEL_DIR)/*.whl
-check-release: release
-	cp dist/SHA256SUMS $(TARGET_DIR)/SHA256SUMS.first
-	CARGO_TARGET_DIR=$(TARGET_DIR)/release-again $(MAKE) --no-print-directory release
-	diff $(TARGET_DIR)/SHA256SUMS.first dist/SHA256SUMS
-	@echo "make check-release: the same commit built twice gives the same release"
-
-# layerctl as a Python package (pyproject.toml, maturin's `bin` bindings):
-# one wheel for every x86_64 Linux, glibc or musl, holding the static musl
-# binary, linked by zig (maturin --zig) as a static-pie (.cargo/config.toml),
-# which is an artifact of its own for images without Python.
-WHEEL_DIR := $(TARGET_DIR)/wheels
+DIST := $(CURDIR)/dist
 LAYERCTL_STATIC := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layerctl
-wheel: build-tools
-	rm -rf $(WHEEL_DIR)
+release check-reproducible: export SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct)
+release: tools $(if $(BUILT),,build build-arm64)
+	rm -rf $(DIST)
+	$(VENV)/bin/python scripts/release.py function $(DIST) $(VERSION) "$$SOURCE_DATE_EPOCH" \
+		$(TARGET_DIR)/lambda-x86_64/layer-autopublish/bootstrap \
+		$(TARGET_DIR)/lambda-arm64/layer-autopublish/bootstrap layerctl.data
 	maturin build --release --zig --target x86_64-unknown-linux-musl \
-		--compatibility manylinux_2_17 musllinux_1_2 --out $(WHEEL_DIR)
-	@ls -l $(WHEEL_DIR)/*.whl $(LAYERCTL_STATIC)
+		--compatibility manylinux_2_17 musllinux_1_2 --out $(DIST)
+	$(VENV)/bin/python scripts/release.py sums $(DIST)
+	@ls -l $(LAYERCTL_STATIC)
+check-reproducible: release
+	cp $(DIST)/SHA256SUMS $(TARGET_DIR)/SHA256SUMS.first
+	CARGO_TARGET_DIR=$(TARGET_DIR)/release-again $(MAKE) --no-print-directory release
+	diff $(TARGET_DIR)/SHA256SUMS.first $(DIST)/SHA256SUMS
+	@echo "make check-reproducible: the same commit built twice gives the same release"
 
-# The wheel as CI installs it: in a fresh venv, layerctl uploads, shows and
-# diffs against moto; the GitHub Action's step runs with it
-# (tests/on_moto/packaging.rs); its binary is static-pie.
-check-wheel: tools $(if $(BUILT),,wheel)
+# The release as users install it, on moto (tests/on_moto/packaging.rs and
+# deploying.rs, ignored by make unit): in a fresh venv, layerctl's wheel
+# uploads, shows and diffs, and the GitHub Action's step runs with it; in
+# another, `layerctl[deploy]` from dist/ alone deploys the stack, updates it,
+# and fails as it should. The static binary is a static-pie.
+check-release: tools $(if $(BUILT),,release)
 	@scripts/check-binary.sh static $(LAYERCTL_STATIC)
-	LAYERCTL_WHEEL="$$(echo $(WHEEL_DIR)/layerctl-*.whl)" scripts/with-moto.sh \
-		cargo test --quiet --test on_moto packaging:: -- --ignored
+	LAYERCTL_DIST=$(DIST) scripts/with-moto.sh \
+		cargo test --quiet --test on_moto -- --ignored packaging:: deploying::
 
 watch: tools
 	cargo lambda watch

@@ -63,9 +63,9 @@ case "$kind" in
   static)
     binary="${2:?$usage}"
     if reports -l INTERP || reports -d NEEDED; then
-      fail "dynamically linked: build it with make wheel"
+      fail "dynamically linked: build it with make release"
     fi
-    position_independent "build it with make wheel"
+    position_independent "build it with make release"
     echo "$binary: static-pie"
     ;;
   *) echo "$usage" >&2; exit 2 ;;

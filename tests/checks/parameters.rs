@@ -223,3 +223,16 @@ fn max_concurrency_reserves_the_functions_concurrency_only_when_set() {
     assert_eq!(value.as_str(), Some("MaxConcurrency"));
     assert_eq!(otherwise.as_str(), Some("AWS::NoValue"));
 }
+
+/// `pip install 'layerctl[deploy]'` brings the function package of the same
+/// release: the extra pins the crate's version.
+#[test]
+fn the_deploy_extra_pins_this_version_of_the_function_package() {
+    let pyproject = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pyproject.toml"))
+        .expect("pyproject.toml");
+    let pin = format!(
+        "deploy = [\"layer-autopublish-function=={}\"]",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(pyproject.contains(&pin), "pyproject.toml: {pin}");
+}

@@ -48,7 +48,7 @@ const MOTO_DOES_NOT_UPDATE: [&str; 1] = ["AWS::IAM::ManagedPolicy"];
 
 /// moto's server with CloudFormation's `AWS::NoValue`, for this module's
 /// tests (stacks of several tests side by side, each its own names).
-fn cloudformation() -> &'static str {
+pub(crate) fn cloudformation() -> &'static str {
     static SERVER: OnceLock<Moto> = OnceLock::new();
     let server = SERVER.get_or_init(|| {
         let root = env!("CARGO_MANIFEST_DIR");

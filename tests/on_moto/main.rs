@@ -16,6 +16,7 @@ mod call_counts;
 mod contract;
 mod deliveries;
 mod deployed;
+mod deploying;
 mod events;
 mod hand_over;
 mod hostile_input;

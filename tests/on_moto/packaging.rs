@@ -1,11 +1,12 @@
-//! `layerctl` as CI installs it: the wheel `make wheel` builds, installed
+//! `layerctl` as CI installs it: the wheel `make release` builds, installed
 //! into a fresh venv, gives a working command (upload, `status`, `diff`
 //! against moto, its version Cargo.toml's); and the GitHub Action's step
 //! (`scripts/action-upload.sh`, which `action.yml` runs) installs it, uploads
 //! and writes the Action's outputs as a GitHub step would.
 //!
-//! Both need the built wheel: `make check-wheel` (part of `make test`) runs
-//! them with `LAYERCTL_WHEEL` naming it; `make unit` lists them as ignored.
+//! Both need the built release: `make check-release` (part of `make test`)
+//! runs them with `LAYERCTL_DIST` naming its folder; `make unit` lists them
+//! as ignored.
 
 use crate::common::{moto_endpoint, world, World, REGION};
 use crate::layerctl::{assert_exit, run_layerctl, upload_args, Scratch};
@@ -16,18 +17,46 @@ use std::process::{Command, Output};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The wheel under test.
+/// The release under test (`make release`'s dist/).
+pub(crate) fn dist() -> PathBuf {
+    PathBuf::from(
+        std::env::var("LAYERCTL_DIST")
+            .expect("LAYERCTL_DIST names the release to test: run `make check-release`"),
+    )
+}
+
+/// The file of the release whose name starts with `start` and ends with `end`.
+pub(crate) fn in_dist(start: &str, end: &str) -> PathBuf {
+    let found = std::fs::read_dir(dist())
+        .expect("the release's folder")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            name.starts_with(start) && name.ends_with(end)
+        });
+    found.unwrap_or_else(|| panic!("no {start}…{end} in the release"))
+}
+
+/// layerctl's wheel.
 fn wheel() -> String {
-    std::env::var("LAYERCTL_WHEEL")
-        .expect("LAYERCTL_WHEEL names the wheel to test: run `make check-wheel`")
+    in_dist("layerctl-", ".whl").display().to_string()
 }
 
 /// A fresh venv with the wheel installed (offline: the wheel has no
 /// dependencies), removed afterwards.
-struct Venv(PathBuf);
+pub(crate) struct Venv(PathBuf);
 
 impl Venv {
     fn with_the_wheel(name: &str) -> Self {
+        Self::installing(name, &[&wheel()])
+    }
+
+    /// A fresh venv with `requirements` installed from the release's
+    /// folder alone, as pip installs them from the package index.
+    pub(crate) fn installing(name: &str, requirements: &[&str]) -> Self {
         let path =
             std::env::temp_dir().join(format!("layerctl-venv-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
@@ -44,12 +73,17 @@ impl Venv {
             "--no-index",
             "--disable-pip-version-check",
         ];
-        let installed = Command::new(&pip).args(args).arg(wheel()).output();
-        assert_ok(&installed.expect("pip runs"), "pip install the wheel");
+        let installed = Command::new(&pip)
+            .args(args)
+            .arg("--find-links")
+            .arg(dist())
+            .args(requirements)
+            .output();
+        assert_ok(&installed.expect("pip runs"), "pip install");
         venv
     }
 
-    fn bin(&self, name: &str) -> PathBuf {
+    pub(crate) fn bin(&self, name: &str) -> PathBuf {
         self.0.join("bin").join(name)
     }
 }
@@ -60,7 +94,7 @@ impl Drop for Venv {
     }
 }
 
-fn assert_ok(output: &Output, what: &str) {
+pub(crate) fn assert_ok(output: &Output, what: &str) {
     assert!(
         output.status.success(),
         "{what}: {}{}",
@@ -69,7 +103,7 @@ fn assert_ok(output: &Output, what: &str) {
     );
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -84,7 +118,7 @@ async fn publish(w: &World) -> i64 {
 }
 
 #[tokio::test]
-#[ignore = "needs the built wheel: make check-wheel"]
+#[ignore = "needs the built release: make check-release"]
 async fn the_wheel_gives_a_working_layerctl_in_a_fresh_venv() {
     let venv = Venv::with_the_wheel("wheel");
     let shown = Command::new(venv.bin("pip"))
@@ -130,7 +164,7 @@ async fn the_wheel_gives_a_working_layerctl_in_a_fresh_venv() {
 }
 
 #[tokio::test]
-#[ignore = "needs the built wheel: make check-wheel"]
+#[ignore = "needs the built release: make check-release"]
 async fn the_actions_step_installs_layerctl_uploads_and_writes_its_outputs() {
     let w = world("action").await;
     w.enable_versioning().await;

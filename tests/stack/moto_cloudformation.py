@@ -1,9 +1,13 @@
-"""moto's server, for creating the template's stack (tests/on_moto/deployed.rs).
+"""moto's server, for creating the template's stack (tests/on_moto/deployed.rs,
+and deploying.rs: `layerctl deploy`).
 
     moto_cloudformation.py -H HOST -p PORT
 
-It is the pinned moto server with one departure from CloudFormation
-corrected: moto resolves `!Ref AWS::NoValue` to null and removes it from a
+It is the pinned moto server with two departures from CloudFormation
+corrected. First, a change set: moto applies its resources to the stack but
+keeps the stack's template, and so its outputs, as they were (none, for a
+stack a change set created); CloudFormation's stack after a change set has
+the change set's template and its outputs. Second, moto resolves `!Ref AWS::NoValue` to null and removes it from a
 mapping, but keeps it in a list, where CloudFormation removes the item. The
 template's optional statements (`!If [Part, {...}, !Ref AWS::NoValue]` in a
 policy's `Statement`) would reach IAM as `null` and fail the stack with
@@ -14,8 +18,22 @@ said by the test.
 
 import sys
 
+import moto.cloudformation.models as models
 import moto.cloudformation.parsing as parsing
 from moto.server import main
+
+_apply = models.ChangeSet.apply
+
+
+def apply(change_set):
+    _apply(change_set)
+    stack = change_set.stack
+    stack.template = change_set.template
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+
+
+models.ChangeSet.apply = apply
 
 _clean_json = parsing.clean_json
 
