@@ -395,3 +395,79 @@ async fn an_impossible_parameter_fails_with_the_reason_shown() {
     assert!(shown.contains("the deploy failed"), "{shown}");
     assert!(shown.contains("BucketAlreadyExists"), "{shown}");
 }
+
+/// `--guided` asks for each parameter in the template's order: a wrong
+/// answer is said and asked again, Enter keeps what is shown.
+#[tokio::test]
+#[ignore = "needs the built release: make check-release"]
+async fn guided_asks_for_each_parameter_and_again_for_a_wrong_one() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let venv = Venv::installing("deploy-guided", &["layerctl[deploy]"]);
+    let w = world_on(cloudformation(), "deploying guided", false).await;
+    let stack = format!("deploy-guided-{}", w.layer);
+    let template = in_dist("layer-autopublish-", ".template.json");
+    let template: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(template).expect("the template")).expect("JSON");
+    let answers: BTreeMap<&str, Vec<&str>> = [
+        (
+            "ArtifactsBucketName",
+            vec!["Not_A_Bucket", w.bucket.as_str()],
+        ),
+        ("LayerName", vec![w.layer.as_str()]),
+        ("KeepVersions", vec!["2"]),
+    ]
+    .into();
+    let mut input = String::new();
+    let names = template["Parameters"]
+        .as_object()
+        .expect("parameters")
+        .keys();
+    for name in names.filter(|n| *n != "CodeBucket" && *n != "CodeKey") {
+        for answer in answers.get(name.as_str()).cloned().unwrap_or(vec![""]) {
+            input.push_str(answer);
+            input.push('\n');
+        }
+    }
+    let mut child = Command::new(venv.bin("layerctl"))
+        .args(["--endpoint-url", cloudformation(), "--region", REGION])
+        .args(["deploy", "--stack-name", &stack, "--guided"])
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("layerctl runs");
+    child
+        .stdin
+        .take()
+        .expect("its input")
+        .write_all(input.as_bytes())
+        .expect("the answers");
+    let guided = child.wait_with_output().expect("layerctl ends");
+    assert_ok(&guided, "layerctl deploy --guided");
+    let shown = said(&guided);
+    assert!(shown.contains("Architecture ("), "{shown}");
+    assert!(
+        shown.contains("[x86_64]: "),
+        "the default is shown: {shown}"
+    );
+    assert!(
+        shown.contains("ArtifactsBucketName=Not_A_Bucket: it must match"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("stack {stack} is CREATE_COMPLETE")),
+        "{shown}"
+    );
+    let zip = in_dist("layer-autopublish-", "-x86_64.zip");
+    let (environment, _) = the_function(&w, &stack, &zip).await;
+    assert_eq!(environment.get("LAYER_NAME"), Some(&w.layer));
+    assert_eq!(
+        environment.get("KEEP_VERSIONS").map(String::as_str),
+        Some("2")
+    );
+}
