@@ -334,7 +334,8 @@ check-arm64:
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 DIST := $(CURDIR)/dist
 LAYERCTL_STATIC := $(TARGET_DIR)/x86_64-unknown-linux-musl/release/layerctl
-release check-reproducible: export SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct)
+# The check's second build inherits the first's date, whatever HEAD is by then.
+release check-reproducible: export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 release: tools $(if $(BUILT),,build build-arm64)
 	rm -rf $(DIST)
 	$(VENV)/bin/python scripts/release.py function $(DIST) $(VERSION) "$$SOURCE_DATE_EPOCH" \
