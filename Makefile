@@ -87,14 +87,18 @@ help:
 
 # The venv is rebuilt whenever the pinned list changes. What the release
 # builds need (cargo-lambda with zig, maturin) is installed first, so that a
-# build need not wait for the rest (make test builds while pip installs it).
-PIP_INSTALL := $(VENV)/bin/pip install --quiet --disable-pip-version-check
+# build need not wait for the rest (make test builds while the rest is
+# installed). pip installs uv alone; uv installs the rest, the same pinned
+# versions pip resolves (its downloads at once, not one after another:
+# pip took 335 to 374 s of a cold run on a slow day, docs/performance.md).
+UV_INSTALL := $(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python
 $(VENV)/.build-tools: scripts/python-tools.txt
 	python3 -m venv $(VENV)
-	$(PIP_INSTALL) $$(grep -E '^(cargo-lambda|maturin)==' scripts/python-tools.txt)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $$(grep -E '^uv==' scripts/python-tools.txt)
+	$(UV_INSTALL) $$(grep -E '^(cargo-lambda|maturin)==' scripts/python-tools.txt)
 	touch $@
 $(VENV)/.installed: $(VENV)/.build-tools
-	$(PIP_INSTALL) -r scripts/python-tools.txt
+	$(UV_INSTALL) -r scripts/python-tools.txt
 	touch $@
 
 # The IAM policy engine of tests/on_moto/rights/ (npm, pinned by its lock
