@@ -266,6 +266,9 @@ pub async fn run(
             "layerctl deploy, layer-autopublish {}",
             plan.release.version
         ))
+        // The SDK's retry of a call whose answer was lost is then the same
+        // call, not a second change set.
+        .client_token(&change_set_name)
         .send()
         .await;
     let created = match created {
@@ -430,6 +433,11 @@ async fn execute(
         .execute_change_set()
         .stack_name(stack_id)
         .change_set_name(change_set)
+        // As for the change set: a retried execution is the same one.
+        .client_request_token(format!(
+            "run-{}",
+            change_set.rsplit('/').next().unwrap_or("layerctl")
+        ))
         .send()
         .await
     {
