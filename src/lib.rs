@@ -44,6 +44,7 @@ use domain::event;
 use futures_util::FutureExt;
 use lambda_runtime::LambdaEvent;
 use ports::{Clock, Ports};
+use publish::receipts::Invocation;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -80,7 +81,14 @@ pub async fn handle_json<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Response, Error> {
     let deadline = deadline_of(&event.context);
-    deliver(publisher, event::parse_json(event.payload.get()), deadline).await
+    let request_id = event.context.request_id.clone();
+    deliver(
+        publisher,
+        event::parse_json(event.payload.get()),
+        deadline,
+        &request_id,
+    )
+    .await
 }
 
 /// [`handle_json`] on a payload already parsed (`layerctl invoke`, tests).
@@ -88,7 +96,14 @@ pub async fn handle<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, event: LambdaEvent<Value>,
 ) -> Result<Response, Error> {
     let deadline = deadline_of(&event.context);
-    deliver(publisher, event::parse(event.payload), deadline).await
+    let request_id = event.context.request_id.clone();
+    deliver(
+        publisher,
+        event::parse(event.payload),
+        deadline,
+        &request_id,
+    )
+    .await
 }
 
 /// When Lambda ends the invocation; `None` when the context names no
@@ -99,7 +114,7 @@ fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
 
 async fn deliver<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, delivery: Result<event::Delivery, event::EventProblem>,
-    deadline: Option<SystemTime>,
+    deadline: Option<SystemTime>, request_id: &str,
 ) -> Result<Response, Error> {
     let delivery = delivery.map_err(|problem| {
         let error = Error::from(problem);
@@ -108,7 +123,12 @@ async fn deliver<A: Ports, C: Clock>(
     })?;
     match delivery {
         event::Delivery::Direct(uploads) => {
-            let (results, failed) = process_all(publisher, &uploads, deadline).await;
+            // Lambda runs a failed event again; a local run (no request id) does not.
+            let by = Invocation {
+                request_id,
+                retried: !request_id.is_empty(),
+            };
+            let (results, failed) = process_all(publisher, &uploads, deadline, by).await;
             if failed.is_empty() {
                 Ok(Response {
                     results,
@@ -121,7 +141,13 @@ async fn deliver<A: Ports, C: Clock>(
                 })
             }
         }
-        event::Delivery::Queue(messages) => Ok(process_queued(publisher, messages, deadline).await),
+        event::Delivery::Queue(messages) => {
+            let by = Invocation {
+                request_id,
+                retried: false,
+            };
+            Ok(process_queued(publisher, messages, deadline, by).await)
+        }
     }
 }
 
@@ -130,6 +156,7 @@ async fn deliver<A: Ports, C: Clock>(
 /// queue's `maxReceiveCount`, to its dead-letter queue: nothing is lost).
 async fn process_queued<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, messages: Vec<event::QueuedMessage>, deadline: Option<SystemTime>,
+    by: Invocation<'_>,
 ) -> Response {
     let mut results = Vec::new();
     let mut failures = Vec::new();
@@ -146,7 +173,7 @@ async fn process_queued<A: Ports, C: Clock>(
                 true
             }
             Ok(uploads) => {
-                let (outcomes, failed) = process_all(publisher, &uploads, deadline).await;
+                let (outcomes, failed) = process_all(publisher, &uploads, deadline, by).await;
                 results.extend(outcomes);
                 !failed.is_empty()
             }
@@ -163,15 +190,18 @@ async fn process_queued<A: Ports, C: Clock>(
     }
 }
 
-/// Every upload is processed, each logging its own failure: the outcomes
-/// of those that succeeded, and the failures with their index.
+/// Every upload is processed, each logging its own failure and leaving its
+/// receipt: the outcomes of those that succeeded, and the failures with
+/// their index.
 async fn process_all<A: Ports, C: Clock>(
     publisher: &Publisher<A, C>, uploads: &[event::Upload], deadline: Option<SystemTime>,
+    by: Invocation<'_>,
 ) -> (Vec<Outcome>, Vec<(usize, RecordError)>) {
     let mut results = Vec::with_capacity(uploads.len());
     let mut failed = Vec::new();
     for (index, upload) in uploads.iter().enumerate() {
-        // Boxed: one record's future is deep, and both deliveries hold it. A
+        // Boxed (and its receipt's too): one record's future is deep, and
+        // both deliveries hold it. A
         // panic (a bug) fails this record with the error contract's
         // `InternalError`; what it held (a lease) is left to expire, as a
         // crashed invocation's would be, and the next records go on.
@@ -180,13 +210,17 @@ async fn process_all<A: Ports, C: Clock>(
             .await
             .unwrap_or_else(|panic| Err(panicked(&*panic)))
         {
-            Ok(outcome) => results.push(outcome),
+            Ok(outcome) => {
+                Box::pin(publisher.write_receipt(upload, Ok(&outcome), by)).await;
+                results.push(outcome);
+            }
             Err(problem) => {
                 let e = RecordError {
                     zip: upload.s3_uri(),
                     problem,
                 };
                 error!(error_type = e.error_type(), error = %e, record = index, "record failed");
+                Box::pin(publisher.write_receipt(upload, Err(&e), by)).await;
                 failed.push((index, e));
             }
         }

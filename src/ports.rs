@@ -62,6 +62,12 @@ pub trait Folder: Send + Sync {
         condition: WriteCondition<'_>,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
+    /// Writes an upload's receipt (JSON), tagged for the bucket's lifecycle
+    /// rule to expire it (`domain::receipt::RECEIPT_TAG`).
+    fn put_receipt(
+        &self, bucket: &str, key: &str, body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
     /// Deletes an object (`PRUNE_RECORDS`); one already gone is success.
     fn delete(&self, bucket: &str, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 

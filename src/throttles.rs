@@ -161,6 +161,11 @@ impl<A: Folder, C: Clock> Folder for Patient<A, C> {
         .await
     }
 
+    async fn put_receipt(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        self.call(|| self.inner.put_receipt(bucket, key, body.clone()))
+            .await
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
         self.call(|| self.inner.delete(bucket, key)).await
     }

@@ -13,7 +13,8 @@
 //! - [`settings`]: a record's settings, resolved once;
 //! - [`decide`]: change detection and every other decision of one record
 //!   (the plan); [`lease_state`]: the layer's lease as a listing shows it;
-//! - [`outcome`]: what each record answers; [`dates`]: Lambda's dates.
+//! - [`outcome`]: what each record answers; [`receipt`]: what CI reads of
+//!   it; [`dates`]: Lambda's dates.
 
 pub mod allowed;
 pub mod dates;
@@ -28,6 +29,7 @@ pub mod lockfile;
 pub mod manifest;
 pub mod metadata;
 pub mod outcome;
+pub mod receipt;
 pub mod settings;
 pub(crate) mod values;
 pub mod zip_directory;

@@ -5,7 +5,8 @@
 //! Every AWS call goes through the ports (`ports.rs`), wrapped for each record
 //! so that a throttled call is waited out (`throttles.rs`); every decision comes
 //! from `decide.rs`, the lease from `lease.rs`; this module sequences them,
-//! does what the plan says, and logs one line per decision.
+//! does what the plan says, and logs one line per decision. Once a record is
+//! settled or has failed, its receipt is written (`receipts.rs`).
 
 use crate::config::Config;
 use crate::domain::decide::{self, Step, Write};
@@ -32,6 +33,7 @@ use tracing::{info, info_span, Instrument};
 pub mod checked;
 pub(crate) mod facts;
 pub mod lease;
+pub mod receipts;
 mod replicate;
 pub mod snapshot;
 pub(crate) mod write;

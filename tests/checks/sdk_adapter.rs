@@ -282,12 +282,28 @@ async fn a_zip_larger_than_lambda_takes_fails_after_one_head() {
     // Read at the same time as the HEAD, for the first look (issue 13).
     let versions = mock!(aws_sdk_lambda::Client::list_layer_versions)
         .then_output(|| ListLayerVersionsOutput::builder().build());
+    // Then the upload's receipt: none yet (the first attempt), and the
+    // failure's, tagged for the bucket's lifecycle rule.
+    const RECEIPT: &str =
+        "projects/my-app/lambda/layer/.receipts/e-9b2cf535f27731c974343645a3985328.json";
+    let no_receipt = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some(RECEIPT))
+        .then_http_response(|| http_status(404, "<Error><Code>NoSuchKey</Code></Error>"));
+    let receipt = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            r.key() == Some(RECEIPT) && r.tagging() == Some("layer-autopublish=receipt")
+        })
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
     let config = Config {
         layer_name: Some("deps".into()),
         ..Config::default()
     };
     let aws = Aws::from_clients(
-        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head]),
+        mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            &[&head, &no_receipt, &receipt]
+        ),
         mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&versions]),
         mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &[] as &[&Rule]),
         mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[] as &[&Rule]),
@@ -313,6 +329,11 @@ async fn a_zip_larger_than_lambda_takes_fails_after_one_head() {
         versions.num_calls(),
         1,
         "and, at the same time, the layer's versions"
+    );
+    assert_eq!(
+        (no_receipt.num_calls(), receipt.num_calls()),
+        (1, 1),
+        "then the receipt"
     );
 }
 

@@ -125,4 +125,47 @@ fn nothing_the_function_writes_can_trigger_it() {
         }
     }
     assert!(checked >= 20, "accepted names were checked");
+    // Receipts, whatever the upload's version id or ETag.
+    for (version_id, etag) in [(Some("layer.zip"), None), (None, Some("/layer.zip"))] {
+        let upload = layer_autopublish::domain::event::Upload {
+            event_name: "ObjectCreated:Put".into(),
+            bucket: "artifacts".into(),
+            key: folder.zip_key(),
+            version_id: version_id.map(str::to_owned),
+            etag: etag.map(str::to_owned),
+        };
+        let key = layer_autopublish::domain::receipt::receipt_key(&upload).expect("a receipt");
+        assert!(!key.ends_with(&suffix), "{key} would trigger the function");
+    }
+}
+
+/// Receipts expire by the tag they are written with, which is the tag the
+/// created bucket's lifecycle rule names; the role may write that tag on
+/// receipts alone.
+#[test]
+fn receipts_expire_by_the_tag_they_are_written_with() {
+    let template = load(TEMPLATE);
+    let bucket = &template["Resources"]["ArtifactsBucket"]["Properties"];
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    let (tag, value) = layer_autopublish::domain::receipt::RECEIPT_TAG;
+    assert_eq!(rule["TagFilters"][0]["Key"].as_str(), Some(tag));
+    assert_eq!(rule["TagFilters"][0]["Value"].as_str(), Some(value));
+    assert_eq!(rule["Prefix"].as_str(), Some("ArtifactsPrefix"));
+    assert!(rule["ExpirationInDays"].as_i64().is_some_and(|d| d > 0));
+    let statements = &template["Resources"]["PublisherRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"];
+    let tagging: Vec<String> = statements
+        .as_vec()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Action"].as_str() == Some("s3:PutObjectTagging"))
+        .flat_map(|s| strings(&s["Resource"]))
+        .collect();
+    let folder = layer_autopublish::domain::receipt::RECEIPTS_FOLDER;
+    assert_eq!(
+        tagging,
+        [format!(
+            "arn:${{AWS::Partition}}:s3:::${{ArtifactsBucketName}}/${{ArtifactsPrefix}}*{folder}/*"
+        )]
+    );
 }

@@ -1,12 +1,14 @@
 //! The floor of AWS calls per outcome, counted by an SDK interceptor on the
-//! real clients talking to moto: `ignored` 0, `unchanged` 3, `published` at
-//! most 13 in a versioned bucket and 14 in an unversioned one, and the same
+//! real clients talking to moto: `ignored` 0, `unchanged` 4, `published` at
+//! most 14 in a versioned bucket and 15 in an unversioned one, and the same
 //! whatever the number of versions already published (1, 2 or 12); and how
 //! many of them one after another (the depth, from when each began and
-//! ended): `unchanged` 2, `published` 6 (7 in an unversioned bucket). In a
+//! ended): `unchanged` 3, `published` 7 (8 in an unversioned bucket). In a
 //! deployment serving several layers, nothing is read ahead of the zip's
-//! HEAD: `unchanged` 3 deep, and 1 control-plane call; `published` the same
-//! 13 calls 9 deep, 3 of them on the control plane (issue 31).
+//! HEAD: `unchanged` 4 deep, and 1 control-plane call; `published` the same
+//! 14 calls 10 deep, 3 of them on the control plane (issue 31). Each count
+//! ends with the upload's receipt, one `PutObject` once the record is
+//! settled (issue 34).
 //!
 //! Beyond the 10 of a publish from one folder's lease, the design needs: the
 //! layer's lease read, and the versions read again after it is taken (one
@@ -41,12 +43,14 @@ async fn run(
 }
 
 /// What `unchanged` calls: the zip's HEAD, the layer's versions, and one
-/// listing of the folder from the latest version's records on.
+/// listing of the folder from the latest version's records on; then the
+/// upload's receipt.
 fn unchanged_calls() -> BTreeMap<String, usize> {
     BTreeMap::from([
         ("HeadObject".to_owned(), 1),
         ("ListLayerVersions".to_owned(), 1),
         ("ListObjectsV2".to_owned(), 1),
+        ("PutObject".to_owned(), 1),
     ])
 }
 
@@ -66,7 +70,7 @@ async fn floors(versioned: bool) {
         w.enable_versioning().await;
     }
     let (published_floor, copies, published_depth) =
-        if versioned { (13, 2, 6) } else { (14, 3, 7) };
+        if versioned { (14, 2, 7) } else { (15, 3, 8) };
     let (calls_aws, calls) = counted(&w.sdk);
     let publisher = Publisher::new(calls_aws.clone(), w.config(), crate::common::REGION);
 
@@ -135,7 +139,7 @@ async fn floors(versioned: bool) {
         // versions (beside the HEAD); the zip's first bytes and its
         // directory (beside the folder and the lease); the take (beside the versions read again);
         // unversioned, the copy Lambda takes; the publish; the records (the
-        // lock file copies beside deployment.json); the release.
+        // lock file copies beside deployment.json); the release; the receipt.
         assert_eq!(depth, published_depth, "published v{n}: {made:?}");
         assert_eq!(
             made.get("GetObject"),
@@ -147,8 +151,8 @@ async fn floors(versioned: bool) {
         assert_eq!(outcome, OutcomeKind::Unchanged);
         assert_eq!(made, unchanged_calls(), "unchanged after v{n}");
         // Issue 13: the zip's HEAD and the layer's versions at once, then
-        // the folder's listing.
-        assert_eq!(depth, 2, "unchanged after v{n}: calls one after another");
+        // the folder's listing, then the receipt.
+        assert_eq!(depth, 3, "unchanged after v{n}: calls one after another");
     }
 }
 
@@ -196,16 +200,17 @@ async fn a_many_layer_stack_reads_only_the_layer_the_upload_names() {
     let (outcome, made, depth) = run(&publisher, &calls, event.clone()).await;
     assert_eq!(outcome, OutcomeKind::Published, "{made:?}");
     assert_eq!(control_plane(&made), 3, "{made:?}");
-    // The same 13 calls as in a one-layer stack, but with nothing read
-    // before the HEAD names the layer: 9 one after another (docs/how-it-works.md).
-    assert_eq!(Calls::total(&made), 13, "{made:?}");
-    assert_eq!(depth, 9, "{made:?}");
+    // The same 14 calls as in a one-layer stack, but with nothing read
+    // before the HEAD names the layer: 10 one after another (docs/how-it-works.md).
+    assert_eq!(Calls::total(&made), 14, "{made:?}");
+    assert_eq!(depth, 10, "{made:?}");
     assert_eq!(w.versions_of(&named).await.len(), 1);
     assert!(w.versions_of(&w.layer).await.is_empty());
 
     let (outcome, made, depth) = run(&publisher, &calls, event).await;
     assert_eq!(outcome, OutcomeKind::Unchanged);
     assert_eq!(made, unchanged_calls(), "only the named layer's versions");
-    // The HEAD names the layer, then its versions, then the folder.
-    assert_eq!(depth, 3, "{made:?}");
+    // The HEAD names the layer, then its versions, then the folder, then
+    // the receipt.
+    assert_eq!(depth, 4, "{made:?}");
 }

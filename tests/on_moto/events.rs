@@ -15,14 +15,14 @@ async fn keys_other_than_layer_zip_are_ignored() {
         &key("requirements.txt"),
         None,
     );
-    let before = w.keys().await;
+    let before = w.record_keys().await;
 
     let response = w.invoke(event).await.expect("ignored");
 
     assert_eq!(response.results[0].outcome, OutcomeKind::Ignored);
     assert_eq!(response.results[0].layer_version, None);
     assert!(w.versions().await.is_empty());
-    assert_eq!(w.keys().await, before, "nothing written");
+    assert_eq!(w.record_keys().await, before, "nothing written");
 }
 
 #[tokio::test]

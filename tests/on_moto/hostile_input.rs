@@ -89,7 +89,7 @@ async fn one_process_refuses_every_bad_input_then_publishes_a_good_upload() {
     }
     assert!(w.versions().await.is_empty(), "nothing was published");
     assert_eq!(
-        w.keys().await,
+        w.record_keys().await,
         vec![key("layer.zip"), key("requirements.txt")],
         "nothing was written"
     );

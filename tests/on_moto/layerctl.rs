@@ -175,14 +175,14 @@ async fn upload_status_invoke_and_diff_take_a_layer_from_upload_to_review() {
     assert!(status["latest_pointer"]["value"].is_null(), "not set yet");
 
     // invoke --dry-run: would publish, changes nothing.
-    let keys_before = w.keys().await;
+    let keys_before = w.record_keys().await;
     let dry = json(&layerctl(
         &w,
         &["invoke", "--s3-dir", &s3_dir(&w), "--dry-run", "--json"],
     ));
     assert_eq!(dry["results"][0]["outcome"], "would_publish");
     assert!(w.versions().await.is_empty());
-    assert_eq!(w.keys().await, keys_before);
+    assert_eq!(w.record_keys().await, keys_before);
 
     // invoke: publishes version 1 and records it.
     let published = json(&layerctl(
@@ -291,7 +291,11 @@ async fn rejected_input_exits_3_and_uploads_nothing() {
     assert_failed(&output, 3, "not a zip archive's 504b0304");
     let output = upload_to(&w, &zip, &lock, "bucket/dir", &[]);
     assert_failed(&output, 3, "is not an s3:// URI");
-    assert_eq!(w.keys().await, Vec::<String>::new(), "nothing was uploaded");
+    assert_eq!(
+        w.record_keys().await,
+        Vec::<String>::new(),
+        "nothing was uploaded"
+    );
 
     // Told to, it uploads the unpinned file.
     let output = upload_to(
@@ -303,7 +307,7 @@ async fn rejected_input_exits_3_and_uploads_nothing() {
     );
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), "", "--quiet prints nothing");
-    assert_eq!(w.keys().await.len(), 2);
+    assert_eq!(w.record_keys().await.len(), 2);
 }
 
 #[tokio::test]

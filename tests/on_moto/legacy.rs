@@ -19,7 +19,7 @@ async fn seed_uploads_without_a_staged_lock_file_still_publish_and_record() {
     assert_eq!(result.manifest_key, None, "no lock file to keep");
     assert_eq!(w.versions().await, [(1, format!("manifest-md5:{md5}"))]);
     assert_eq!(
-        w.keys().await,
+        w.record_keys().await,
         [
             w.lease_key(),
             key("000001/deployment.json"),

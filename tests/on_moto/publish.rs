@@ -57,7 +57,7 @@ async fn first_upload_publishes_version_1_and_records_it() {
     // last-, the deployment record, and (the bucket is unversioned) the copy
     // of the checked zip that Lambda took.
     assert_eq!(
-        w.keys().await,
+        w.record_keys().await,
         [
             w.lease_key(),
             key("000001/deployment.json"),
@@ -101,7 +101,7 @@ async fn the_same_lock_file_again_publishes_nothing() {
         Some(key("000001/requirements.txt").as_str())
     );
     assert_eq!(w.versions().await.len(), 1);
-    assert!(!w.keys().await.iter().any(|k| k.contains("000002")));
+    assert!(!w.record_keys().await.iter().any(|k| k.contains("000002")));
 }
 
 #[tokio::test]
@@ -251,7 +251,7 @@ async fn a_dry_run_reports_what_would_happen_and_changes_nothing() {
         ..w.config()
     });
     let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
-    let keys_before = w.keys().await;
+    let keys_before = w.record_keys().await;
 
     let response = crate::common::invoke(&dry, event.clone())
         .await
@@ -266,7 +266,7 @@ async fn a_dry_run_reports_what_would_happen_and_changes_nothing() {
         .unwrap_or_default()
         .starts_with("dry run: "));
     assert!(w.versions().await.is_empty());
-    assert_eq!(w.keys().await, keys_before);
+    assert_eq!(w.record_keys().await, keys_before);
 
     // Published, then a record lost: the dry run says it would repair it.
     w.invoke(event.clone()).await.expect("published");
@@ -276,7 +276,7 @@ async fn a_dry_run_reports_what_would_happen_and_changes_nothing() {
         .send()
         .await
         .unwrap();
-    let keys_before = w.keys().await;
+    let keys_before = w.record_keys().await;
 
     let response = crate::common::invoke(&dry, event).await.expect("dry run");
 
@@ -285,6 +285,52 @@ async fn a_dry_run_reports_what_would_happen_and_changes_nothing() {
         response.results[0].reason.as_deref(),
         Some("dry run: would repair the version's records")
     );
-    assert_eq!(w.keys().await, keys_before);
+    assert_eq!(w.record_keys().await, keys_before);
     assert_eq!(w.versions().await.len(), 1);
+}
+
+/// The upload's receipt on S3 itself (issue 34): at the key its ETag (or,
+/// versioned, its version id) gives, tagged for the lifecycle rule.
+#[tokio::test]
+async fn the_receipt_is_at_the_uploads_own_key_and_tagged_to_expire() {
+    use layer_autopublish::domain::receipt::{Receipt, RECEIPT_TAG};
+    for versioned in [false, true] {
+        let w = world(&format!("receipt-{versioned}")).await;
+        if versioned {
+            w.enable_versioning().await;
+        }
+        let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+        let object = &event["Records"][0]["s3"]["object"];
+        let id = match object["versionId"].as_str() {
+            Some(version) if versioned => format!("v-{version}"),
+            _ => format!("e-{}", object["eTag"].as_str().unwrap_or_default()),
+        };
+        w.invoke(event).await.expect("published");
+
+        let receipt_key = key(&format!(".receipts/{id}.json"));
+        let body =
+            w.s3.get_object()
+                .bucket(&w.bucket)
+                .key(&receipt_key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{receipt_key}: {e:?}"));
+        let body = body.body.collect().await.expect("its body").into_bytes();
+        let receipt: Receipt = serde_json::from_slice(&body).expect("a receipt");
+        assert_eq!(receipt.outcome, "published");
+        assert_eq!(receipt.layer_version, Some(1));
+        let tags =
+            w.s3.get_object_tagging()
+                .bucket(&w.bucket)
+                .key(&receipt_key)
+                .send()
+                .await
+                .expect("its tags");
+        let tags: Vec<(&str, &str)> = tags
+            .tag_set()
+            .iter()
+            .map(|t| (t.key(), t.value()))
+            .collect();
+        assert_eq!(tags, [RECEIPT_TAG], "versioned: {versioned}");
+    }
 }

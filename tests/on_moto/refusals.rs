@@ -8,7 +8,7 @@ async fn a_zip_without_manifest_md5_is_refused_and_nothing_changes() {
     w.put(&key("requirements.txt"), LOCK_V1.as_bytes(), &[])
         .await;
     let event = w.upload_zip(DIR, "build 1", &[]).await;
-    let before = w.keys().await;
+    let before = w.record_keys().await;
 
     let error = w.invoke(event).await.expect_err("refused");
 
@@ -24,7 +24,7 @@ async fn a_zip_without_manifest_md5_is_refused_and_nothing_changes() {
         "says how to fix it"
     );
     assert!(w.versions().await.is_empty());
-    assert_eq!(w.keys().await, before);
+    assert_eq!(w.record_keys().await, before);
 }
 
 #[tokio::test]
@@ -53,7 +53,7 @@ async fn a_zip_from_another_lock_file_is_refused_and_nothing_changes() {
             &[("manifest-md5", &md5_hex(LOCK_V1.as_bytes()))],
         )
         .await;
-    let before = w.keys().await;
+    let before = w.record_keys().await;
 
     let error = w.invoke(event).await.expect_err("refused");
 
@@ -66,14 +66,14 @@ async fn a_zip_from_another_lock_file_is_refused_and_nothing_changes() {
         key("requirements.txt")
     )));
     assert!(w.versions().await.is_empty());
-    assert_eq!(w.keys().await, before);
+    assert_eq!(w.record_keys().await, before);
 }
 
 #[tokio::test]
 async fn no_layer_name_anywhere_is_refused() {
     let w = world("no-layer").await;
     let event = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
-    let before = w.keys().await;
+    let before = w.record_keys().await;
 
     let error = crate::common::invoke(&w.publisher(Config::default()), event)
         .await
@@ -82,7 +82,7 @@ async fn no_layer_name_anywhere_is_refused() {
     assert_eq!(error.error_type, "MissingLayerName");
     assert!(error.error_message.contains("LAYER_NAME"));
     assert!(error.error_message.contains("layer-name="));
-    assert_eq!(w.keys().await, before);
+    assert_eq!(w.record_keys().await, before);
 }
 
 #[tokio::test]
@@ -109,6 +109,6 @@ async fn unsafe_metadata_names_are_refused() {
             error.error_message
         );
     }
-    assert_eq!(w.keys().await, [key("layer.zip")]);
+    assert_eq!(w.record_keys().await, [key("layer.zip")]);
     assert!(w.versions().await.is_empty());
 }

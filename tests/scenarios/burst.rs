@@ -66,7 +66,7 @@ async fn a_hundred_layers_at_once_under_lambdas_rate_each_publish_once_in_their_
     scene.aws.limit_lambda_rate(15);
     let lock = |n: usize| format!("requests==2.32.{n}\n");
     let events: Vec<Value> = (0..LAYERS).map(|n| upload(&scene, n, &lock(n))).collect();
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let answers = deliver_at_once(&scene, events).await;
 
@@ -83,18 +83,18 @@ async fn a_hundred_layers_at_once_under_lambdas_rate_each_publish_once_in_their_
     // many-layer floor: 3 control-plane calls to publish.
     let throttled = scene.aws.throttled();
     assert!(throttled > LAYERS, "{throttled} throttled");
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(lambda_calls(&calls) - throttled, 3 * LAYERS);
 
     // The same hundred uploaded again, unchanged: 1 control-plane call each.
     let events: Vec<Value> = (0..LAYERS).map(|n| upload(&scene, n, &lock(n))).collect();
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
     let throttled_before = scene.aws.throttled();
 
     let answers = deliver_at_once(&scene, events).await;
 
     each_answered(&scene, &answers, OutcomeKind::Unchanged);
     let throttled = scene.aws.throttled() - throttled_before;
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(lambda_calls(&calls) - throttled, LAYERS);
 }

@@ -171,7 +171,7 @@ async fn a_bad_setting_in_the_metadata_is_refused_before_any_call_to_lambda() {
     let scene = Scene::new();
     let files: [(&str, &[u8]); 1] = [("python/six.py", b"")];
     let event = upload_files(&scene, &files, &[("compatible-runtimes", "python312")]);
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let error = scene.invoke(event).await.expect_err("refused");
 
@@ -184,7 +184,7 @@ async fn a_bad_setting_in_the_metadata_is_refused_before_any_call_to_lambda() {
     }
     let lambda = scene
         .aws
-        .take_calls()
+        .take_record_calls()
         .into_iter()
         .filter(|c| c.op == Op::PublishLayerVersion)
         .count();
@@ -379,7 +379,7 @@ async fn a_ten_thousand_file_layers_directory_is_read_in_two_ranged_gets() {
         .map(|n| (n.as_str(), b"x = 1\n".as_slice()))
         .collect();
     let event = upload_files(&scene, &files, &[]);
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let response = scene.invoke(event).await.expect("published");
 
@@ -387,7 +387,7 @@ async fn a_ten_thousand_file_layers_directory_is_read_in_two_ranged_gets() {
         outcome(&response),
         layer_autopublish::OutcomeKind::Published
     );
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     // The first bytes, the last 128 KiB, and the rest of the directory (about
     // 0.9 MB) in one more read.
     assert_eq!(

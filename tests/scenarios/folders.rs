@@ -149,7 +149,7 @@ async fn a_layer_outside_the_allowed_set_is_refused_before_any_call_on_it() {
     };
 
     let outside = upload("other-deps");
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
     let refused = invoke(&publisher, outside).await.expect_err("refused");
     assert_eq!(refused.error_type, "LayerNotAllowed");
     assert!(refused.error_message.contains("other-deps"), "{refused:?}");
@@ -157,7 +157,7 @@ async fn a_layer_outside_the_allowed_set_is_refused_before_any_call_on_it() {
     // The zip's HEAD alone: a deployment serving several layers reads no
     // layer's versions before the HEAD names one (issue 31), and none of
     // a layer outside the set; nothing written.
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     let ops: Vec<Op> = calls.iter().map(|c| c.op).collect();
     assert_eq!(ops, [Op::HeadObject], "{calls:?}");
     assert!(scene.aws.versions("other-deps").is_empty());

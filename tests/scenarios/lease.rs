@@ -31,7 +31,7 @@ async fn concurrent_deliveries_of_one_upload_publish_one_version() {
         .all(|o| matches!(o, OutcomeKind::Published | OutcomeKind::Unchanged)));
     assert_eq!(scene.versions().len(), 1);
     assert!(!scene.lease_held(), "lease released");
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     let lease_writes = Scene::count(&calls, Op::PutObject, "deps.lease");
     assert!(
         lease_writes > 2,
@@ -53,7 +53,7 @@ async fn an_expired_lease_of_a_crashed_holder_is_taken_over() {
     assert!(!scene.lease_held());
     // Whatever the crashed holder published is read: the versions are read
     // again after the lease was read (beside its take), before publishing.
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     let at = |op: Op, suffix: &str| {
         calls
             .iter()
@@ -74,7 +74,7 @@ async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
     let scene = Scene::new();
     scene.put_held_lease("another-invocation");
     let event = scene.upload(LOCK_V1, "build 1");
-    let before = scene.aws.keys(BUCKET);
+    let before = scene.aws.record_keys(BUCKET);
     let started = scene.clock().now();
 
     let error = scene.invoke(event).await.expect_err("lease held");
@@ -89,7 +89,7 @@ async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
         waited >= Duration::from_secs(20) && waited < Duration::from_secs(22),
         "waited {waited:?} on the clock, looking again between pauses"
     );
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert!(
         Scene::count(&calls, Op::ListObjectsV2, "deps.lease") > 5,
         "looked at the lease again and again: {calls:?}"
@@ -100,7 +100,7 @@ async fn a_live_lease_makes_the_event_fail_for_a_retry_and_changes_nothing() {
         "no write at all"
     );
     assert!(scene.versions().is_empty());
-    assert_eq!(scene.aws.keys(BUCKET), before);
+    assert_eq!(scene.aws.record_keys(BUCKET), before);
 }
 
 #[tokio::test(start_paused = true)]
@@ -120,7 +120,7 @@ async fn a_lease_released_during_the_wait_is_taken_and_the_upload_published() {
     let response = scene.invoke(event).await.expect("published");
 
     assert_eq!(outcome(&response), OutcomeKind::Published);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::ListObjectsV2, "deps.lease"),
         2,
@@ -142,7 +142,7 @@ async fn a_failed_read_ahead_of_the_lease_is_read_again_when_needed() {
 
     assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::ListObjectsV2, "deps.lease"),
         2,
@@ -162,7 +162,7 @@ async fn a_refused_lease_write_is_retried_and_the_upload_published() {
     let response = scene.invoke(event).await.expect("published");
 
     assert_eq!(outcome(&response), OutcomeKind::Published);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     // Refused, taken, released.
     assert_eq!(
         Scene::count(&calls, Op::PutObject, "deps.lease"),
@@ -183,7 +183,7 @@ async fn a_lease_that_cannot_be_taken_ends_within_the_wait() {
     let error = scene.invoke(event).await.expect_err("no lease");
 
     assert_eq!(error.error_type, "PublishInProgress");
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert!(
         Scene::count(&calls, Op::PutObject, "deps.lease") > 5,
         "{calls:?}"
@@ -210,7 +210,7 @@ async fn a_delivery_during_a_slow_publish_waits_for_it_and_finds_the_lock_file_p
     outcomes.sort_by_key(|o| o.as_str());
     assert_eq!(outcomes, [OutcomeKind::Published, OutcomeKind::Unchanged]);
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert!(
         Scene::count(&calls, Op::ListObjectsV2, "deps.lease") > 3,
         "the other delivery looked again while the publish was in flight: {calls:?}"
@@ -231,7 +231,7 @@ async fn a_lost_answer_to_the_lease_write_is_recognised_as_its_own_lease() {
     assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 1);
     assert!(!scene.lease_held(), "released");
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::PutObject, "deps.lease"),
         2,
@@ -280,7 +280,7 @@ async fn in_a_kms_bucket_a_lost_lease_answer_is_recognised_by_its_holder() {
         Some(LOCK_V1)
     );
     assert!(!scene.lease_held());
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::GetObject, "deps.lease"),
         1,

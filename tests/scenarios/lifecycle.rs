@@ -69,12 +69,16 @@ async fn a_failed_pointer_write_after_the_publish_is_finished_by_the_first_retry
     assert_eq!(outcome(&retry), OutcomeKind::Published);
     assert_eq!(scene.aws.parameter(POINTER), Some(arn(1)));
     assert!(scene.text("000001/deployment.json").is_some());
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let again = invoke(&publisher, event).await.expect("unchanged");
 
     assert_eq!(outcome(&again), OutcomeKind::Unchanged);
-    assert_eq!(scene.aws.take_calls().len(), 3, "nothing missing: 3 calls");
+    assert_eq!(
+        scene.aws.take_record_calls().len(),
+        3,
+        "nothing missing: 3 calls"
+    );
 }
 
 /// Issue 11, sharing: each new version is shared with every grantee, and a

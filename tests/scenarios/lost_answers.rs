@@ -41,7 +41,7 @@ async fn a_publish_that_failed_before_applying_is_published_again_after_a_look()
 
     assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::PublishLayerVersion, ""),
         2,
@@ -56,7 +56,7 @@ async fn a_publish_that_failed_before_applying_is_published_again_after_a_look()
 async fn a_throttled_publish_is_sent_again_after_a_pause_without_a_look() {
     let scene = Scene::new();
     let event = scene.upload(LOCK_V1, "build 1");
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
     scene
         .aws
         .inject(Op::PublishLayerVersion, "", Fault::Throttle, 2);
@@ -67,7 +67,7 @@ async fn a_throttled_publish_is_sent_again_after_a_pause_without_a_look() {
 
     assert_eq!(response.results[0].layer_version, Some(1));
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     let lambda: Vec<Op> = calls
         .iter()
         .map(|c| c.op)
@@ -115,7 +115,7 @@ async fn a_publish_throttled_until_the_time_runs_short_fails_throttled_releasing
         took > Duration::from_secs(90) && took <= Duration::from_secs(100),
         "{took:?}"
     );
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert!(Scene::count(&calls, Op::PublishLayerVersion, "") > 20);
     assert!(scene.versions().is_empty());
     assert!(!scene.lease_held());
@@ -141,7 +141,7 @@ async fn a_publish_without_an_answer_that_applies_late_is_never_sent_again() {
         "{}",
         error.error_message
     );
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(Scene::count(&calls, Op::PublishLayerVersion, ""), 1);
     assert!(scene.lease_held(), "kept until it expires");
     // Lambda applies the abandoned call now.
@@ -195,13 +195,13 @@ async fn a_failed_read_of_the_versions_beside_the_head_is_read_again() {
     scene
         .aws
         .inject(Op::ListLayerVersions, "", Fault::FailBefore, 1);
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let response = scene.invoke(event).await.expect("published");
 
     assert_eq!(response.results[0].outcome, OutcomeKind::Published);
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     let first_three: Vec<Op> = calls.iter().take(3).map(|c| c.op).collect();
     assert_eq!(
         first_three,
@@ -222,14 +222,14 @@ async fn a_failed_read_of_the_versions_after_the_head_fails_holding_nothing() {
     scene
         .aws
         .inject(Op::ListLayerVersions, "", Fault::FailBefore, 1);
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let error = invoke(&publisher, event.clone())
         .await
         .expect_err("the read failed");
 
     assert_eq!(error.error_type, "LambdaError", "{error:?}");
-    let ops: Vec<Op> = scene.aws.take_calls().iter().map(|c| c.op).collect();
+    let ops: Vec<Op> = scene.aws.take_record_calls().iter().map(|c| c.op).collect();
     assert_eq!(ops, [Op::HeadObject, Op::ListLayerVersions]);
     assert!(!scene.lease_held());
     assert!(scene.versions().is_empty());
@@ -264,7 +264,7 @@ async fn a_publish_without_an_answer_that_applies_soon_is_found_in_the_same_invo
     assert_eq!(outcome(&response), OutcomeKind::Published);
     assert_eq!(response.results[0].layer_version, Some(1));
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(Scene::count(&calls, Op::PublishLayerVersion, ""), 1);
     assert!(
         Scene::count(&calls, Op::ListLayerVersions, "") >= 4,

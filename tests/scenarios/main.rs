@@ -16,6 +16,7 @@ mod lifecycle;
 mod lost_answers;
 mod objects;
 mod panics;
+mod receipts;
 mod records;
 mod refusals;
 mod regions;

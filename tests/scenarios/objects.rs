@@ -27,7 +27,7 @@ async fn the_staged_lock_file_replaced_while_recording_is_not_copied() {
         "{}",
         error.error_message
     );
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     // Both copies are sent at once (issue 13), and S3 refuses both.
     assert_eq!(
         Scene::count(&calls, Op::CopyObject, "requirements.txt"),
@@ -81,7 +81,7 @@ async fn a_zip_overwritten_after_its_event_was_checked_is_superseded_before_any_
     let response = scene.invoke(event).await.expect("superseded");
 
     assert_eq!(outcome(&response), OutcomeKind::Superseded);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::PutObject, ""),
         0,
@@ -177,7 +177,7 @@ async fn a_version_published_after_the_versions_were_read_is_found_by_reading_ag
 
     assert_eq!(outcome(&response), OutcomeKind::Unchanged);
     assert_eq!(scene.versions().len(), 1, "no duplicate");
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::ListLayerVersions, LAYER),
         2,
@@ -235,7 +235,7 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
     let scene = Scene::new();
     let claimed = code_sha256(b"other bytes");
     let event = scene.upload_with(LOCK_V1, "build 1", "manifest-md5", Some(&claimed));
-    let mut keys_before = scene.aws.keys(BUCKET);
+    let mut keys_before = scene.aws.record_keys(BUCKET);
     keys_before.push(LEASE.to_owned());
     keys_before.push(key("publish-source.zip"));
     keys_before.sort();
@@ -252,7 +252,7 @@ async fn a_version_whose_bytes_differ_from_the_uploaded_sha256_is_never_recorded
         );
         assert_eq!(scene.versions().len(), 1, "{delivery}: nothing further");
         assert_eq!(
-            scene.aws.keys(BUCKET),
+            scene.aws.record_keys(BUCKET),
             keys_before,
             "{delivery}: nothing recorded"
         );

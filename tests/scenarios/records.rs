@@ -104,7 +104,7 @@ async fn a_lost_answer_to_a_record_write_is_found_complete_by_the_first_retry() 
 
     assert_eq!(outcome(&retry), OutcomeKind::Unchanged);
     assert_eq!(scene.versions().len(), 1);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::PutObject, "deployment.json"),
         1,
@@ -148,7 +148,7 @@ async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_first_retry() 
         "a version exists without all its records"
     );
 
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
     let response = scene.invoke(event).await.expect("repaired");
 
     assert_eq!(outcome(&response), OutcomeKind::Published);
@@ -157,7 +157,7 @@ async fn a_failed_lock_file_copy_beside_the_record_is_made_by_the_first_retry() 
         scene.text("last-requirements.txt").as_deref(),
         Some(LOCK_V1)
     );
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert_eq!(
         Scene::count(&calls, Op::CopyObject, ""),
         1,

@@ -32,7 +32,7 @@ async fn a_refused_head_of_a_zip_that_is_there_names_the_rights_to_check() {
     scene
         .aws
         .inject_always(Op::HeadObject, "layer.zip", Fault::AccessDenied);
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
 
     let error = scene.invoke(event).await.expect_err("unreadable");
 
@@ -48,7 +48,7 @@ async fn a_refused_head_of_a_zip_that_is_there_names_the_rights_to_check() {
     assert!(scene.versions().is_empty());
     let writes = scene
         .aws
-        .take_calls()
+        .take_record_calls()
         .into_iter()
         .filter(|c| {
             !matches!(

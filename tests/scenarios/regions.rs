@@ -46,11 +46,11 @@ async fn each_region_gets_the_version_and_the_record_names_them_all() {
     assert_eq!(record["replicas"].as_array().map(Vec::len), Some(2));
     assert_eq!(scene.versions().len(), 1, "one version at home");
 
-    scene.aws.take_calls();
+    scene.aws.take_record_calls();
     let again = scene.upload(LOCK_V1, "build 2");
     let response = invoke(&publisher, again).await.expect("unchanged");
     assert_eq!(response.results[0].outcome, OutcomeKind::Unchanged);
-    let calls = scene.aws.take_calls();
+    let calls = scene.aws.take_record_calls();
     assert!(
         !calls
             .iter()

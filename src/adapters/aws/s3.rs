@@ -177,6 +177,21 @@ impl Folder for Aws {
         }
     }
 
+    async fn put_receipt(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        let (tag, value) = crate::domain::receipt::RECEIPT_TAG;
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .tagging(format!("{tag}={value}"))
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(s3_failure("PutObject", bucket, key))
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
         match self.s3.delete_object().bucket(bucket).key(key).send().await {
             Ok(_) => Ok(()),

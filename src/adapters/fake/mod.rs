@@ -386,9 +386,18 @@ impl FakeAws {
         lock(&self.state).throttled
     }
 
-    /// Every call since the last `take_calls`, in order.
+    /// Every call since the last take, in order.
     pub fn take_calls(&self) -> Vec<Call> {
         std::mem::take(&mut lock(&self.state).calls)
+    }
+
+    /// The calls since the last take but the receipts' (read and written
+    /// after each record, `publish/receipts.rs`): what the records called.
+    pub fn take_record_calls(&self) -> Vec<Call> {
+        let receipts = format!("/{}/", crate::domain::receipt::RECEIPTS_FOLDER);
+        let mut calls = self.take_calls();
+        calls.retain(|call| !call.target.contains(&receipts));
+        calls
     }
 
     /// Logs the call and runs `apply` on the state, with the fault injected

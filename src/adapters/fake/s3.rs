@@ -252,6 +252,17 @@ impl Folder for FakeAws {
         }
     }
 
+    async fn put_receipt(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        let put = self.put(
+            bucket,
+            key,
+            body,
+            "application/json",
+            WriteCondition::Always,
+        );
+        put.await.map(|_| ())
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
         self.call(Op::DeleteObject, &s3_uri(bucket, key), |state, _| {
             state
@@ -347,6 +358,14 @@ impl FakeAws {
     }
 
     /// Every key in the bucket, sorted.
+    /// Every key of `bucket` but the receipts' (`domain::receipt`).
+    pub fn record_keys(&self, bucket: &str) -> Vec<String> {
+        let receipts = format!("{}/", crate::domain::receipt::RECEIPTS_FOLDER);
+        let mut keys = self.keys(bucket);
+        keys.retain(|key| !key.contains(&receipts));
+        keys
+    }
+
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         lock(&self.state)
             .s3

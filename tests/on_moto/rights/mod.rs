@@ -94,8 +94,30 @@ impl<'a> Deployment<'a> {
         result
     }
 
-    fn event(&self, key: &str) -> Value {
-        self.w.event(key, None)
+    /// S3's notification of `key` as it is now: its ETag and version id
+    /// (read beside the recorder: not one of the function's requests); a
+    /// key that is gone by then gets one of its own.
+    async fn event(&self, key: &str) -> Value {
+        let head = self
+            .w
+            .s3
+            .head_object()
+            .bucket(&self.w.bucket)
+            .key(key)
+            .send()
+            .await;
+        let (etag, version) = match &head {
+            Ok(h) => (
+                h.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+                h.version_id().map(str::to_owned),
+            ),
+            Err(_) => ("0".repeat(32), None),
+        };
+        let mut event = self.w.event(key, Some(&etag));
+        if let Some(version) = version {
+            event["Records"][0]["s3"]["object"]["versionId"] = Value::from(version);
+        }
+        event
     }
 
     /// Proves the deployment's requests against its policies; `platform`:
@@ -316,7 +338,7 @@ async fn a_created_bucket_with_the_defaults(
 
     assert_exit_ok(&d.upload(DIR, "build 1", 0, LOCK_V1));
     let published = d
-        .invoke(d.event(&key("layer.zip")))
+        .invoke(d.event(&key("layer.zip")).await)
         .await
         .expect("published");
     assert_eq!(published.results[0].outcome, OutcomeKind::Published);
@@ -326,16 +348,19 @@ async fn a_created_bucket_with_the_defaults(
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_exit_ok(&d.upload("projects", "build 2", 0, LOCK_V1));
     let root = d
-        .invoke(d.event("projects/layer.zip"))
+        .invoke(d.event("projects/layer.zip").await)
         .await
         .expect("processed");
     assert_eq!(root.results[0].outcome, OutcomeKind::Unchanged);
 
     w.put("other/layer.zip", &zip_bytes("outside"), &[]).await;
-    let outside = d.invoke(d.event("other/layer.zip")).await.expect("ignored");
+    let outside = d
+        .invoke(d.event("other/layer.zip").await)
+        .await
+        .expect("ignored");
     assert_eq!(outside.results[0].outcome, OutcomeKind::Ignored);
     assert!(d.recorder.take().is_empty());
-    let gone = d.invoke(d.event("projects/gone/layer.zip")).await;
+    let gone = d.invoke(d.event("projects/gone/layer.zip").await).await;
     assert!(gone.is_err_and(|e| e.starts_with("LayerZipNotFound")));
 
     let part = |seen: &Seen| seen.query_param("partNumber").is_some();
@@ -395,7 +420,7 @@ async fn an_existing_bucket_with_every_part_on(
     let mut d = Deployment::new(&w, &parameters).await;
 
     assert_exit_ok(&d.upload(DIR, "build 1", 0, LOCK_V1));
-    let first = d.invoke(d.event(&key("layer.zip"))).await;
+    let first = d.invoke(d.event(&key("layer.zip")).await).await;
     assert!(
         first.is_err_and(|e| e.starts_with("FollowersNotMoved")),
         "one follower is missing"
@@ -403,7 +428,7 @@ async fn an_existing_bucket_with_every_part_on(
     // Created in time for Lambda's retry, which reads the lease handed over
     // and finishes the record.
     create_function_on_moto(&late, &[]);
-    let retry = d.invoke(d.event(&key("layer.zip"))).await;
+    let retry = d.invoke(d.event(&key("layer.zip")).await).await;
     assert_eq!(
         retry.expect("finished").results[0].outcome,
         OutcomeKind::Published
@@ -430,7 +455,7 @@ async fn an_existing_bucket_with_every_part_on(
     d.recorder
         .fault(Some((Fault::LoseAnswer, Box::new(replica_publish))));
     assert_exit_ok(&d.upload(DIR, "build 2", 0, LOCK_V2));
-    let second = d.invoke(d.event(&key("layer.zip"))).await;
+    let second = d.invoke(d.event(&key("layer.zip")).await).await;
     d.recorder.fault(None);
     let second = second.expect("published");
     assert_eq!(second.results[0].outcome, OutcomeKind::Published);
@@ -476,13 +501,13 @@ async fn an_existing_kms_bucket_through_a_queue(
 
     assert_exit_ok(&d.upload(DIR, "build 1", 17 * 1024 * 1024, LOCK_V1));
     let published = d
-        .invoke(batch(d.event(&key("layer.zip"))))
+        .invoke(batch(d.event(&key("layer.zip")).await))
         .await
         .expect("published");
     assert_eq!(published.results[0].outcome, OutcomeKind::Published);
     assert_exit_ok(&d.upload(DIR, "build 2", 0, LOCK_V1));
     let unchanged = d
-        .invoke(batch(d.event(&key("layer.zip"))))
+        .invoke(batch(d.event(&key("layer.zip")).await))
         .await
         .expect("unchanged");
     assert_eq!(unchanged.results[0].outcome, OutcomeKind::Unchanged);

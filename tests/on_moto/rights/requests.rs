@@ -178,6 +178,10 @@ pub fn of_http(seen: &Seen, around: &Surroundings) -> Result<Vec<IamRequest>, St
                     encrypts = true;
                 }
                 "PutObject" | "UploadPart" | "CreateMultipartUpload" => {
+                    // Tags given with the object need their own right.
+                    if seen.headers.contains_key("x-amz-tagging") {
+                        ask("s3:PutObjectTagging", object.clone(), &s3);
+                    }
                     ask("s3:PutObject", object, &s3);
                     encrypts = true;
                 }

@@ -1,0 +1,86 @@
+//! Writing each upload's receipt (`domain::receipt`) once its record is
+//! settled or has failed: after the record, so that it never holds the
+//! record up, and whatever happens to it, the record's answer stays what it
+//! was (a receipt that cannot be written is a warning in the log).
+//!
+//! What it costs: one `PutObject` for a settled record; a failure first reads
+//! the receipt it replaces (one `GetObject` of a few hundred bytes), to count
+//! the attempt.
+
+use super::Publisher;
+use crate::domain::dates;
+use crate::domain::event::Upload;
+use crate::domain::receipt::{attempt_after, receipt_key, Receipt};
+use crate::error::RecordError;
+use crate::ports::{Clock, Ports, SmallObject};
+use crate::Outcome;
+use tracing::warn;
+
+/// A receipt is a few hundred bytes; a larger object there is not one.
+const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
+
+/// Who ran the record, for its receipt.
+#[derive(Clone, Copy, Debug)]
+pub struct Invocation<'a> {
+    /// Lambda's request id; empty when run locally.
+    pub request_id: &'a str,
+    /// Whether a failure is run again (by Lambda's retries): false for a
+    /// local run and for an SQS batch, whose queue delivers again on its own.
+    pub retried: bool,
+}
+
+impl<A: Ports, C: Clock> Publisher<A, C> {
+    /// Writes `upload`'s receipt for `result`, when the upload has one (a
+    /// `…/layer.zip` under the configured prefix, with a version or an ETag)
+    /// and the run writes at all (not `DRY_RUN`).
+    pub async fn write_receipt(
+        &self, upload: &Upload, result: Result<&Outcome, &RecordError>, by: Invocation<'_>,
+    ) {
+        if self.config.dry_run || !self.in_prefix(&upload.key) {
+            return;
+        }
+        let Some(key) = receipt_key(upload) else {
+            return;
+        };
+        let at = dates::format(self.clock.now());
+        let receipt = match result {
+            Ok(outcome) => Receipt::settled(outcome, 1, at, by.request_id),
+            Err(error) => {
+                let previous = self
+                    .aws
+                    .read_small(&upload.bucket, &key, MAX_RECEIPT_BYTES)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|o| match o {
+                        SmallObject::Read(bytes) => serde_json::from_slice::<Receipt>(&bytes).ok(),
+                        SmallObject::TooLarge { .. } => None,
+                    });
+                let attempt = attempt_after(previous.as_ref(), by.request_id);
+                Receipt::failed(
+                    upload,
+                    error.error_type(),
+                    error.to_string(),
+                    attempt,
+                    by.retried,
+                    at,
+                    by.request_id,
+                )
+            }
+        };
+        let Ok(body) = serde_json::to_vec(&receipt) else {
+            return;
+        };
+        if let Err(e) = self.aws.put_receipt(&upload.bucket, &key, body).await {
+            warn!(error = %e, receipt = %format!("s3://{}/{key}", upload.bucket), "the upload's receipt was not written; the record's result stands");
+        }
+    }
+
+    /// Whether `key` is under `ARTIFACTS_PREFIX`, where the function may write.
+    fn in_prefix(&self, key: &str) -> bool {
+        self.config
+            .artifacts_prefix
+            .as_deref()
+            .is_none_or(|prefix| key.starts_with(prefix))
+    }
+}
