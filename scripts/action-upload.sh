@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The step of the GitHub Action (action.yml): installs layerctl into a venv
 # of its own (from INPUT_WHEEL, else the package index's layerctl at
-# INPUT_LAYERCTL_VERSION), runs `layerctl upload` with the action's inputs,
-# and writes the zip's S3 URI and version id to $GITHUB_OUTPUT.
+# INPUT_LAYERCTL_VERSION), runs `layerctl upload` with the action's inputs
+# (`--wait` with INPUT_WAIT=true), and writes the zip's S3 URI, version id
+# and, having waited, the layer version's ARN to $GITHUB_OUTPUT.
 # tests/on_moto/packaging.rs runs it against moto as GitHub would.
 set -euo pipefail
 
@@ -29,8 +30,12 @@ args+=(--json upload --zip "$INPUT_ZIP" --manifest "$INPUT_MANIFEST" --s3-dir "$
 if [[ -n "${INPUT_LAYER_NAME:-}" ]]; then
   args+=(--layer-name "$INPUT_LAYER_NAME")
 fi
+if [[ "${INPUT_WAIT:-false}" == "true" ]]; then
+  args+=(--wait --timeout "${INPUT_TIMEOUT:-10m}")
+fi
 # The progress lines go to the log (stderr); the result, one JSON object, to
-# the outputs.
+# the outputs. A refused, failed or timed-out wait fails the step with
+# layerctl's exit code and message.
 result="$("$venv/bin/layerctl" "${args[@]}")"
 "$venv/bin/python" - "$result" "$GITHUB_OUTPUT" <<'PY'
 import json, sys
@@ -38,5 +43,7 @@ uploaded = json.loads(sys.argv[1])
 with open(sys.argv[2], "a", encoding="utf-8") as outputs:
     outputs.write(f"zip-uri={uploaded['zip']}\n")
     outputs.write(f"version-id={uploaded.get('zip_version_id') or ''}\n")
+    receipt = uploaded.get("receipt") or {}
+    outputs.write(f"layer-version-arn={receipt.get('layer_version_arn') or ''}\n")
 print(f"uploaded {uploaded['zip']}")
 PY

@@ -44,7 +44,7 @@ fn the_actions_inputs_reach_its_script_and_its_outputs_come_from_it() {
     }
     let outputs = action["outputs"].as_hash().expect("outputs");
     let names: Vec<&str> = outputs.keys().filter_map(Yaml::as_str).collect();
-    assert_eq!(names, ["zip-uri", "version-id"]);
+    assert_eq!(names, ["zip-uri", "version-id", "layer-version-arn"]);
     for name in names {
         assert_eq!(
             outputs[&Yaml::from_str(name)]["value"].as_str(),

@@ -234,7 +234,8 @@ fn the_layer_rights_are_on_the_allowed_layers_the_function_is_given() {
 }
 
 /// Issue 12: the policy the stack offers CI may write the zip and its lock
-/// file and nothing the function writes: no record, no copy, no lease.
+/// file and nothing the function writes: no record, no copy, no lease, no
+/// receipt. Issue 34: it may read the receipts, and nothing else.
 #[test]
 fn ci_may_upload_the_zip_and_its_lock_file_and_nothing_the_function_writes() {
     let template = load(TEMPLATE);
@@ -243,9 +244,9 @@ fn ci_may_upload_the_zip_and_its_lock_file_and_nothing_the_function_writes() {
         .as_vec()
         .expect("the CI policy's statements")
         .clone();
-    assert_eq!(statements.len(), 2);
-    // The second: with KmsKeyArn only, that key, through S3 only.
-    let kms = statements[1]
+    assert_eq!(statements.len(), 3);
+    // The third: with KmsKeyArn only, that key, through S3 only.
+    let kms = statements[2]
         .as_vec()
         .expect("!If [HasKmsKey, statement, AWS::NoValue]");
     assert_eq!(kms[0].as_str(), Some("HasKmsKey"));
@@ -279,14 +280,52 @@ fn ci_may_upload_the_zip_and_its_lock_file_and_nothing_the_function_writes() {
     // Right at the prefix too, as the trigger accepts it.
     assert!(may_write("projects/layer.zip"));
     assert!(may_write("projects/requirements.txt"));
+    let upload = |key: String| layer_autopublish::domain::event::Upload {
+        event_name: "ObjectCreated:Put".into(),
+        bucket: "artifacts".into(),
+        key,
+        version_id: None,
+        etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
+    };
+    let receipt = |zip: String| {
+        layer_autopublish::domain::receipt::receipt_key(&upload(zip)).expect("a receipt key")
+    };
+    let receipts = [
+        receipt(folder.zip_key()),
+        receipt("projects/layer.zip".into()),
+    ];
     for theirs in [
         folder.deployment_key(1),
         folder.publish_source_key(),
         folder.last_manifest_key("requirements.txt"),
         LeaseKey::of_layer("artifacts", "deps").key,
         "projects/app/lambda/layer/poetry.lock".to_owned(),
+        receipts[0].clone(),
     ] {
         assert!(!may_write(&theirs), "CI may write {theirs}");
+    }
+    // The second: read the receipts (`layerctl upload --wait`), nothing else.
+    assert_eq!(strings(&statements[1]["Action"]), ["s3:GetObject"]);
+    let readable: Vec<String> = strings(&statements[1]["Resource"])
+        .iter()
+        .map(|r| {
+            r.replace("arn:${AWS::Partition}:s3:::${ArtifactsBucketName}/", "")
+                .replace("${ArtifactsPrefix}", "projects/")
+        })
+        .collect();
+    let may_read = |key: &str| readable.iter().any(|r| iam_matches(r, key));
+    for ours in &receipts {
+        assert!(may_read(ours), "CI may not read {ours}");
+    }
+    for theirs in [
+        folder.zip_key(),
+        folder.deployment_key(1),
+        folder.last_manifest_key("requirements.txt"),
+        folder.version_manifest_key(1, "requirements.txt"),
+        LeaseKey::of_layer("artifacts", "deps").key,
+        "other/.receipts/e-x.json".to_owned(),
+    ] {
+        assert!(!may_read(&theirs), "CI may read {theirs}");
     }
     let outputs = &template["Outputs"]["CiUploadPolicyArn"]["Value"];
     assert_eq!(

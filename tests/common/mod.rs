@@ -324,6 +324,26 @@ impl World {
         }
     }
 
+    /// S3's event for the zip at `key` once another process (`layerctl
+    /// upload`) has put `build` there: its ETag, as the notification gives it.
+    pub async fn event_once_uploaded(&self, key: &str, build: &str) -> Value {
+        let etag = md5_hex(&zip_bytes(build));
+        for _ in 0..600 {
+            let head = self
+                .s3
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await;
+            if head.is_ok_and(|h| h.e_tag().map(|e| e.trim_matches('"')) == Some(etag.as_str())) {
+                return self.event(key, Some(&etag));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{build} was not uploaded to {key}");
+    }
+
     /// Every key in the bucket but the uploads' receipts (written after
     /// each record, `publish/receipts.rs`), sorted.
     pub async fn record_keys(&self) -> Vec<String> {

@@ -32,3 +32,4 @@ mod refusals;
 mod rights;
 mod seed;
 mod support;
+mod waiting;

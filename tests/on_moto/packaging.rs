@@ -177,27 +177,34 @@ async fn the_actions_step_installs_layerctl_uploads_and_writes_its_outputs() {
     // As GitHub runs the step: the inputs as INPUT_* (action.yml), the
     // outputs file, the runner's temporary folder; AWS from the job's
     // environment, as aws-actions/configure-aws-credentials leaves it.
-    let step = Command::new("bash")
-        .arg(Path::new(ROOT).join("scripts/action-upload.sh"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("INPUT_ZIP", &zip)
-        .env("INPUT_MANIFEST", &lock)
-        .env("INPUT_S3_DIR", &s3_dir)
-        .env("INPUT_LAYER_NAME", &w.layer)
-        .env("INPUT_REGION", "")
-        .env("INPUT_CONCURRENCY", "4")
-        .env("INPUT_LAYERCTL_VERSION", env!("CARGO_PKG_VERSION"))
-        .env("INPUT_WHEEL", wheel())
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("RUNNER_TEMP", outputs.parent().expect("the scratch folder"))
-        .env("AWS_REGION", REGION)
-        .env("AWS_ENDPOINT_URL", moto_endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .expect("bash runs");
-    assert_ok(&step, "the Action's step");
+    let step = |wait: &str| {
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("scripts/action-upload.sh"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("INPUT_ZIP", &zip)
+            .env("INPUT_MANIFEST", &lock)
+            .env("INPUT_S3_DIR", &s3_dir)
+            .env("INPUT_LAYER_NAME", &w.layer)
+            .env("INPUT_REGION", "")
+            .env("INPUT_CONCURRENCY", "4")
+            .env("INPUT_WAIT", wait)
+            .env("INPUT_TIMEOUT", "2m")
+            .env("INPUT_LAYERCTL_VERSION", env!("CARGO_PKG_VERSION"))
+            .env("INPUT_WHEEL", wheel())
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("RUNNER_TEMP", outputs.parent().expect("the scratch folder"))
+            .env("AWS_REGION", REGION)
+            .env("AWS_ENDPOINT_URL", moto_endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("bash runs")
+    };
+    let uploaded = step("false").wait_with_output().expect("the step ends");
+    assert_ok(&uploaded, "the Action's step");
 
     let head = w
         .aws
@@ -210,11 +217,54 @@ async fn the_actions_step_installs_layerctl_uploads_and_writes_its_outputs() {
     let written = std::fs::read_to_string(&outputs).expect("the outputs file");
     assert_eq!(
         written,
-        format!("zip-uri={s3_dir}/layer.zip\nversion-id={version_id}\n")
+        format!("zip-uri={s3_dir}/layer.zip\nversion-id={version_id}\nlayer-version-arn=\n")
     );
     assert_eq!(
         publish(&w).await,
         1,
         "the function publishes what it uploaded"
+    );
+
+    // With `wait: true`, the step waits for the function's receipt and
+    // gives the version as an output.
+    std::fs::write(&outputs, b"").expect("the outputs file");
+    std::fs::write(&lock, LOCK_V2.as_bytes()).expect("a new lock file");
+    let waiting = step("true");
+    let mut event = None;
+    for _ in 0..600 {
+        let head = w
+            .aws
+            .head(&w.bucket, &key("layer.zip"))
+            .await
+            .ok()
+            .flatten();
+        if let Some(head) = head.filter(|h| h.id.version_id.as_deref() != Some(version_id.as_str()))
+        {
+            let mut uploaded = w.event(&key("layer.zip"), head.id.etag.as_deref());
+            uploaded["Records"][0]["s3"]["object"]["versionId"] = head.id.version_id.clone().into();
+            event = Some(uploaded);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let event = event.expect("the step uploaded");
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "req-action".into();
+    layer_autopublish::handle(
+        &w.publisher(w.config()),
+        lambda_runtime::LambdaEvent::new(event, context),
+    )
+    .await
+    .expect("published");
+    let waited = waiting.wait_with_output().expect("the step ends");
+    assert_ok(&waited, "the Action's step, waiting");
+    let written = std::fs::read_to_string(&outputs).expect("the outputs file");
+    let arn = format!(":layer:{}:2\n", w.layer);
+    assert!(
+        written
+            .lines()
+            .any(|l| l.starts_with("layer-version-arn=arn:aws:lambda:"))
+            && written.ends_with(&arn),
+        "{written}"
     );
 }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
              failed events; and deploy the function's stack",
     after_help = "Exit codes: 0 done (published, unchanged, nothing to do), 2 usage, \
                   3 input rejected (fix the input), 4 AWS error (credentials, rights, \
-                  network), 5 another publish is in progress (retry later)."
+                  network), 5 another publish is in progress (retry later); upload --wait: \
+                  6 not published (failed every retry, or superseded), 7 no receipt in time."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -127,6 +128,15 @@ pub struct UploadArgs {
     /// import time (they still refuse a zip over Lambda's unzipped limit)
     #[arg(long)]
     pub skip_layer_checks: bool,
+    /// Wait for the function's receipt of this upload: exit 0 once published or
+    /// unchanged (printing the version's ARN), non-zero when refused, failed or
+    /// timed out
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: how long to wait for the receipt (10m, 90s, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "10m", requires = "wait",
+          value_parser = crate::wait::parse_timeout)]
+    pub timeout: std::time::Duration,
     /// How many 8 MiB parts of a large zip go up at once
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=64))]

@@ -16,6 +16,8 @@ pub struct Uploaded {
     pub sha256: Option<String>,
     /// The object's version, in a versioned bucket.
     pub version_id: Option<String>,
+    /// Its ETag, unquoted: with the version, what names its receipt.
+    pub etag: Option<String>,
 }
 
 /// One uploaded part of a multipart upload.
@@ -47,6 +49,7 @@ pub async fn put_object_with_sha256(
     Ok(Uploaded {
         sha256: out.checksum_sha256().map(str::to_owned),
         version_id: out.version_id().map(str::to_owned),
+        etag: out.e_tag().map(|e| e.trim_matches('"').to_owned()),
     })
 }
 
@@ -129,6 +132,7 @@ pub async fn complete_multipart_upload(
     Ok(Uploaded {
         sha256: out.checksum_sha256().map(str::to_owned),
         version_id: out.version_id().map(str::to_owned),
+        etag: out.e_tag().map(|e| e.trim_matches('"').to_owned()),
     })
 }
 

@@ -360,6 +360,8 @@ fn kind_of(failure: &Failure) -> &'static str {
         Failure::Rejected(_) => "Rejected",
         Failure::Aws(_) => "AwsError",
         Failure::Busy(_) => "PublishInProgress",
+        Failure::NotPublished(_) => "NotPublished",
+        Failure::TimedOut(_) => "TimedOut",
     }
 }
 

@@ -14,6 +14,13 @@ pub enum Failure {
     /// Exit 5: another invocation is publishing from the folder; retry later.
     #[error("{0}")]
     Busy(String),
+    /// Exit 6 (`upload --wait`): the upload was not published: it failed
+    /// every retry, or a newer upload superseded it.
+    #[error("{0}")]
+    NotPublished(String),
+    /// Exit 7 (`upload --wait`): no receipt came in time.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 impl Failure {
@@ -22,6 +29,8 @@ impl Failure {
             Self::Rejected(_) => 3,
             Self::Aws(_) => 4,
             Self::Busy(_) => 5,
+            Self::NotPublished(_) => 6,
+            Self::TimedOut(_) => 7,
         }
     }
 

@@ -18,6 +18,7 @@ mod stack;
 mod status;
 mod template;
 mod upload;
+mod wait;
 
 use args::{Cli, Command, Global};
 use clap::Parser;

@@ -8,11 +8,13 @@ use crate::calls::{self, Uploaded, UploadedPart};
 use crate::failure::Failure;
 use crate::layer_check;
 use crate::report::Report;
+use crate::wait;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use layer_autopublish::adapters::aws::Aws;
 use layer_autopublish::domain::declared::{ARCHITECTURES_KEY, LICENSE_KEY, RUNTIMES_KEY};
+use layer_autopublish::domain::event::Upload;
 use layer_autopublish::domain::layer_zip::{self, ZipProblem, LOCAL_FILE_HEADER};
 use layer_autopublish::domain::layout::{console_url_of_folder, LayerDir};
 use layer_autopublish::domain::lockfile;
@@ -21,6 +23,7 @@ use layer_autopublish::domain::metadata::{
     validate_layer_name, validate_manifest_name, LAYER_NAME_KEY, MANIFEST_MD5_KEYS,
     MANIFEST_NAME_KEY,
 };
+use layer_autopublish::domain::receipt::{receipt_key, Receipt};
 use layer_autopublish::domain::settings::{self, Defaults, SKIP_CHECKS_KEY};
 use layer_autopublish::publish::zip_check;
 use serde::Serialize;
@@ -48,6 +51,9 @@ struct Uploads {
     zip_version_id: Option<String>,
     layer_name: Option<String>,
     console_url: String,
+    /// With `--wait`: the function's receipt of the upload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<Receipt>,
 }
 
 pub async fn run(
@@ -138,10 +144,41 @@ pub async fn run(
     report.line(format!("checked: {}", zip_check::describe(&checked)));
     let console_url = console_url_of_folder(region, folder.bucket(), &folder.prefix());
     report.line(format!("console: {console_url}"));
-    report.line(format!(
-        "the function publishes it if the lock file changed; see: layerctl status --s3-dir {}",
-        args.folder.s3_dir()?
-    ));
+    let receipt = if args.wait {
+        let upload = Upload {
+            event_name: "ObjectCreated:Put".into(),
+            bucket: folder.bucket().to_owned(),
+            key: zip_key.clone(),
+            version_id: uploaded.version_id.clone(),
+            etag: uploaded.etag.clone(),
+        };
+        let key = receipt_key(&upload).ok_or_else(|| {
+            Failure::Aws(format!(
+                "S3 answered the upload of {zip_uri} with neither a version nor an ETag: \
+                 its receipt cannot be found"
+            ))
+        })?;
+        let waited = wait::for_receipt(aws, folder.bucket(), &key, args.timeout, report).await;
+        let receipt = match waited {
+            Ok(receipt) => receipt,
+            Err(failure) => {
+                report.result(&serde_json::json!({"zip": zip_uri, "error": failure.to_string(), "exit_code": failure.exit_code()}));
+                return Err(failure);
+            }
+        };
+        report.line(format!(
+            "{}: {}",
+            receipt.outcome,
+            receipt.layer_version_arn.as_deref().unwrap_or("no version")
+        ));
+        Some(receipt)
+    } else {
+        report.line(format!(
+            "the function publishes it if the lock file changed; see: layerctl status --s3-dir {}",
+            args.folder.s3_dir()?
+        ));
+        None
+    };
     report.result(&Uploads {
         manifest: folder.s3_uri(&manifest_key),
         zip: zip_uri,
@@ -151,6 +188,7 @@ pub async fn run(
         zip_version_id: uploaded.version_id,
         layer_name: args.layer_name,
         console_url,
+        receipt,
     });
     Ok(())
 }

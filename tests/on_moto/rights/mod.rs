@@ -82,6 +82,35 @@ impl<'a> Deployment<'a> {
         output
     }
 
+    /// `layerctl upload --wait`, as CI runs it: the upload, then the
+    /// function's run of its event, then the receipt CI reads. CI's
+    /// requests go through a recorder of their own, as they run beside the
+    /// function's.
+    async fn upload_waiting(
+        &mut self, dir: &str, build: &str, lock: &str,
+    ) -> (Output, Result<layer_autopublish::Response, String>) {
+        let zip = self.local.file("layer.zip", &zip_bytes(build));
+        let lock = self.local.file("requirements.txt", lock.as_bytes());
+        let s3_dir = format!("s3://{}/{dir}", self.w.bucket);
+        let ci = Recorder::start(crate::common::moto_endpoint());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_layerctl"))
+            .args(["--endpoint-url", &ci.endpoint, "--region", REGION])
+            .args(upload_args(&zip, &lock, &s3_dir, &["--wait"]))
+            .env_clear()
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("layerctl runs");
+        let zip_key = format!("{dir}/layer.zip");
+        self.w.event_once_uploaded(&zip_key, build).await;
+        let result = self.invoke(self.event(&zip_key).await).await;
+        let output = child.wait_with_output().expect("layerctl ends");
+        self.ci_sent.extend(ci.take());
+        (output, result)
+    }
+
     /// The function given `event`; what it sent is kept.
     async fn invoke(&mut self, event: Value) -> Result<layer_autopublish::Response, String> {
         let result = invoke(&self.publisher, event)
@@ -336,22 +365,21 @@ async fn a_created_bucket_with_the_defaults(
     ];
     let mut d = Deployment::new(&w, &parameters).await;
 
-    assert_exit_ok(&d.upload(DIR, "build 1", 0, LOCK_V1));
-    let published = d
-        .invoke(d.event(&key("layer.zip")).await)
-        .await
-        .expect("published");
+    // CI waits for the receipts (`upload --wait`).
+    let (waited, published) = d.upload_waiting(DIR, "build 1", LOCK_V1).await;
+    assert_exit_ok(&waited);
+    let published = published.expect("published");
     assert_eq!(published.results[0].outcome, OutcomeKind::Published);
     // A later build of the same lock file, right at the prefix: its bytes
     // differ from version 1's, which is no fault once it is uploaded after
     // that version (S3's LastModified counts whole seconds).
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_exit_ok(&d.upload("projects", "build 2", 0, LOCK_V1));
-    let root = d
-        .invoke(d.event("projects/layer.zip").await)
-        .await
-        .expect("processed");
-    assert_eq!(root.results[0].outcome, OutcomeKind::Unchanged);
+    let (waited, root) = d.upload_waiting("projects", "build 2", LOCK_V1).await;
+    assert_exit_ok(&waited);
+    assert_eq!(
+        root.expect("processed").results[0].outcome,
+        OutcomeKind::Unchanged
+    );
 
     w.put("other/layer.zip", &zip_bytes("outside"), &[]).await;
     let outside = d
