@@ -18,6 +18,9 @@ pub struct Config {
     /// `ArtifactsPrefix`); a key outside it is ignored, whatever delivered
     /// it, before any call: the role may read only under it. `None`: any key.
     pub artifacts_prefix: Option<String>,
+    /// `ARTIFACTS_BUCKET`: the bucket a scheduled sweep looks through (the
+    /// template sets it with `SweepSchedule`); events name their own.
+    pub artifacts_bucket: Option<String>,
     /// `LAYER_NAME`: the layer to publish to when the zip names none.
     pub layer_name: Option<String>,
     /// `MANIFEST_NAME`: the lock file name when the zip names none.
@@ -63,6 +66,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             artifacts_prefix: None,
+            artifacts_bucket: None,
             layer_name: None,
             manifest_name: "requirements.txt".into(),
             compatible_runtimes: Vec::new(),
@@ -142,6 +146,8 @@ impl Config {
             validate_artifacts_prefix(prefix)
                 .map_err(|why| fail("ARTIFACTS_PREFIX", prefix, why))?;
         }
+
+        let artifacts_bucket = var("ARTIFACTS_BUCKET");
 
         let layer_name = var("LAYER_NAME");
         if let Some(name) = &layer_name {
@@ -232,6 +238,7 @@ impl Config {
 
         Ok(Self {
             artifacts_prefix,
+            artifacts_bucket,
             layer_name,
             manifest_name,
             compatible_runtimes,

@@ -148,6 +148,53 @@ async fn deliver<A: Ports, C: Clock>(
             };
             Ok(process_queued(publisher, messages, deadline, by).await)
         }
+        event::Delivery::Sweep => sweep(publisher, deadline, request_id).await,
+    }
+}
+
+/// The scheduled sweep of `ARTIFACTS_BUCKET` (`publish/sweep.rs`): the
+/// outcomes of what it settled. A record it fails to settle has its
+/// receipt and its log line, and the next run tries again: the invocation
+/// fails only when the sweep could not look at all.
+async fn sweep<A: Ports, C: Clock>(
+    publisher: &Publisher<A, C>, deadline: Option<SystemTime>, request_id: &str,
+) -> Result<Response, Error> {
+    let Some(bucket) = publisher.config.artifacts_bucket.clone() else {
+        let error = Error::from(event::EventProblem(
+            "it is a scheduled sweep, and ARTIFACTS_BUCKET names no bucket to sweep: the \
+             template sets it with SweepSchedule"
+                .into(),
+        ));
+        error!(error_type = error.error_type(), error = %error, "invalid event");
+        return Err(error);
+    };
+    // Run here (`layerctl invoke`), a sweep takes at most five minutes.
+    let deadline = deadline.unwrap_or_else(|| publisher.clock.now() + Duration::from_secs(300));
+    let by = Invocation {
+        request_id,
+        retried: false,
+    };
+    match Box::pin(publisher.sweep(&bucket, deadline, by)).await {
+        Ok(swept) => Ok(Response {
+            results: swept.outcomes,
+            batch_item_failures: None,
+        }),
+        Err(problem) => {
+            let prefix = publisher
+                .config
+                .artifacts_prefix
+                .clone()
+                .unwrap_or_default();
+            let e = RecordError {
+                zip: format!("s3://{bucket}/{prefix}"),
+                problem,
+            };
+            error!(error_type = e.error_type(), error = %e, "sweep failed");
+            Err(Error::RecordsFailed {
+                failed: vec![(0, e)],
+                total: 1,
+            })
+        }
     }
 }
 

@@ -87,6 +87,9 @@ pub enum Delivery {
     /// An SQS batch: each message succeeds or fails on its own; the failed
     /// ones go back to the queue (`batchItemFailures`).
     Queue(Vec<QueuedMessage>),
+    /// EventBridge's scheduled event (`SweepSchedule`): look for uploads no
+    /// event delivered (`publish/sweep.rs`).
+    Sweep,
 }
 
 impl Delivery {
@@ -99,6 +102,7 @@ impl Delivery {
                 .filter_map(|m| m.uploads.as_ref().ok())
                 .flatten()
                 .collect(),
+            Self::Sweep => Vec::new(),
         }
     }
 }
@@ -120,6 +124,9 @@ pub struct EventProblem(pub String);
 
 /// What the payload delivers.
 pub fn parse(payload: Value) -> Result<Delivery, EventProblem> {
+    if payload["source"] == "aws.events" && payload["detail-type"] == "Scheduled Event" {
+        return Ok(Delivery::Sweep);
+    }
     if payload.get("detail-type").is_some() {
         return bridge_event(payload).map(|upload| Delivery::Direct(vec![upload]));
     }
@@ -485,8 +492,10 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             let delivery = parse(serde_json::from_str(&text).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let uploads = delivery.uploads();
-            assert!(!uploads.is_empty());
+            // The scheduled sweep carries no upload; every other sample does.
+            let sweep = path.ends_with("scheduled-sweep.json");
+            assert_eq!(delivery == Delivery::Sweep, sweep, "{}", path.display());
+            assert_eq!(delivery.uploads().is_empty(), sweep, "{}", path.display());
             seen += 1;
         }
         assert!(seen >= 4, "the samples are in events/");

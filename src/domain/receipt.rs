@@ -9,10 +9,12 @@
 //! folder, which starts after the latest version's folder, never reads them;
 //! and no key there ends in `/layer.zip`, so a receipt triggers nothing.
 
+use crate::domain::dates;
 use crate::domain::event::Upload;
 use crate::domain::layout::LayerDir;
 use crate::domain::outcome::{Outcome, OutcomeKind};
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
 
 /// The folder of a layer's receipts, under the layer's folder.
 pub const RECEIPTS_FOLDER: &str = ".receipts";
@@ -24,6 +26,60 @@ pub const RECEIPT_TAG: (&str, &str) = ("layer-autopublish", "receipt");
 /// How many times Lambda runs a failed asynchronous event: the first
 /// attempt and the template's `MaximumRetryAttempts: 2`.
 pub const ATTEMPTS: u32 = 3;
+
+/// How long after its upload a zip without a receipt is left to its event
+/// (its delivery, and the invocation's own time) before a sweep settles it.
+pub const EVENT_GRACE: Duration = Duration::from_secs(10 * 60);
+
+/// How long after a failed attempt Lambda's next one may still come (about
+/// a minute, then two; with the invocation's own time).
+pub const RETRY_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Whether an `errorType` refuses the upload itself, so that every retry
+/// fails the same way; not AWS trouble (`…Error` but `InternalError`,
+/// `PublishUnconfirmed`, `Throttled`, `MultipleErrors`), nor a busy layer
+/// (`PublishInProgress`).
+pub fn is_refusal(error_type: &str) -> bool {
+    let aws = error_type.ends_with("Error") && error_type != "InternalError";
+    !aws && !matches!(
+        error_type,
+        "PublishInProgress" | "PublishUnconfirmed" | "Throttled" | "MultipleErrors"
+    )
+}
+
+/// What a sweep does with an upload, by its receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepVerdict {
+    /// Published, unchanged, superseded or ignored: nothing to do.
+    Settled,
+    /// Refused for good: only a new upload can change that.
+    Refused,
+    /// Its event, or Lambda's retry, may still come.
+    Waiting,
+    /// No event settled it: the sweep does, as an event would.
+    Settle,
+}
+
+/// What a sweep does with an upload made at `uploaded` whose receipt is
+/// `receipt`, at `now`.
+pub fn sweep_verdict(
+    receipt: Option<&Receipt>, uploaded: Option<SystemTime>, now: SystemTime,
+) -> SweepVerdict {
+    let older_than = |at: Option<SystemTime>, wait: Duration| {
+        at.and_then(|at| now.duration_since(at).ok())
+            .is_some_and(|age| age >= wait)
+    };
+    match receipt {
+        None if older_than(uploaded, EVENT_GRACE) => SweepVerdict::Settle,
+        None => SweepVerdict::Waiting,
+        Some(r) if r.outcome != "failed" => SweepVerdict::Settled,
+        Some(r) if r.error_type.as_deref().is_some_and(is_refusal) => SweepVerdict::Refused,
+        Some(r) if r.will_retry == Some(true) && !older_than(dates::parse(&r.at), RETRY_WINDOW) => {
+            SweepVerdict::Waiting
+        }
+        Some(_) => SweepVerdict::Settle,
+    }
+}
 
 /// One receipt, as written (and read back by `layerctl upload --wait`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +202,71 @@ impl Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_settles_only_what_no_event_will() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ago = |minutes: u64| Some(now - Duration::from_secs(minutes * 60));
+        let receipt =
+            |outcome: &str, error_type: Option<&str>, will_retry, minutes_ago: u64| Receipt {
+                outcome: outcome.into(),
+                upload: "s3://b/p/layer.zip".into(),
+                layer_name: None,
+                layer_version: None,
+                layer_version_arn: None,
+                message: None,
+                error_type: error_type.map(str::to_owned),
+                attempt: 1,
+                will_retry,
+                at: dates::format(now - Duration::from_secs(minutes_ago * 60)),
+                request_id: "r".into(),
+            };
+        use SweepVerdict::*;
+        assert_eq!(
+            sweep_verdict(None, ago(1), now),
+            Waiting,
+            "its event may come"
+        );
+        assert_eq!(sweep_verdict(None, ago(11), now), Settle, "no event came");
+        assert_eq!(sweep_verdict(None, None, now), Waiting);
+        for settled in ["published", "unchanged", "superseded", "ignored"] {
+            assert_eq!(
+                sweep_verdict(Some(&receipt(settled, None, None, 60)), ago(61), now),
+                Settled
+            );
+        }
+        let refused = receipt("failed", Some("MissingManifestMd5"), Some(true), 1);
+        assert_eq!(sweep_verdict(Some(&refused), ago(2), now), Refused);
+        let retrying = receipt("failed", Some("S3Error"), Some(true), 1);
+        assert_eq!(sweep_verdict(Some(&retrying), ago(2), now), Waiting);
+        let stale = receipt("failed", Some("S3Error"), Some(true), 30);
+        assert_eq!(sweep_verdict(Some(&stale), ago(31), now), Settle);
+        let gave_up = receipt("failed", Some("LambdaError"), Some(false), 1);
+        assert_eq!(sweep_verdict(Some(&gave_up), ago(5), now), Settle);
+        let busy = receipt("failed", Some("PublishInProgress"), Some(false), 1);
+        assert_eq!(sweep_verdict(Some(&busy), ago(5), now), Settle);
+    }
+
+    #[test]
+    fn refusals_are_the_uploads_own_problems() {
+        for refusal in [
+            "MissingManifestMd5",
+            "LayerNotAllowed",
+            "LayerIncompatible",
+            "InternalError",
+        ] {
+            assert!(is_refusal(refusal), "{refusal}");
+        }
+        for trouble in [
+            "S3Error",
+            "LambdaError",
+            "PublishInProgress",
+            "Throttled",
+            "PublishUnconfirmed",
+        ] {
+            assert!(!is_refusal(trouble), "{trouble}");
+        }
+    }
 
     fn upload(key: &str, version_id: Option<&str>, etag: Option<&str>) -> Upload {
         Upload {

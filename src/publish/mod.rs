@@ -36,6 +36,7 @@ pub mod lease;
 pub mod receipts;
 mod replicate;
 pub mod snapshot;
+pub mod sweep;
 pub(crate) mod write;
 pub mod zip_check;
 

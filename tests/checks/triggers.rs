@@ -169,3 +169,46 @@ fn receipts_expire_by_the_tag_they_are_written_with() {
         )]
     );
 }
+
+/// `SweepSchedule`: a schedule of its own that invokes the function, which
+/// then knows the bucket to sweep; off, neither the rule nor the variable.
+#[test]
+fn the_sweep_is_a_schedule_of_its_own_naming_the_bucket_to_sweep() {
+    let template = load(TEMPLATE);
+    let parameter = &template["Parameters"]["SweepSchedule"];
+    assert_eq!(parameter["Default"].as_str(), Some(""));
+    let pattern = regex::Regex::new(parameter["AllowedPattern"].as_str().expect("a pattern"))
+        .expect("a regex");
+    for good in [
+        "",
+        "rate(1 hour)",
+        "rate(15 minutes)",
+        "rate(1 day)",
+        "cron(0 * * * ? *)",
+    ] {
+        assert!(pattern.is_match(good), "{good}");
+    }
+    for bad in ["hourly", "rate(0 hours)", "rate(1 fortnight)", "cron()"] {
+        assert!(!pattern.is_match(bad), "{bad}");
+    }
+    let rule = &template["Resources"]["SweepRule"];
+    assert_eq!(rule["Condition"].as_str(), Some("HasSweep"));
+    assert_eq!(
+        rule["Properties"]["ScheduleExpression"].as_str(),
+        Some("SweepSchedule")
+    );
+    assert_eq!(
+        rule["Properties"]["Targets"][0]["Arn"].as_str(),
+        Some("PublisherFunction.Arn")
+    );
+    let permission = &template["Resources"]["SweepRuleInvokesPublisher"];
+    assert_eq!(permission["Condition"].as_str(), Some("HasSweep"));
+    assert_eq!(
+        permission["Properties"]["SourceArn"].as_str(),
+        Some("SweepRule.Arn")
+    );
+    let variables =
+        &template["Resources"]["PublisherFunction"]["Properties"]["Environment"]["Variables"];
+    let bucket = strings(&variables["ARTIFACTS_BUCKET"]);
+    assert_eq!(bucket, ["HasSweep", "ArtifactsBucketName", "AWS::NoValue"]);
+}

@@ -19,6 +19,9 @@
 //! - `!GetAtt LogGroup.Arn` has no `:*` at its end on moto;
 //! - a function's `Architectures` is dropped (every function is x86_64):
 //!   `Architecture=arm64` is checked in the resolved template;
+//! - a scheduled rule (`SweepSchedule`) on the default bus makes moto's
+//!   `PutEvents` to that bus fail (HTTP 500): the sweep is deployed where
+//!   `EventBus` is off;
 //! - an update changes neither the role's inline policies nor the CI
 //!   managed policy (which moto drops from the stack, and its output with
 //!   it): policies are compared when a stack is created.
@@ -346,13 +349,17 @@ async fn a_stack_that_creates_its_bucket_then_updated_with_more_parts() {
         ("AlarmEmail", "ops@example.com"),
         ("LatestParameter", "/layer-autopublish/{layer}/latest"),
         ("KeepVersions", "1"),
+        ("SweepSchedule", "rate(1 hour)"),
     ]);
     let updated = deploy(&stack, &parameters, true);
     let outputs = with(&OUTPUTS, &["AlarmTopic"]);
     assert_as_documented(
         &updated,
         "UPDATE_COMPLETE",
-        &with(&created, &["AlarmTopic"]),
+        &with(
+            &created,
+            &["AlarmTopic", "SweepRule", "SweepRuleInvokesPublisher"],
+        ),
         &outputs,
     );
     assert_eq!(encryption(&w).await, ("aws:kms".to_owned(), Some(key_arn)));

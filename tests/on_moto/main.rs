@@ -32,4 +32,5 @@ mod refusals;
 mod rights;
 mod seed;
 mod support;
+mod sweep;
 mod waiting;

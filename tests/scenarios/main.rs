@@ -21,3 +21,4 @@ mod records;
 mod refusals;
 mod regions;
 mod scene;
+mod sweep;

@@ -27,7 +27,7 @@ async fn invoke_as(scene: &Scene, event: &Value, request_id: &str) -> Result<Res
 fn receipt_of(scene: &Scene, event: &Value) -> Option<Receipt> {
     let upload = event::parse(event.clone()).ok().and_then(|d| match d {
         event::Delivery::Direct(uploads) => uploads.into_iter().next(),
-        event::Delivery::Queue(_) => None,
+        event::Delivery::Queue(_) | event::Delivery::Sweep => None,
     })?;
     let key = receipt_key(&upload)?;
     let body = scene.aws.object(BUCKET, &key)?;

@@ -444,6 +444,7 @@ async fn an_existing_bucket_with_every_part_on(
         ("AllowedLayers", allowed.as_str()),
         ("Followers", followers.as_str()),
         ("ReplicateTo", replicate_to.as_str()),
+        ("SweepSchedule", "rate(1 hour)"),
     ];
     let mut d = Deployment::new(&w, &parameters).await;
 
@@ -496,6 +497,12 @@ async fn an_existing_bucket_with_every_part_on(
     assert_eq!(layers.len(), 2, "{layers:?}");
     assert!(layers[1].ends_with(":2"), "moved to version 2: {layers:?}");
     assert_eq!(w.versions().await.len(), 1, "version 1 deleted");
+    // The scheduled sweep: every upload settled, nothing to do.
+    let swept = d
+        .invoke(crate::common::sample("scheduled-sweep.json"))
+        .await
+        .expect("swept");
+    assert!(swept.results.is_empty(), "{:?}", swept.results);
 
     d.prove(true, made, needed);
 }

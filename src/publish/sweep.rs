@@ -1,0 +1,142 @@
+//! The sweep (`SweepSchedule`): every `layer.zip` under the prefix that no
+//! event settled, settled the way an event would settle it.
+//!
+//! An event can be lost: Lambda drops one its asynchronous queue cannot keep
+//! up with or one past the maximum event age, a stack update can replace the
+//! trigger while CI uploads, a failed event may wait in the queue unreplayed.
+//! The sweep reads S3 first: one listing of the prefix (every zip, and which
+//! receipts exist), then, per zip, its HEAD in a versioned bucket (the
+//! receipt's key is its version) and its receipt when there is one
+//! (`domain::receipt::sweep_verdict` decides). Only the uploads it settles
+//! reach Lambda's control plane, through the same path as an event's
+//! (`Publisher::process`): the layer's lease keeps the publish exactly once
+//! when the late event comes at the same time. It stops before the
+//! invocation's deadline; what is left, the next run finds again.
+
+use super::receipts::Invocation;
+use super::Publisher;
+use crate::domain::event::Upload;
+use crate::domain::layout::LayerDir;
+use crate::domain::receipt::{receipt_key, sweep_verdict, Receipt, SweepVerdict};
+use crate::error::{Problem, RecordError};
+use crate::ports::{Clock, Ports, SmallObject};
+use crate::Outcome;
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+use tracing::info;
+
+/// The time a settle may take: none starts with less left.
+const SETTLE_TIME: Duration = Duration::from_secs(30);
+const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
+
+/// What one sweep did, for its log line.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// The `layer.zip` uploads found under the prefix.
+    pub uploads: usize,
+    pub settled_before: usize,
+    pub refused: usize,
+    pub waiting: usize,
+    /// What the sweep settled, and what failed doing it.
+    pub outcomes: Vec<Outcome>,
+    pub failed: Vec<RecordError>,
+    /// Left for the next run: the deadline came first.
+    pub left: usize,
+}
+
+impl<A: Ports, C: Clock> Publisher<A, C> {
+    /// Sweeps `bucket` under `ARTIFACTS_PREFIX` until `deadline`.
+    pub async fn sweep(
+        &self, bucket: &str, deadline: SystemTime, by: Invocation<'_>,
+    ) -> Result<Swept, Problem> {
+        let prefix = self.config.artifacts_prefix.clone().unwrap_or_default();
+        let listed = self.aws.list_after(bucket, &prefix, None).await?;
+        let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+        let mut swept = Swept::default();
+        for zip in listed
+            .iter()
+            .filter(|o| LayerDir::of_zip_key(bucket, &o.key).is_some())
+        {
+            swept.uploads += 1;
+            if deadline
+                .duration_since(self.clock.now())
+                .map_or(true, |left| left < SETTLE_TIME)
+            {
+                swept.left += 1;
+                continue;
+            }
+            let mut upload = Upload {
+                event_name: "ObjectCreated:Put".into(),
+                bucket: bucket.to_owned(),
+                key: zip.key.clone(),
+                version_id: None,
+                etag: Some(zip.etag.clone()),
+            };
+            let mut uploaded = zip.last_modified;
+            let unversioned_receipt = receipt_key(&upload);
+            let found = unversioned_receipt
+                .as_deref()
+                .filter(|key| present.contains(key));
+            let receipt_at = match found {
+                Some(key) => Some(key.to_owned()),
+                None => {
+                    // A versioned bucket names receipts by version.
+                    let Some(head) = self.aws.head(bucket, &zip.key).await? else {
+                        continue;
+                    };
+                    upload.version_id = head.id.version_id;
+                    upload.etag = head.id.etag.or(upload.etag);
+                    uploaded = head.last_modified.or(uploaded);
+                    receipt_key(&upload).filter(|key| present.contains(key.as_str()))
+                }
+            };
+            let receipt = match receipt_at {
+                Some(key) => self.read_receipt(bucket, &key).await?,
+                None => None,
+            };
+            match sweep_verdict(receipt.as_ref(), uploaded, self.clock.now()) {
+                SweepVerdict::Settled => swept.settled_before += 1,
+                SweepVerdict::Refused => swept.refused += 1,
+                SweepVerdict::Waiting => swept.waiting += 1,
+                SweepVerdict::Settle => {
+                    let result = Box::pin(self.process(&upload, Some(deadline))).await;
+                    match result {
+                        Ok(outcome) => {
+                            Box::pin(self.write_receipt(&upload, Ok(&outcome), by)).await;
+                            swept.outcomes.push(outcome);
+                        }
+                        Err(problem) => {
+                            let error = RecordError {
+                                zip: upload.s3_uri(),
+                                problem,
+                            };
+                            Box::pin(self.write_receipt(&upload, Err(&error), by)).await;
+                            swept.failed.push(error);
+                        }
+                    }
+                }
+            }
+        }
+        info!(
+            bucket,
+            prefix = %prefix,
+            uploads = swept.uploads,
+            settled_before = swept.settled_before,
+            refused = swept.refused,
+            waiting = swept.waiting,
+            settled_now = swept.outcomes.len(),
+            failed = swept.failed.len(),
+            left_for_next_run = swept.left,
+            "sweep"
+        );
+        Ok(swept)
+    }
+
+    async fn read_receipt(&self, bucket: &str, key: &str) -> Result<Option<Receipt>, Problem> {
+        let read = self.aws.read_small(bucket, key, MAX_RECEIPT_BYTES).await?;
+        Ok(match read {
+            Some(SmallObject::Read(bytes)) => serde_json::from_slice(&bytes).ok(),
+            _ => None,
+        })
+    }
+}

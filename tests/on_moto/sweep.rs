@@ -1,0 +1,84 @@
+//! The sweep on moto (issue 34): an upload whose event never came is
+//! published by the next scheduled run, and its receipt written; what is
+//! settled is left without a Lambda call. The function runs with its clock
+//! an hour ahead, for S3's LastModified to be past the event's time.
+
+use crate::common::calls::{counted, Calls};
+use crate::common::{sample, world, World, REGION};
+use crate::support::*;
+use layer_autopublish::ports::{draw, Clock};
+use layer_autopublish::Publisher;
+use std::time::{Duration, SystemTime};
+
+/// The wall clock, an hour ahead.
+#[derive(Clone, Copy)]
+struct AnHourLater;
+
+impl Clock for AnHourLater {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(3600)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+
+    fn jitter(&self, ceiling: Duration) -> Duration {
+        draw(&mut fastrand::Rng::new(), ceiling)
+    }
+}
+
+fn sweeping(w: &World) -> Config {
+    Config {
+        artifacts_bucket: Some(w.bucket.clone()),
+        artifacts_prefix: Some("projects/".into()),
+        ..w.config()
+    }
+}
+
+#[tokio::test]
+async fn an_upload_whose_event_never_came_is_published_by_the_next_sweep() {
+    let w = world("sweep").await;
+    w.enable_versioning().await;
+    let (aws, calls) = counted(&w.sdk);
+    let sweeper = Publisher::with_clock(aws, AnHourLater, sweeping(&w), REGION);
+    // CI uploaded; the event was lost.
+    let lost = w.upload(DIR, "requirements.txt", LOCK_V1, "build 1").await;
+
+    let swept = crate::common::invoke(&sweeper, sample("scheduled-sweep.json"))
+        .await
+        .expect("swept");
+    assert_eq!(swept.results.len(), 1, "{swept:?}");
+    assert_eq!(swept.results[0].outcome, OutcomeKind::Published);
+    assert_eq!(w.versions().await.len(), 1);
+    let object = &lost["Records"][0]["s3"]["object"];
+    let receipt = key(&format!(
+        ".receipts/v-{}.json",
+        object["versionId"].as_str().unwrap_or_default()
+    ));
+    assert!(w.keys().await.contains(&receipt), "the receipt is written");
+
+    // Settled: the next run reads S3 alone.
+    calls.take();
+    let again = crate::common::invoke(&sweeper, sample("scheduled-sweep.json"))
+        .await
+        .expect("swept");
+    assert!(again.results.is_empty());
+    let made = calls.take();
+    let lambda: usize = made
+        .iter()
+        .filter(|(operation, _)| operation.contains("Layer"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(lambda, 0, "{made:?}");
+    assert_eq!(
+        Calls::total(&made),
+        3,
+        "a listing, the zip's HEAD, its receipt: {made:?}"
+    );
+
+    // The late event: unchanged, the same version.
+    let late = w.invoke(lost).await.expect("unchanged");
+    assert_eq!(late.results[0].outcome, OutcomeKind::Unchanged);
+    assert_eq!(w.versions().await.len(), 1);
+}
