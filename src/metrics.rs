@@ -132,6 +132,34 @@ pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> Stri
     line.to_string()
 }
 
+/// What a sweep (`publish/sweep.rs`) found and did, as one EMF line:
+/// `SweepUploads` (every `layer.zip` under the prefix), `SweepSettled`
+/// (settled by this run), `SweepFailed` and `SweepLeft` (left for the next
+/// run); each upload it settled also has its own record line.
+pub fn sweep_line(
+    namespace: &str, at: SystemTime, uploads: usize, settled: usize, failed: usize, left: usize,
+) -> String {
+    let timestamp = at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let names = ["SweepUploads", "SweepSettled", "SweepFailed", "SweepLeft"];
+    let metrics: Vec<Value> = names
+        .iter()
+        .map(|name| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [[]], "Metrics": metrics}],
+        },
+        "SweepUploads": uploads,
+        "SweepSettled": settled,
+        "SweepFailed": failed,
+        "SweepLeft": left,
+    })
+    .to_string()
+}
+
 fn millis(took: Duration) -> f64 {
     took.as_secs_f64() * 1000.0
 }
@@ -172,6 +200,25 @@ pub fn validate_namespace(namespace: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_counts_what_it_found_settled_failed_and_left() {
+        let parsed: Value =
+            serde_json::from_str(&sweep_line("Ns", UNIX_EPOCH, 500, 2, 1, 3)).unwrap();
+        let directive = &parsed["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Ns");
+        assert_eq!(directive["Dimensions"], json!([[]]));
+        assert_eq!(directive["Metrics"].as_array().map(Vec::len), Some(4));
+        assert_eq!(
+            (
+                &parsed["SweepUploads"],
+                &parsed["SweepSettled"],
+                &parsed["SweepFailed"],
+                &parsed["SweepLeft"]
+            ),
+            (&json!(500), &json!(2), &json!(1), &json!(3))
+        );
+    }
 
     #[test]
     fn a_failed_record_is_counted_by_outcome_and_by_error_type() {

@@ -129,6 +129,14 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
             left_for_next_run = swept.left,
             "sweep"
         );
+        self.metrics.write(&crate::metrics::sweep_line(
+            &self.config.metrics_namespace,
+            self.clock.now(),
+            swept.uploads,
+            swept.outcomes.len(),
+            swept.failed.len(),
+            swept.left,
+        ));
         Ok(swept)
     }
 
