@@ -82,7 +82,7 @@ pub fn sweep_verdict(
 }
 
 /// One receipt, as written (and read back by `layerctl upload --wait`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     /// `published`, `unchanged`, `superseded`, `ignored`, `would_publish`, or
     /// `failed`.

@@ -18,8 +18,9 @@ use super::Publisher;
 use crate::domain::event::Upload;
 use crate::domain::layout::LayerDir;
 use crate::domain::receipt::{receipt_key, sweep_verdict, Receipt, SweepVerdict};
+use crate::error::AwsError;
 use crate::error::{Problem, RecordError};
-use crate::ports::{Clock, Ports, SmallObject};
+use crate::ports::{Clock, Folder, ListedObject, Ports, SmallObject};
 use crate::Outcome;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -65,35 +66,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 swept.left += 1;
                 continue;
             }
-            let mut upload = Upload {
-                event_name: "ObjectCreated:Put".into(),
-                bucket: bucket.to_owned(),
-                key: zip.key.clone(),
-                version_id: None,
-                etag: Some(zip.etag.clone()),
+            let Some(found) = read_receipt_of(&self.aws, bucket, zip, &present).await? else {
+                continue;
             };
-            let mut uploaded = zip.last_modified;
-            let unversioned_receipt = receipt_key(&upload);
-            let found = unversioned_receipt
-                .as_deref()
-                .filter(|key| present.contains(key));
-            let receipt_at = match found {
-                Some(key) => Some(key.to_owned()),
-                None => {
-                    // A versioned bucket names receipts by version.
-                    let Some(head) = self.aws.head(bucket, &zip.key).await? else {
-                        continue;
-                    };
-                    upload.version_id = head.id.version_id;
-                    upload.etag = head.id.etag.or(upload.etag);
-                    uploaded = head.last_modified.or(uploaded);
-                    receipt_key(&upload).filter(|key| present.contains(key.as_str()))
-                }
-            };
-            let receipt = match receipt_at {
-                Some(key) => self.read_receipt(bucket, &key).await?,
-                None => None,
-            };
+            let (upload, receipt, uploaded) = (found.upload, found.receipt, found.uploaded);
             match sweep_verdict(receipt.as_ref(), uploaded, self.clock.now()) {
                 SweepVerdict::Settled => swept.settled_before += 1,
                 SweepVerdict::Refused => swept.refused += 1,
@@ -139,12 +115,50 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         ));
         Ok(swept)
     }
+}
 
-    async fn read_receipt(&self, bucket: &str, key: &str) -> Result<Option<Receipt>, Problem> {
-        let read = self.aws.read_small(bucket, key, MAX_RECEIPT_BYTES).await?;
-        Ok(match read {
+/// A listed `layer.zip` as its receipt names it, and its receipt if any.
+pub struct Found {
+    pub upload: Upload,
+    pub receipt: Option<Receipt>,
+    /// When S3 last wrote the zip.
+    pub uploaded: Option<SystemTime>,
+}
+
+/// The receipt of the listed `zip`, given the keys the same listing holds
+/// (`present`): by its ETag when that receipt is there, else, after a HEAD,
+/// by its version (a versioned bucket's). `None` when the zip is gone.
+pub async fn read_receipt_of<F: Folder>(
+    aws: &F, bucket: &str, zip: &ListedObject, present: &HashSet<&str>,
+) -> Result<Option<Found>, AwsError> {
+    let mut upload = Upload {
+        event_name: "ObjectCreated:Put".into(),
+        bucket: bucket.to_owned(),
+        key: zip.key.clone(),
+        version_id: None,
+        etag: Some(zip.etag.clone()),
+    };
+    let mut uploaded = zip.last_modified;
+    let mut key = receipt_key(&upload).filter(|key| present.contains(key.as_str()));
+    if key.is_none() {
+        let Some(head) = aws.head(bucket, &zip.key).await? else {
+            return Ok(None);
+        };
+        upload.version_id = head.id.version_id;
+        upload.etag = head.id.etag.or(upload.etag);
+        uploaded = head.last_modified.or(uploaded);
+        key = receipt_key(&upload).filter(|key| present.contains(key.as_str()));
+    }
+    let receipt = match key {
+        Some(key) => match aws.read_small(bucket, &key, MAX_RECEIPT_BYTES).await? {
             Some(SmallObject::Read(bytes)) => serde_json::from_slice(&bytes).ok(),
             _ => None,
-        })
-    }
+        },
+        None => None,
+    };
+    Ok(Some(Found {
+        upload,
+        receipt,
+        uploaded,
+    }))
 }

@@ -81,4 +81,32 @@ async fn an_upload_whose_event_never_came_is_published_by_the_next_sweep() {
     let late = w.invoke(lost).await.expect("unchanged");
     assert_eq!(late.results[0].outcome, OutcomeKind::Unchanged);
     assert_eq!(w.versions().await.len(), 1);
+
+    // For a person: every folder under the prefix, and where it stands.
+    w.upload("projects/other", "requirements.txt", LOCK_V2, "build 2")
+        .await;
+    let s3_dir = format!("s3://{}/projects/", w.bucket);
+    let args = ["status", "--all", "--s3-dir", &s3_dir, "--json"];
+    let status = crate::layerctl::layerctl_via(&w, crate::common::moto_endpoint(), &args);
+    crate::layerctl::assert_exit(&status, 0);
+    let folders: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    let states: Vec<(&str, &str)> = folders
+        .as_array()
+        .expect("folders")
+        .iter()
+        .map(|f| {
+            (
+                f["folder"].as_str().unwrap_or(""),
+                f["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let other = format!("s3://{}/projects/other/", w.bucket);
+    let mine = format!("s3://{}/{DIR}/", w.bucket);
+    assert_eq!(
+        states,
+        // Key order; the late event's receipt replaced the sweep's.
+        [(mine.as_str(), "unchanged"), (other.as_str(), "pending")],
+        "{folders}"
+    );
 }

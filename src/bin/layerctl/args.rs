@@ -147,12 +147,16 @@ pub struct UploadArgs {
 /// published, pending or superseded.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  layerctl status --s3-dir s3://my-artifacts/projects/my-app/layer \
-                        --layer-name my-app-deps"
+    after_help = "Examples:\n  layerctl status --s3-dir s3://my-artifacts/projects/my-app/layer \
+                        --layer-name my-app-deps\n  layerctl status --all --s3-dir s3://my-artifacts/projects/"
 )]
 pub struct StatusArgs {
     #[command(flatten)]
     pub folder: Folder,
+    /// Every layer folder under --s3-dir (a prefix, e.g. s3://my-artifacts/projects/) and
+    /// where its latest upload stands, from the function's receipts
+    #[arg(long, conflicts_with_all = ["layer_name", "manifest_name", "latest_parameter", "keep_versions"])]
+    pub all: bool,
     /// The layer (default: the staged zip's layer-name metadata, else LAYER_NAME)
     #[arg(long, value_name = "NAME")]
     pub layer_name: Option<String>,

@@ -16,6 +16,7 @@ mod release;
 mod report;
 mod stack;
 mod status;
+mod status_all;
 mod template;
 mod upload;
 mod wait;

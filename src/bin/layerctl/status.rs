@@ -107,6 +107,9 @@ pub fn staged_state(md5: &str, versions: &[(i64, Option<String>)]) -> Staged {
 }
 
 pub async fn run(aws: &Aws, report: &Report, args: StatusArgs) -> Result<(), Failure> {
+    if args.all {
+        return crate::status_all::run(aws, report, args.folder.s3_dir()?).await;
+    }
     let folder = LayerDir::from_s3_uri(args.folder.s3_dir()?).map_err(Failure::Rejected)?;
     let zip = aws.head(folder.bucket(), &folder.zip_key()).await?;
     let zip_metadata = zip.as_ref().map(|z| z.metadata.clone()).unwrap_or_default();

@@ -145,16 +145,12 @@ mod tests {
     ) -> Receipt {
         Receipt {
             outcome: outcome.into(),
-            upload: "s3://b/p/layer.zip".into(),
-            layer_name: None,
-            layer_version: Some(3),
             layer_version_arn: Some("arn:aws:lambda:us-east-1:1:layer:deps:3".into()),
             message: Some("what to fix".into()),
             error_type: error_type.map(str::to_owned),
             attempt,
             will_retry,
-            at: "t".into(),
-            request_id: "r".into(),
+            ..Receipt::default()
         }
     }
 
