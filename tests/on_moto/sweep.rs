@@ -110,3 +110,56 @@ async fn an_upload_whose_event_never_came_is_published_by_the_next_sweep() {
         "{folders}"
     );
 }
+
+/// 500 layer folders, every upload settled (their receipts written as the
+/// function writes them): the sweep reads S3 and calls Lambda for none.
+/// It prints what it took, for docs/performance.md.
+#[tokio::test]
+async fn a_sweep_over_500_settled_folders_makes_no_lambda_call() {
+    use layer_autopublish::domain::event::Upload;
+    use layer_autopublish::domain::receipt::{receipt_key, Receipt};
+    use layer_autopublish::ports::Folder;
+    let w = world("sweep 500").await;
+    let (aws, calls) = counted(&w.sdk);
+    let sweeper = Publisher::with_clock(aws, AnHourLater, sweeping(&w), REGION);
+    let zip = zip_bytes("build");
+    for n in 0..500 {
+        let key = format!("projects/app-{n:03}/layer.zip");
+        let (etag, _) = w.put(&key, &zip, &[("manifest-md5", "0")]).await;
+        let upload = Upload {
+            event_name: "ObjectCreated:Put".into(),
+            bucket: w.bucket.clone(),
+            key: key.clone(),
+            version_id: None,
+            etag: Some(etag),
+        };
+        let receipt = Receipt {
+            outcome: "published".into(),
+            upload: upload.s3_uri(),
+            attempt: 1,
+            ..Receipt::default()
+        };
+        let body = serde_json::to_vec(&receipt).expect("JSON");
+        let receipt_at = receipt_key(&upload).expect("a receipt key");
+        w.aws
+            .put_receipt(&w.bucket, &receipt_at, body)
+            .await
+            .expect("a receipt");
+    }
+    calls.take();
+    let started = std::time::Instant::now();
+    let swept = crate::common::invoke(&sweeper, sample("scheduled-sweep.json"))
+        .await
+        .expect("swept");
+    let took = started.elapsed();
+    let made = calls.take();
+    assert!(swept.results.is_empty());
+    let lambda: usize = made
+        .iter()
+        .filter(|(operation, _)| operation.contains("Layer") || operation.contains("Function"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(lambda, 0, "{made:?}");
+    assert_eq!(made.get("GetObject"), Some(&500), "{made:?}");
+    eprintln!("a sweep of 500 settled folders on moto: {made:?} in {took:?}");
+}
