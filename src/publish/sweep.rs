@@ -17,6 +17,7 @@ use super::receipts::Invocation;
 use super::Publisher;
 use crate::domain::event::Upload;
 use crate::domain::layout::LayerDir;
+use crate::domain::metadata;
 use crate::domain::receipt::{receipt_key, sweep_verdict, Receipt, SweepVerdict};
 use crate::error::AwsError;
 use crate::error::{Problem, RecordError};
@@ -52,7 +53,6 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     ) -> Result<Swept, Problem> {
         let prefix = self.config.artifacts_prefix.clone().unwrap_or_default();
         let listed = self.aws.list_after(bucket, &prefix, None).await?;
-        let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
         let mut swept = Swept::default();
         for zip in listed
             .iter()
@@ -66,9 +66,15 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 swept.left += 1;
                 continue;
             }
-            let Some(found) = read_receipt_of(&self.aws, bucket, zip, &present).await? else {
+            let manifest = &self.config.manifest_name;
+            let found = read_receipt_of(&self.aws, bucket, zip, &listed, manifest).await?;
+            let Some(found) = found else {
                 continue;
             };
+            if found.recorded {
+                swept.settled_before += 1;
+                continue;
+            }
             let (upload, receipt, uploaded) = (found.upload, found.receipt, found.uploaded);
             match sweep_verdict(receipt.as_ref(), uploaded, self.clock.now()) {
                 SweepVerdict::Settled => swept.settled_before += 1,
@@ -117,20 +123,49 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     }
 }
 
+/// Whether the zip's lock file (its `manifest-md5`, its `manifest-name`)
+/// is the one the folder recorded last, by the listing's ETag of
+/// `last-{lock file}`.
+fn is_latest_recorded(
+    bucket: &str, zip: &ListedObject, head: &crate::ports::ObjectHead, listed: &[ListedObject],
+    default_manifest: &str,
+) -> bool {
+    let Some(dir) = LayerDir::of_zip_key(bucket, &zip.key) else {
+        return false;
+    };
+    let Ok(md5) = metadata::manifest_md5(&head.metadata) else {
+        return false;
+    };
+    let Ok(name) = metadata::manifest_name(&head.metadata, default_manifest) else {
+        return false;
+    };
+    let last = dir.last_manifest_key(&name);
+    listed
+        .iter()
+        .any(|o| o.key == last && o.etag.eq_ignore_ascii_case(md5.as_str()))
+}
+
 /// A listed `layer.zip` as its receipt names it, and its receipt if any.
 pub struct Found {
     pub upload: Upload,
     pub receipt: Option<Receipt>,
     /// When S3 last wrote the zip.
     pub uploaded: Option<SystemTime>,
+    /// With no receipt: its lock file is the folder's latest recorded one
+    /// (`last-{lock file}`, whose ETag is its MD5 outside KMS), as an
+    /// upload settled before receipts existed has it.
+    pub recorded: bool,
 }
 
 /// The receipt of the listed `zip`, given the keys the same listing holds
 /// (`present`): by its ETag when that receipt is there, else, after a HEAD,
 /// by its version (a versioned bucket's). `None` when the zip is gone.
+/// `default_manifest` is the lock file's name when the zip names none
+/// (`MANIFEST_NAME`).
 pub async fn read_receipt_of<F: Folder>(
-    aws: &F, bucket: &str, zip: &ListedObject, present: &HashSet<&str>,
+    aws: &F, bucket: &str, zip: &ListedObject, listed: &[ListedObject], default_manifest: &str,
 ) -> Result<Option<Found>, AwsError> {
+    let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
     let mut upload = Upload {
         event_name: "ObjectCreated:Put".into(),
         bucket: bucket.to_owned(),
@@ -139,15 +174,19 @@ pub async fn read_receipt_of<F: Folder>(
         etag: Some(zip.etag.clone()),
     };
     let mut uploaded = zip.last_modified;
+    let mut recorded = false;
     let mut key = receipt_key(&upload).filter(|key| present.contains(key.as_str()));
     if key.is_none() {
         let Some(head) = aws.head(bucket, &zip.key).await? else {
             return Ok(None);
         };
-        upload.version_id = head.id.version_id;
-        upload.etag = head.id.etag.or(upload.etag);
+        upload.version_id = head.id.version_id.clone();
+        upload.etag = head.id.etag.clone().or(upload.etag);
         uploaded = head.last_modified.or(uploaded);
         key = receipt_key(&upload).filter(|key| present.contains(key.as_str()));
+        recorded = key.is_none()
+            && !head.kms
+            && is_latest_recorded(bucket, zip, &head, listed, default_manifest);
     }
     let receipt = match key {
         Some(key) => match aws.read_small(bucket, &key, MAX_RECEIPT_BYTES).await? {
@@ -160,5 +199,6 @@ pub async fn read_receipt_of<F: Folder>(
         upload,
         receipt,
         uploaded,
+        recorded,
     }))
 }

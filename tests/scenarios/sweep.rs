@@ -167,3 +167,26 @@ async fn a_sweep_without_a_bucket_says_which_variable_to_set() {
         "{error:?}"
     );
 }
+
+/// An upload published before receipts existed (or whose receipt expired)
+/// has none: its lock file is the folder's latest recorded one, so the
+/// sweep leaves it without a call to Lambda.
+#[tokio::test(start_paused = true)]
+async fn an_upload_recorded_before_receipts_is_left_without_a_lambda_call() {
+    let scene = Scene::new();
+    let event = scene.upload(LOCK_V1, "build 1");
+    scene.invoke(event.clone()).await.expect("published");
+    let upload = match event::parse(event).expect("an event") {
+        event::Delivery::Direct(uploads) => uploads.into_iter().next().expect("an upload"),
+        _ => unreachable!("an S3 notification"),
+    };
+    let receipt = receipt_key(&upload).expect("a receipt key");
+    scene.aws.delete_object(BUCKET, &receipt);
+    scene.clock().advance(Duration::from_secs(60 * 60));
+    scene.aws.take_calls();
+    let swept = sweep(&scene).await;
+    assert!(swept.results.is_empty());
+    let calls = scene.aws.take_calls();
+    assert!(lambda_calls(&calls).is_empty(), "{calls:?}");
+    assert_eq!(scene.versions().len(), 1);
+}

@@ -13,7 +13,6 @@ use layer_autopublish::domain::receipt::{sweep_verdict, Receipt, SweepVerdict};
 use layer_autopublish::ports::Folder;
 use layer_autopublish::publish::sweep::read_receipt_of;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 /// One layer folder's latest upload.
@@ -22,7 +21,8 @@ struct FolderState {
     folder: String,
     /// `published`, `unchanged`, `superseded`, `refused`, `failed`
     /// (Lambda retries), `gave-up` (every attempt failed: the sweep or a
-    /// replay settles it), `pending` (no receipt yet).
+    /// replay settles it), `pending` (no receipt yet), `recorded` (no
+    /// receipt, its lock file the folder's latest: settled before receipts).
     state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     layer_version_arn: Option<String>,
@@ -46,21 +46,26 @@ pub async fn run(aws: &Aws, report: &Report, s3_dir: &str) -> Result<(), Failure
     let root = LayerDir::from_s3_uri(s3_dir).map_err(Failure::Rejected)?;
     let bucket = root.bucket().to_owned();
     let listed = aws.list_after(&bucket, &root.prefix(), None).await?;
-    let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
     let now = SystemTime::now();
     let mut folders = Vec::new();
     for zip in listed
         .iter()
         .filter(|o| LayerDir::of_zip_key(&bucket, &o.key).is_some())
     {
-        let Some(found) = read_receipt_of(aws, &bucket, zip, &present).await? else {
+        let manifest = crate::defaults::manifest_name();
+        let found = read_receipt_of(aws, &bucket, zip, &listed, &manifest).await?;
+        let Some(found) = found else {
             continue;
         };
         let receipt = found.receipt;
         let dir = zip.key.strip_suffix("layer.zip").unwrap_or(&zip.key);
         folders.push(FolderState {
             folder: format!("s3://{bucket}/{dir}"),
-            state: state_of(receipt.as_ref(), found.uploaded, now),
+            state: if found.recorded {
+                "recorded".into()
+            } else {
+                state_of(receipt.as_ref(), found.uploaded, now)
+            },
             layer_version_arn: receipt.as_ref().and_then(|r| r.layer_version_arn.clone()),
             detail: receipt
                 .as_ref()
