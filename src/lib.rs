@@ -142,9 +142,11 @@ async fn deliver<A: Ports, C: Clock>(
             }
         }
         event::Delivery::Queue(messages) => {
+            // SQS delivers a failed message again, until its queue's
+            // maxReceiveCount (each delivery a new request id: attempt 1).
             let by = Invocation {
                 request_id,
-                retried: false,
+                retried: true,
             };
             Ok(process_queued(publisher, messages, deadline, by).await)
         }

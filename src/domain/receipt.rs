@@ -178,7 +178,7 @@ impl Receipt {
 
     /// A failed attempt's receipt: Lambda runs the event again until its
     /// last attempt. `retried` is false where nothing retries (a local run,
-    /// an SQS batch, whose queue delivers the message again on its own).
+    /// a sweep).
     pub fn failed(
         upload: &Upload, error_type: &str, message: String, attempt: u32, retried: bool,
         at: String, request_id: &str,

@@ -24,8 +24,9 @@ const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
 pub struct Invocation<'a> {
     /// Lambda's request id; empty when run locally.
     pub request_id: &'a str,
-    /// Whether a failure is run again (by Lambda's retries): false for a
-    /// local run and for an SQS batch, whose queue delivers again on its own.
+    /// Whether a failure is run again: by Lambda's retries, or by SQS
+    /// delivering a failed message again; false for a local run and a sweep
+    /// (the next sweep is not a retry of this one).
     pub retried: bool,
 }
 

@@ -126,3 +126,25 @@ async fn a_dry_run_writes_no_receipt() {
         .expect("would publish");
     assert_eq!(receipt_of(&scene, &event), None);
 }
+
+/// Through an SQS queue, a failed message is delivered again by SQS (each
+/// delivery its own invocation): its receipt says it will be retried.
+#[tokio::test(start_paused = true)]
+async fn a_queued_uploads_failure_says_sqs_delivers_it_again() {
+    let scene = Scene::new();
+    let event = scene.upload_with(LOCK_V1, "build 1", "other-key", None);
+    let batch = serde_json::json!({"Records": [{
+        "messageId": "m1", "receiptHandle": "r1", "body": event.to_string(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:uploads",
+        "awsRegion": "us-east-1"
+    }]});
+    let response = invoke_as(&scene, &batch, "req-sqs")
+        .await
+        .expect("a batch answer");
+    let failures = response.batch_item_failures.expect("the batch's failures");
+    assert_eq!(failures.len(), 1, "SQS delivers it again");
+    let receipt = receipt_of(&scene, &event).expect("a receipt");
+    assert_eq!(receipt.error_type.as_deref(), Some("MissingManifestMd5"));
+    assert_eq!(receipt.will_retry, Some(true));
+}
