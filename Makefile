@@ -165,9 +165,11 @@ stage-sam-build-arm64: stage-sam-build
 # steps in order and cargo schedules its own jobs, and
 # BUILT: a check does not build again what a stage before it built.
 STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))
-# The function's two builds are the longest chain (the arm64 build waits for
-# the x86_64 one); every other stage has time to spare beside them.
-LOW_PRIORITY_STAGES := lint-rust tools unit release bins burst
+# The function's two builds and then the release (layerctl's musl build,
+# which packs the function's zips) are the longest chain (each waits for
+# the one before); every other stage has time to spare beside them. With
+# the release below them too, a cold run took 948 s (docs/performance.md).
+LOW_PRIORITY_STAGES := lint-rust tools unit bins burst
 stage-%:
 	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
 	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
