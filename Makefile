@@ -76,7 +76,7 @@ help:
 	@echo "                  the serverless rules, checkov, sam validate --lint"
 	@echo "make build        release bootstrap.zip for provided.al2023, as sam build builds it"
 	@echo "                  (cargo lambda and zig; ARCH=arm64 for Graviton)"
-	@echo "make bins         the debug binaries, as make demo and make watch run them"
+	@echo "make bins         the debug binaries make demo runs (the tests' debug build)"
 	@echo "make release      dist/: the function's zips (x86_64, arm64) and their package, the"
 	@echo "                  template as plain CloudFormation, layerctl's wheel, SHA256SUMS"
 	@echo "                  (docs/releasing.md); make check-reproducible builds it twice"
@@ -122,26 +122,22 @@ tools: build-tools $(VENV)/.installed $(IAM_ENGINE)
 demo: tools
 	scripts/demo.sh
 
-# A full run: every stage of `make lint unit bins build check-binary sam-build
-# release check-release burst check-arm64`, in two lanes at once so that the 2-core
-# machine is kept busy: the function's release builds (x86_64, then arm64),
-# the longest chain, from as soon as cargo-lambda is installed; beside them,
-# at a lower priority, clippy, the template's checkers, the tests, then the
-# debug binaries and the burst (after the tests: they take the debug build's
-# lock). The release (layerctl's wheel, a release build for musl, which takes
-# no lock of theirs) starts once the function's builds are done, beside the tests, and
-# its long single-threaded link leaves them a core (cold runs: 919 s with the
-# debug binaries after the wheel, 900 s with them beside it after the tests).
-# Then each build's checks. The third job is pip
-# installing the rest of the tools beside clippy and the first build: it
-# mostly waits on downloads, and with two jobs it held back the release
-# builds by a minute and a quarter. Each release build ends in a long
-# single-threaded LTO link, which leaves a core to the other lane; the
-# three builds at once from the start would cost a quarter more CPU, and
-# every stage at one priority a tenth more (rustc processes contending as
-# equals). docs/performance.md has the figures. Each stage's output is
-# printed whole when it ends, with how long it took and the CPU time it
-# used.
+# A full run: every stage of `make lint unit build check-binary sam-build
+# release check-release burst check-arm64`, in two lanes at once so that the
+# 2-core machine is kept busy: the function's release builds (x86_64, then
+# arm64) and then the release (layerctl's wheel, a release build for musl
+# packing their zips), the longest chain, from as soon as cargo-lambda is
+# installed; beside them, at a lower priority, clippy, the template's
+# checkers, the tests, then the burst (after the tests: it takes the debug
+# build's lock). Then each build's checks. The third job is uv installing
+# the rest of the tools beside clippy and the first build: it mostly waits
+# on downloads. Each release build ends in a long single-threaded LTO link,
+# which leaves a core to the other lane; the three builds at once from the
+# start would cost a quarter more CPU, and every stage at one priority a
+# tenth more (rustc processes contending as equals). make demo, after it in
+# CI, runs the tests' debug build (make bins). docs/performance.md has the
+# figures. Each stage's output is printed whole when it ends, with how long
+# it took and the CPU time it used.
 test:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target stage-sam-build-arm64
 
@@ -153,9 +149,8 @@ stage-emulator-arm64: stage-lint-template
 stage-unit: stage-emulator-arm64
 stage-release: stage-build-arm64 stage-tools
 stage-check-release: stage-release stage-unit
-stage-bins: stage-unit
-stage-burst: stage-bins stage-build
-stage-check-binary: stage-bins stage-build
+stage-burst: stage-unit stage-build
+stage-check-binary: stage-unit stage-build
 stage-check-binary-arm64: stage-check-binary stage-build-arm64 stage-burst stage-check-release
 stage-sam-build: stage-check-binary-arm64
 stage-sam-build-arm64: stage-sam-build
@@ -169,7 +164,7 @@ STAGE_MAKEFLAGS := $(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEF
 # which packs the function's zips) are the longest chain (each waits for
 # the one before); every other stage has time to spare beside them. With
 # the release below them too, a cold run took 948 s (docs/performance.md).
-LOW_PRIORITY_STAGES := lint-rust tools unit bins burst
+LOW_PRIORITY_STAGES := lint-rust tools unit burst
 stage-%:
 	@TIMEFORMAT='== make test: $*: %0R s (CPU: %0U s user, %0S s system)'; \
 	time MAKEFLAGS='$(STAGE_MAKEFLAGS)' \
@@ -190,11 +185,14 @@ check:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --lib --bins
 
-# The debug binaries as `cargo build` makes them (what make demo and
-# make watch run): without the dev-dependencies' features the tests build
-# with, so code that compiles only with those fails here.
+# The debug binaries make demo runs (scripts/demo.sh builds them so), built
+# as the tests build them: an example target brings in the dev-dependencies
+# and their features (the SDK's and tokio's test-util), so make demo and
+# make test share one debug build instead of compiling the SDK twice (150
+# CPU-s). That the binaries compile without those features is checked by
+# the release builds: make build (the function) and make release (layerctl).
 bins:
-	cargo build --workspace --bins
+	cargo build --workspace --bins --examples
 
 # One moto server for every test binary (scripts/with-moto.sh); `cargo test`
 # run directly starts one per binary instead.

@@ -62,31 +62,35 @@ aws s3api put-bucket-versioning --bucket "$bucket" \
     --versioning-configuration Status=Enabled
 echo "bucket s3://$bucket (versioned, as template.yaml creates it)"
 
-say "Starting the function under the Lambda runtime emulator (cargo lambda watch)"
-# The function's environment, as template.yaml sets it (an env file, since
-# --env-var splits values on commas).
-cat >"$work/function.env" <<ENV
-AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-AWS_REGION=$AWS_REGION
-AWS_LAMBDA_LOG_FORMAT=JSON
-LAYER_NAME=$layer
-COMPATIBLE_RUNTIMES="python3.12,python3.13"
-COMPATIBLE_ARCHITECTURES=x86_64
-LAYER_DESCRIPTION="Dependencies of my-app"
-LATEST_PARAMETER=/layer-autopublish/{layer}/latest
-ENV
-setsid cargo lambda watch --quiet --ignore-changes \
+say "Building the function and layerctl (the tests' debug build, make bins)"
+# With an example target the build has the tests' features, so make demo and
+# make test share one build (Makefile, bins).
+cargo build --quiet --workspace --bins --examples
+bin_dir="$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug"
+layerctl() { "$bin_dir/layerctl" "$@"; }
+
+say "Starting the function under cargo lambda's Lambda runtime emulator"
+# The emulator serves the Runtime API and takes the invocations; the
+# function is the binary just built, in the environment template.yaml gives
+# it, plus the four variables the emulator asks for.
+setsid cargo lambda watch --only-lambda-apis \
     --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
-    --env-file "$work/function.env" \
-    >"$work/function.log" 2>&1 &
+    >"$work/emulator.log" 2>&1 &
 pids+=($!)
 wait_for_port "$invoke_port" $!
-
-echo "building layerctl"
-cargo build --quiet --bin layerctl
-layerctl() { cargo run --quiet --bin layerctl -- "$@"; }
+(
+    export AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 \
+        AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$invoke_port/.rt"
+    export AWS_LAMBDA_LOG_FORMAT=JSON LAYER_NAME="$layer" \
+        COMPATIBLE_RUNTIMES=python3.12,python3.13 COMPATIBLE_ARCHITECTURES=x86_64 \
+        LAYER_DESCRIPTION="Dependencies of my-app" \
+        LATEST_PARAMETER='/layer-autopublish/{layer}/latest'
+    exec setsid "$bin_dir/layer-autopublish"
+) >"$work/function.log" 2>&1 &
+function_pid=$!
+pids+=($function_pid)
 
 # What CI does: build layer.zip from the lock file, then upload the lock
 # file and the zip with one command.
@@ -121,7 +125,11 @@ PY
 invoke_expect() {
     local outcome=$1 version=$2
     s3_event
-    cargo lambda invoke layer-autopublish --invoke-address 127.0.0.1 \
+    if ! kill -0 "$function_pid" 2>/dev/null; then
+        echo "the function exited; see $work/function.log" >&2
+        exit 1
+    fi
+    cargo lambda invoke _ --invoke-address 127.0.0.1 \
         --invoke-port "$invoke_port" --data-file "$work/event.json" >"$work/response.json"
     python3 - "$outcome" "$version" "$work/response.json" <<'PY'
 import json, sys
