@@ -102,8 +102,11 @@ pub struct Receipt {
     /// A failure's stable `errorType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
-    /// Which attempt of this event (1 to [`ATTEMPTS`]).
-    pub attempt: u32,
+    /// A failure only: which attempt of this event (1 to [`ATTEMPTS`]). A
+    /// settled record's receipt names none: counting would mean reading the
+    /// receipt it replaces, a call on every record's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
     /// A failure only: whether Lambda runs the event again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub will_retry: Option<bool>,
@@ -149,7 +152,7 @@ pub fn attempt_after(previous: Option<&Receipt>, request_id: &str) -> u32 {
         Some(p)
             if !request_id.is_empty() && p.request_id == request_id && p.outcome == "failed" =>
         {
-            p.attempt.saturating_add(1)
+            p.attempt.unwrap_or(1).saturating_add(1)
         }
         _ => 1,
     }
@@ -157,7 +160,7 @@ pub fn attempt_after(previous: Option<&Receipt>, request_id: &str) -> u32 {
 
 impl Receipt {
     /// A settled record's receipt.
-    pub fn settled(outcome: &Outcome, attempt: u32, at: String, request_id: &str) -> Self {
+    pub fn settled(outcome: &Outcome, at: String, request_id: &str) -> Self {
         Self {
             outcome: outcome.outcome.as_str().to_owned(),
             upload: format!("s3://{}/{}", outcome.bucket, outcome.key),
@@ -169,7 +172,7 @@ impl Receipt {
                 _ => outcome.reason.clone(),
             },
             error_type: None,
-            attempt,
+            attempt: None,
             will_retry: None,
             at,
             request_id: request_id.to_owned(),
@@ -191,7 +194,7 @@ impl Receipt {
             layer_version_arn: None,
             message: Some(message),
             error_type: Some(error_type.to_owned()),
-            attempt,
+            attempt: Some(attempt),
             will_retry: Some(retried && attempt < ATTEMPTS),
             at,
             request_id: request_id.to_owned(),
@@ -216,7 +219,7 @@ mod tests {
                 layer_version_arn: None,
                 message: None,
                 error_type: error_type.map(str::to_owned),
-                attempt: 1,
+                attempt: Some(1),
                 will_retry,
                 at: dates::format(now - Duration::from_secs(minutes_ago * 60)),
                 request_id: "r".into(),

@@ -45,7 +45,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         };
         let at = dates::format(self.clock.now());
         let receipt = match result {
-            Ok(outcome) => Receipt::settled(outcome, 1, at, by.request_id),
+            Ok(outcome) => Receipt::settled(outcome, at, by.request_id),
             Err(error) => {
                 let previous = self
                     .aws

@@ -64,7 +64,7 @@ pub fn verdict(receipt: &Receipt) -> Option<Result<(), Failure>> {
                 _ => Some(Err(Failure::NotPublished(format!(
                     "attempt {} failed, and Lambda does not retry it: {}. The event is in the \
                      failed-events queue (layerctl failed); replay it once fixed",
-                    receipt.attempt,
+                    receipt.attempt.unwrap_or(1),
                     said()
                 )))),
             }
@@ -96,14 +96,14 @@ pub async fn for_receipt(
                     if let Some(ended) = verdict(&receipt) {
                         return ended.map(|()| receipt);
                     }
-                    let now = (receipt.attempt, receipt.outcome.clone());
+                    let attempt = receipt.attempt.unwrap_or(1);
+                    let now = (attempt, receipt.outcome.clone());
                     if last_said.as_ref() != Some(&now) {
                         report.line(format!(
-                            "attempt {} failed: {}: {}; Lambda retries in about {}",
-                            receipt.attempt,
+                            "attempt {attempt} failed: {}: {}; Lambda retries in about {}",
                             receipt.error_type.as_deref().unwrap_or("Error"),
                             receipt.message.as_deref().unwrap_or(""),
-                            if receipt.attempt <= 1 {
+                            if attempt <= 1 {
                                 "a minute"
                             } else {
                                 "two minutes"
@@ -148,7 +148,7 @@ mod tests {
             layer_version_arn: Some("arn:aws:lambda:us-east-1:1:layer:deps:3".into()),
             message: Some("what to fix".into()),
             error_type: error_type.map(str::to_owned),
-            attempt,
+            attempt: Some(attempt),
             will_retry,
             ..Receipt::default()
         }
