@@ -7,8 +7,11 @@
 //! The sweep reads S3 first: one listing of the prefix (every zip, and which
 //! receipts exist), then, per zip, its HEAD in a versioned bucket (the
 //! receipt's key is its version) and its receipt when there is one
-//! (`domain::receipt::sweep_verdict` decides). Only the uploads it settles
-//! reach Lambda's control plane, through the same path as an event's
+//! (`domain::receipt::sweep_verdict` decides), [`READS_AT_ONCE`] zips at a
+//! time, the newest upload first: an event missed is most likely a recent
+//! upload's, and a prefix too large for one run is read from its newest end
+//! at each run. Only the uploads it settles reach Lambda's control plane,
+//! one after another, through the same path as an event's
 //! (`Publisher::process`): the layer's lease keeps the publish exactly once
 //! when the late event comes at the same time. It stops before the
 //! invocation's deadline; what is left, the next run finds again.
@@ -23,13 +26,17 @@ use crate::error::AwsError;
 use crate::error::{Problem, RecordError};
 use crate::ports::{Clock, Folder, ListedObject, Ports, SmallObject};
 use crate::Outcome;
-use std::collections::HashSet;
+use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 use tracing::info;
 
 /// The time a settle may take: none starts with less left.
 const SETTLE_TIME: Duration = Duration::from_secs(30);
 const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
+/// How many zips' HEADs and receipts are read at once: S3 reads, a few
+/// hundred bytes each, never Lambda's control plane.
+pub const READS_AT_ONCE: usize = 8;
 
 /// What one sweep did, for its log line.
 #[derive(Debug, Default)]
@@ -53,22 +60,28 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     ) -> Result<Swept, Problem> {
         let prefix = self.config.artifacts_prefix.clone().unwrap_or_default();
         let listed = self.aws.list_after(bucket, &prefix, None).await?;
-        let mut swept = Swept::default();
-        for zip in listed
-            .iter()
-            .filter(|o| LayerDir::of_zip_key(bucket, &o.key).is_some())
-        {
-            swept.uploads += 1;
+        let listing = Listing::of(&listed);
+        let zips = listing.zips(bucket);
+        let manifest = &self.config.manifest_name;
+        let mut swept = Swept {
+            uploads: zips.len(),
+            ..Swept::default()
+        };
+        // By index: a closure over `&ListedObject` would make the handler's
+        // future not `Send` (rustc cannot see it for every lifetime).
+        let mut reads = futures_util::stream::iter(0..zips.len())
+            .map(|i| read_receipt_of(&self.aws, bucket, zips[i], &listing, manifest))
+            .buffered(READS_AT_ONCE);
+        let mut done = 0;
+        while let Some(found) = reads.next().await {
             if deadline
                 .duration_since(self.clock.now())
                 .map_or(true, |left| left < SETTLE_TIME)
             {
-                swept.left += 1;
-                continue;
+                break;
             }
-            let manifest = &self.config.manifest_name;
-            let found = read_receipt_of(&self.aws, bucket, zip, &listed, manifest).await?;
-            let Some(found) = found else {
+            done += 1;
+            let Some(found) = found? else {
                 continue;
             };
             if found.recorded {
@@ -99,6 +112,7 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
                 }
             }
         }
+        swept.left = zips.len() - done;
         info!(
             bucket,
             prefix = %prefix,
@@ -123,26 +137,57 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
     }
 }
 
-/// Whether the zip's lock file (its `manifest-md5`, its `manifest-name`)
-/// is the one the folder recorded last, by the listing's ETag of
-/// `last-{lock file}`.
-fn is_latest_recorded(
-    bucket: &str, zip: &ListedObject, head: &crate::ports::ObjectHead, listed: &[ListedObject],
-    default_manifest: &str,
-) -> bool {
-    let Some(dir) = LayerDir::of_zip_key(bucket, &zip.key) else {
-        return false;
-    };
-    let Ok(md5) = metadata::manifest_md5(&head.metadata) else {
-        return false;
-    };
-    let Ok(name) = metadata::manifest_name(&head.metadata, default_manifest) else {
-        return false;
-    };
-    let last = dir.last_manifest_key(&name);
-    listed
-        .iter()
-        .any(|o| o.key == last && o.etag.eq_ignore_ascii_case(md5.as_str()))
+/// One listing of a prefix, by key: what each zip's receipt is looked up
+/// in (built once, not once per zip).
+pub struct Listing<'a> {
+    objects: &'a [ListedObject],
+    etags: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Listing<'a> {
+    pub fn of(objects: &'a [ListedObject]) -> Self {
+        let etags = objects
+            .iter()
+            .map(|o| (o.key.as_str(), o.etag.as_str()))
+            .collect();
+        Self { objects, etags }
+    }
+
+    /// The `layer.zip` uploads listed, the newest first.
+    pub fn zips(&self, bucket: &str) -> Vec<&'a ListedObject> {
+        let mut zips: Vec<&ListedObject> = self
+            .objects
+            .iter()
+            .filter(|o| LayerDir::of_zip_key(bucket, &o.key).is_some())
+            .collect();
+        zips.sort_by_key(|o| std::cmp::Reverse(o.last_modified));
+        zips
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.etags.contains_key(key)
+    }
+
+    /// Whether the zip's lock file (its `manifest-md5`, its `manifest-name`)
+    /// is the one the folder recorded last, by the listing's ETag of
+    /// `last-{lock file}`.
+    fn is_latest_recorded(
+        &self, bucket: &str, zip: &ListedObject, head: &crate::ports::ObjectHead,
+        default_manifest: &str,
+    ) -> bool {
+        let Some(dir) = LayerDir::of_zip_key(bucket, &zip.key) else {
+            return false;
+        };
+        let Ok(md5) = metadata::manifest_md5(&head.metadata) else {
+            return false;
+        };
+        let Ok(name) = metadata::manifest_name(&head.metadata, default_manifest) else {
+            return false;
+        };
+        self.etags
+            .get(dir.last_manifest_key(&name).as_str())
+            .is_some_and(|etag| etag.eq_ignore_ascii_case(md5.as_str()))
+    }
 }
 
 /// A listed `layer.zip` as its receipt names it, and its receipt if any.
@@ -157,15 +202,13 @@ pub struct Found {
     pub recorded: bool,
 }
 
-/// The receipt of the listed `zip`, given the keys the same listing holds
-/// (`present`): by its ETag when that receipt is there, else, after a HEAD,
-/// by its version (a versioned bucket's). `None` when the zip is gone.
-/// `default_manifest` is the lock file's name when the zip names none
-/// (`MANIFEST_NAME`).
+/// The receipt of the listed `zip`, given the same `listing`: by its ETag
+/// when that receipt is there, else, after a HEAD, by its version (a
+/// versioned bucket's). `None` when the zip is gone. `default_manifest` is
+/// the lock file's name when the zip names none (`MANIFEST_NAME`).
 pub async fn read_receipt_of<F: Folder>(
-    aws: &F, bucket: &str, zip: &ListedObject, listed: &[ListedObject], default_manifest: &str,
+    aws: &F, bucket: &str, zip: &ListedObject, listing: &Listing<'_>, default_manifest: &str,
 ) -> Result<Option<Found>, AwsError> {
-    let present: HashSet<&str> = listed.iter().map(|o| o.key.as_str()).collect();
     let mut upload = Upload {
         event_name: "ObjectCreated:Put".into(),
         bucket: bucket.to_owned(),
@@ -175,7 +218,7 @@ pub async fn read_receipt_of<F: Folder>(
     };
     let mut uploaded = zip.last_modified;
     let mut recorded = false;
-    let mut key = receipt_key(&upload).filter(|key| present.contains(key.as_str()));
+    let mut key = receipt_key(&upload).filter(|key| listing.has(key));
     if key.is_none() {
         let Some(head) = aws.head(bucket, &zip.key).await? else {
             return Ok(None);
@@ -183,10 +226,10 @@ pub async fn read_receipt_of<F: Folder>(
         upload.version_id = head.id.version_id.clone();
         upload.etag = head.id.etag.clone().or(upload.etag);
         uploaded = head.last_modified.or(uploaded);
-        key = receipt_key(&upload).filter(|key| present.contains(key.as_str()));
+        key = receipt_key(&upload).filter(|key| listing.has(key));
         recorded = key.is_none()
             && !head.kms
-            && is_latest_recorded(bucket, zip, &head, listed, default_manifest);
+            && listing.is_latest_recorded(bucket, zip, &head, default_manifest);
     }
     let receipt = match key {
         Some(key) => match aws.read_small(bucket, &key, MAX_RECEIPT_BYTES).await? {
@@ -201,4 +244,44 @@ pub async fn read_receipt_of<F: Folder>(
         uploaded,
         recorded,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_upload_is_read_first_and_only_zips_are() {
+        let at = |seconds: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds));
+        let object = |key: &str, last_modified| ListedObject {
+            key: key.into(),
+            etag: "e".into(),
+            size: 1,
+            last_modified,
+        };
+        let listed = [
+            object("p/a/layer.zip", at(10)),
+            object("p/a/requirements.txt", at(40)),
+            object("p/b/layer.zip", at(30)),
+            object("p/c/layer.zip", None),
+            object("p/d/layer.zip", at(20)),
+        ];
+        let listing = Listing::of(&listed);
+        let order: Vec<&str> = listing
+            .zips("bucket")
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "p/b/layer.zip",
+                "p/d/layer.zip",
+                "p/a/layer.zip",
+                "p/c/layer.zip"
+            ]
+        );
+        assert!(listing.has("p/a/requirements.txt"));
+        assert!(!listing.has("p/a"));
+    }
 }

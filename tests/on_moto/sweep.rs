@@ -136,7 +136,6 @@ async fn a_sweep_over_500_settled_folders_makes_no_lambda_call() {
         let receipt = Receipt {
             outcome: "published".into(),
             upload: upload.s3_uri(),
-            attempt: 1,
             ..Receipt::default()
         };
         let body = serde_json::to_vec(&receipt).expect("JSON");

@@ -113,7 +113,7 @@ async fn a_sweep_over_500_folders_with_nothing_pending_makes_no_lambda_call() {
             outcome: outcome.into(),
             upload: upload.s3_uri(),
             error_type: error_type.map(str::to_owned),
-            attempt: 1,
+            attempt: Some(1),
             will_retry: Some(false),
             at: "2026-12-07T12:00:00.000+0000".into(),
             ..Receipt::default()

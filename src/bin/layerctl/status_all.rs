@@ -6,12 +6,13 @@
 
 use crate::failure::Failure;
 use crate::report::Report;
+use futures_util::StreamExt;
 use layer_autopublish::adapters::aws::Aws;
 use layer_autopublish::domain::dates;
 use layer_autopublish::domain::layout::LayerDir;
 use layer_autopublish::domain::receipt::{sweep_verdict, Receipt, SweepVerdict};
 use layer_autopublish::ports::Folder;
-use layer_autopublish::publish::sweep::read_receipt_of;
+use layer_autopublish::publish::sweep::{read_receipt_of, Listing, READS_AT_ONCE};
 use serde::Serialize;
 use std::time::SystemTime;
 
@@ -46,14 +47,20 @@ pub async fn run(aws: &Aws, report: &Report, s3_dir: &str) -> Result<(), Failure
     let root = LayerDir::from_s3_uri(s3_dir).map_err(Failure::Rejected)?;
     let bucket = root.bucket().to_owned();
     let listed = aws.list_after(&bucket, &root.prefix(), None).await?;
+    let listing = Listing::of(&listed);
+    let mut zips = listing.zips(&bucket);
+    // A person reads them by folder.
+    zips.sort_by(|a, b| a.key.cmp(&b.key));
+    let manifest = crate::defaults::manifest_name();
     let now = SystemTime::now();
     let mut folders = Vec::new();
-    for zip in listed
-        .iter()
-        .filter(|o| LayerDir::of_zip_key(&bucket, &o.key).is_some())
-    {
-        let manifest = crate::defaults::manifest_name();
-        let found = read_receipt_of(aws, &bucket, zip, &listed, &manifest).await?;
+    let mut reads = futures_util::stream::iter(0..zips.len())
+        .map(|i| read_receipt_of(aws, &bucket, zips[i], &listing, &manifest))
+        .buffered(READS_AT_ONCE);
+    for zip in &zips {
+        let Some(found) = reads.next().await.transpose()? else {
+            break;
+        };
         let Some(found) = found else {
             continue;
         };
