@@ -89,8 +89,9 @@ def deployable_template(version):
 def function_package(dist, version, epoch, zips):
     """The package `pip install 'layerctl[deploy]'` brings: the function's
     zips as data, installed at PREFIX/share/layer-autopublish/ beside the
-    layerctl wheel's release.json. Built by setuptools (already in .venv),
-    dated EPOCH as the wheel package reads SOURCE_DATE_EPOCH."""
+    layerctl wheel's release.json. Built by setuptools (pinned in
+    scripts/python-tools.txt: a Python 3.12 venv has none),
+    dated EPOCH (bdist_wheel reads SOURCE_DATE_EPOCH)."""
     with tempfile.TemporaryDirectory() as source:
         for name in zips:
             shutil.copy(os.path.join(dist, name), source)
@@ -102,7 +103,7 @@ def function_package(dist, version, epoch, zips):
             )
         with open(os.path.join(source, "pyproject.toml"), "w", encoding="utf-8") as f:
             f.write(
-                '[build-system]\nrequires = ["setuptools"]\n'
+                '[build-system]\nrequires = ["setuptools>=70.1"]\n'
                 'build-backend = "setuptools.build_meta"\n\n'
                 f'[project]\nname = "{FUNCTION_PACKAGE}"\nversion = "{version}"\n'
                 'description = "The layer-autopublish function\'s code, for layerctl deploy"\n'
