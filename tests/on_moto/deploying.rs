@@ -28,6 +28,8 @@ use crate::deployed::cloudformation;
 use crate::layerctl::{assert_exit, run_layerctl, Scratch};
 use crate::packaging::{assert_ok, in_dist, text, Venv};
 use crate::support::*;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use layer_autopublish::adapters::aws::Aws;
 use layer_autopublish::Publisher;
 use sha2::{Digest, Sha256};
@@ -95,6 +97,19 @@ async fn stack_exists(w: &World, stack: &str) -> bool {
 }
 
 /// Lambda's CodeSha256 of `zip`: base64 of its SHA-256.
+/// Whether layerctl's tag, written once its code bucket's settings are
+/// made, is on `bucket`.
+async fn is_set_up(w: &World, bucket: &str) -> bool {
+    match w.s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(tagging) => tagging
+            .tag_set()
+            .iter()
+            .any(|t| (t.key(), t.value()) == ("layer-autopublish", "code-bucket")),
+        Err(e) if e.code() == Some("NoSuchTagSet") => false,
+        Err(e) => panic!("GetBucketTagging on {bucket}: {e:?}"),
+    }
+}
+
 fn code_sha256(zip: &Path) -> String {
     let bytes = std::fs::read(zip).expect("the release's zip");
     aws_smithy_types::base64::encode(Sha256::digest(&bytes))
@@ -208,6 +223,7 @@ async fn a_fresh_venv_deploys_the_stack_then_updates_it_in_place() {
         (block.block_public_acls(), block.restrict_public_buckets()),
         (Some(true), Some(true))
     );
+    assert!(is_set_up(&w, &code_bucket).await, "the tag written last");
 
     let (environment, publisher) = the_function(&w, &stack, &zip).await;
     assert_eq!(environment.get("LAYER_NAME"), Some(&w.layer));
@@ -235,7 +251,26 @@ async fn a_fresh_venv_deploys_the_stack_then_updates_it_in_place() {
     );
     assert_exit(&failed, 0);
 
-    // An update: one parameter changed, the others kept as the stack has them.
+    // The code bucket as a deploy stopped after CreateBucket would leave
+    // it: no tag, versioning off.
+    w.s3.delete_bucket_tagging()
+        .bucket(&code_bucket)
+        .send()
+        .await
+        .expect("tags removed");
+    w.s3.put_bucket_versioning()
+        .bucket(&code_bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning suspended");
+
+    // An update: one parameter changed, the others kept as the stack has
+    // them; the code bucket set up again.
     let updated = deploy(
         &venv,
         &w,
@@ -243,6 +278,23 @@ async fn a_fresh_venv_deploys_the_stack_then_updates_it_in_place() {
     );
     assert_ok(&updated, "layerctl deploy, an update");
     let shown = said(&updated);
+    assert!(
+        shown.contains(&format!("set up code bucket s3://{code_bucket}")),
+        "{shown}"
+    );
+    assert!(is_set_up(&w, &code_bucket).await, "the tag back");
+    let probe =
+        w.s3.put_object()
+            .bucket(&code_bucket)
+            .key("probe")
+            .body(b"versioned?".to_vec().into())
+            .send()
+            .await
+            .expect("a probe");
+    assert!(
+        probe.version_id().is_some_and(|v| v != "null"),
+        "versioning on again: {probe:?}"
+    );
     assert!(shown.contains("already there: s3://"), "{shown}");
     assert!(
         shown.contains(&format!("stack {stack} is UPDATE_COMPLETE")),
@@ -271,6 +323,7 @@ async fn a_fresh_venv_deploys_the_stack_then_updates_it_in_place() {
         ],
     );
     assert_ok(&again, "layerctl deploy, nothing to change");
+    assert!(!said(&again).contains("code bucket"), "{}", said(&again));
     let result: serde_json::Value = serde_json::from_slice(&again.stdout).expect("JSON");
     assert_eq!(result["changed"], false, "{}", said(&again));
     assert_eq!(result["outputs"]["ArtifactsBucket"], w.bucket.as_str());

@@ -4,6 +4,10 @@
 //! a key made of the zip's SHA-256, so that an unchanged zip is not uploaded
 //! again and a changed one is a new key, which is what makes CloudFormation
 //! update the function's code.
+//!
+//! Its own bucket's settings are made after `CreateBucket`, and a tag
+//! written last says they were: a deploy that stopped in between leaves a
+//! bucket without the tag, which the next deploy sets up again.
 
 use crate::failure::Failure;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -12,9 +16,24 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode,
     CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    VersioningConfiguration,
+    Tag, Tagging, VersioningConfiguration,
 };
 use aws_sdk_s3::Client;
+
+/// The tag on layerctl's own bucket once its settings are made.
+const SET_UP_TAG: (&str, &str) = ("layer-autopublish", "code-bucket");
+
+/// What [`ensure`] found or did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeBucket {
+    /// There, and set up (or the user's own, whose settings are theirs).
+    Ready,
+    /// Created and set up.
+    Created,
+    /// layerctl's own, found without its settings (a deploy stopped after
+    /// `CreateBucket`), and set up now.
+    SetUpAgain,
+}
 
 /// The bucket `layerctl deploy` creates when none is given.
 pub fn default_name(account: &str, region: &str) -> String {
@@ -36,10 +55,11 @@ fn s3_failure(
 }
 
 /// The bucket the zip goes to: `given`, which must be the account's and in
-/// `region`; else the account's own, created when it is missing.
+/// `region`; else the account's own, created (or set up) when it is missing
+/// (or was left without its settings).
 pub async fn ensure(
     s3: &Client, account: &str, region: &str, given: Option<&str>,
-) -> Result<(String, bool), Failure> {
+) -> Result<(String, CodeBucket), Failure> {
     let name = given.map_or_else(|| default_name(account, region), str::to_owned);
     let head = s3
         .head_bucket()
@@ -57,14 +77,23 @@ pub async fn ensure(
                      --code-bucket a bucket in {region}, or none"
                 )));
             }
-            Ok((name, false))
+            if given.is_some() {
+                return Ok((name, CodeBucket::Ready));
+            }
+            let tags = tags_of(s3, &name, account).await?;
+            if tags.iter().any(|t| (t.key(), t.value()) == SET_UP_TAG) {
+                return Ok((name, CodeBucket::Ready));
+            }
+            set_up(s3, &name, account, tags).await?;
+            Ok((name, CodeBucket::SetUpAgain))
         }
         Err(e) => {
             let status = e.raw_response().map(|r| r.status().as_u16());
             match (status, given) {
                 (Some(404), None) => {
                     create(s3, &name, region).await?;
-                    Ok((name, true))
+                    set_up(s3, &name, account, Vec::new()).await?;
+                    Ok((name, CodeBucket::Created))
                 }
                 (Some(404), Some(_)) => Err(Failure::Rejected(format!(
                     "code bucket {name} does not exist: create it in {region}, or leave out \
@@ -82,8 +111,8 @@ pub async fn ensure(
     }
 }
 
-/// A private, encrypted, versioned bucket. Created twice at once (two
-/// deploys), the second finds it its own and sets the same settings.
+/// The bucket, with no settings yet. Created twice at once (two deploys),
+/// the second finds it its own and sets the same settings.
 async fn create(s3: &Client, name: &str, region: &str) -> Result<(), Failure> {
     let mut request = s3.create_bucket().bucket(name);
     // us-east-1 takes no location constraint.
@@ -99,6 +128,28 @@ async fn create(s3: &Client, name: &str, region: &str) -> Result<(), Failure> {
             return Err(s3_failure("CreateBucket", name, &e));
         }
     }
+    Ok(())
+}
+
+/// The bucket's tags (none: S3 answers `NoSuchTagSet`).
+async fn tags_of(s3: &Client, name: &str, account: &str) -> Result<Vec<Tag>, Failure> {
+    match s3
+        .get_bucket_tagging()
+        .bucket(name)
+        .expected_bucket_owner(account)
+        .send()
+        .await
+    {
+        Ok(found) => Ok(found.tag_set().to_vec()),
+        Err(e) if e.code() == Some("NoSuchTagSet") => Ok(Vec::new()),
+        Err(e) => Err(s3_failure("GetBucketTagging", name, &e)),
+    }
+}
+
+/// Private, encrypted, versioned; then, last, the tag that says so, beside
+/// the bucket's other `tags`. Each setting is idempotent: a deploy stopped
+/// half way is finished by the next.
+async fn set_up(s3: &Client, name: &str, account: &str, tags: Vec<Tag>) -> Result<(), Failure> {
     s3.put_public_access_block()
         .bucket(name)
         .public_access_block_configuration(
@@ -140,6 +191,27 @@ async fn create(s3: &Client, name: &str, region: &str) -> Result<(), Failure> {
         .send()
         .await
         .map_err(|e| s3_failure("PutBucketVersioning", name, &e))?;
+    let marker = Tag::builder()
+        .key(SET_UP_TAG.0)
+        .value(SET_UP_TAG.1)
+        .build()
+        .map_err(|e| Failure::Aws(e.to_string()))?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(
+            tags.into_iter()
+                .filter(|t| t.key() != SET_UP_TAG.0)
+                .chain([marker])
+                .collect(),
+        ))
+        .build()
+        .map_err(|e| Failure::Aws(e.to_string()))?;
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .expected_bucket_owner(account)
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|e| s3_failure("PutBucketTagging", name, &e))?;
     Ok(())
 }
 

@@ -6,15 +6,16 @@
 //! CI runs.
 //!
 //! The calls it makes, in order: STS GetCallerIdentity; CloudFormation
-//! DescribeStacks; S3 HeadBucket (CreateBucket, PutPublicAccessBlock,
-//! PutBucketEncryption, PutBucketVersioning for its own bucket, once),
-//! HeadObject, PutObject (when the zip is new); CloudFormation
+//! DescribeStacks; S3 HeadBucket, for its own bucket GetBucketTagging
+//! (CreateBucket, PutPublicAccessBlock, PutBucketEncryption,
+//! PutBucketVersioning, PutBucketTagging when it is missing or was left
+//! without them), HeadObject, PutObject (when the zip is new); CloudFormation
 //! CreateChangeSet, DescribeChangeSet, DescribeStackEvents, ExecuteChangeSet,
 //! then DescribeStacks and DescribeStackEvents until the stack is done
 //! (DeleteStack first for a stack whose creation was rolled back).
 
 use crate::args::DeployArgs;
-use crate::code_bucket;
+use crate::code_bucket::{self, CodeBucket};
 use crate::failure::Failure;
 use crate::release::{FunctionZip, Release};
 use crate::report::Report;
@@ -394,12 +395,17 @@ async fn upload_code(
     clients: &Clients, region: &str, report: &Report, account: &str, args: &DeployArgs,
     zip: &FunctionZip,
 ) -> Result<Code, Failure> {
-    let (bucket, created) =
+    let (bucket, made) =
         code_bucket::ensure(&clients.s3, account, region, args.code_bucket.as_deref()).await?;
-    if created {
-        report.line(format!(
+    match made {
+        CodeBucket::Ready => {}
+        CodeBucket::Created => report.line(format!(
             "created code bucket s3://{bucket} (private, encrypted, versioned)"
-        ));
+        )),
+        CodeBucket::SetUpAgain => report.line(format!(
+            "set up code bucket s3://{bucket} (private, encrypted, versioned): an earlier \
+             deploy stopped before it had"
+        )),
     }
     let uploaded =
         code_bucket::put_zip(&clients.s3, &bucket, account, &zip.sha256, &zip.bytes).await?;
