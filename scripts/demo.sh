@@ -93,15 +93,47 @@ function_pid=$!
 pids+=($function_pid)
 
 # What CI does: build layer.zip from the lock file, then upload the lock
-# file and the zip with one command.
+# file and the zip with one command, which waits for the function's receipt
+# of the upload (--wait). moto sends no S3 notification: once the zip is up
+# (layerctl says it waits), the demo invokes the function with the event S3
+# would send (invoke_expect), and then shows how the wait ended.
 ci_upload() {
     local lock_text=$1 build=$2
     printf '%s' "$lock_text" >"$work/requirements.txt"
     printf '# build %s\n' "$build" >"$work/build/python/my_app_deps/__init__.py"
     (cd "$work/build" && rm -f ../layer.zip && python3 -m zipfile -c ../layer.zip python)
-    echo "\$ layerctl upload --zip layer.zip --manifest requirements.txt --s3-dir s3://$bucket/$dir"
+    echo "\$ layerctl upload --zip layer.zip --manifest requirements.txt --s3-dir s3://$bucket/$dir --wait"
     layerctl upload --zip "$work/layer.zip" --manifest "$work/requirements.txt" \
-        --s3-dir "s3://$bucket/$dir"
+        --s3-dir "s3://$bucket/$dir" --wait --timeout 60s >"$work/upload.log" 2>&1 &
+    upload_pid=$!
+    pids+=("$upload_pid")
+    for _ in $(seq 1 600); do
+        if grep -q "waiting for the function's receipt" "$work/upload.log"; then
+            upload_shown=$(wc -l <"$work/upload.log")
+            cat "$work/upload.log"
+            return 0
+        fi
+        if ! kill -0 "$upload_pid" 2>/dev/null; then
+            cat "$work/upload.log" >&2
+            echo "layerctl upload ended before it waited" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "layerctl upload did not finish uploading; see $work/upload.log" >&2
+    exit 1
+}
+
+# How CI's `layerctl upload --wait` ended: exit 0, with the version's ARN.
+upload_outcome() {
+    local status=0
+    wait "$upload_pid" || status=$?
+    echo "layerctl upload --wait:"
+    tail -n "+$((upload_shown + 1))" "$work/upload.log"
+    if [ "$status" -ne 0 ]; then
+        echo "layerctl upload --wait exited with $status" >&2
+        exit 1
+    fi
 }
 
 # The event S3 sends for the upload: the sample event, pointed at the
@@ -129,6 +161,7 @@ invoke_expect() {
         echo "the function exited; see $work/function.log" >&2
         exit 1
     fi
+    echo "the function, invoked with the event S3 sends for the upload:"
     cargo lambda invoke _ --invoke-address 127.0.0.1 \
         --invoke-port "$invoke_port" --data-file "$work/event.json" >"$work/response.json"
     python3 - "$outcome" "$version" "$work/response.json" <<'PY'
@@ -139,6 +172,7 @@ print(json.dumps(result, indent=2))
 if (result["outcome"], result.get("layer_version")) != (outcome, version):
     sys.exit(f"expected {outcome} v{version}, got {result['outcome']} v{result.get('layer_version')}")
 PY
+    upload_outcome
 }
 
 lock_v1='requests==2.32.3 --hash=sha256:70761cfe03c773ceb22aa2f671b4757976145175cdfca038c02654d061d6dcc6
