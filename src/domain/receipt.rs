@@ -131,6 +131,12 @@ pub fn receipt_key(upload: &Upload) -> Option<String> {
     Some(format!("{}{RECEIPTS_FOLDER}/{id}.json", dir.prefix()))
 }
 
+/// Whether `key` (or an `s3://` URI) is a receipt's: its folder is the
+/// receipts' folder.
+pub fn is_receipt_key(key: &str) -> bool {
+    key.rsplit('/').nth(1) == Some(RECEIPTS_FOLDER)
+}
+
 /// Version ids and ETags are letters, digits, `.`, `_` and `-`; anything
 /// else becomes `_`, so that an id can never leave the receipts' folder.
 fn key_safe(id: &str) -> String {
@@ -311,6 +317,17 @@ mod tests {
         );
         assert_eq!(key("p/app/requirements.txt", Some("v"), None), None);
         assert_eq!(key("p/app/layer.zip", None, None), None);
+    }
+
+    #[test]
+    fn a_receipt_key_is_one_in_a_receipts_folder() {
+        let key = receipt_key(&upload("p/app/layer.zip", Some("v"), None)).unwrap_or_default();
+        assert!(is_receipt_key(&key));
+        assert!(is_receipt_key(&format!("s3://b/{key}")));
+        assert!(is_receipt_key(".receipts/e-abc.json"));
+        assert!(!is_receipt_key("p/app/layer.zip"));
+        assert!(!is_receipt_key("p/x.receipts/e-abc.json"));
+        assert!(!is_receipt_key("p/.receipts"));
     }
 
     #[test]

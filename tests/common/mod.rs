@@ -347,9 +347,8 @@ impl World {
     /// Every key in the bucket but the uploads' receipts (written after
     /// each record, `publish/receipts.rs`), sorted.
     pub async fn record_keys(&self) -> Vec<String> {
-        let receipts = format!("{}/", layer_autopublish::domain::receipt::RECEIPTS_FOLDER);
         let mut keys = self.keys().await;
-        keys.retain(|key| !key.contains(&receipts));
+        keys.retain(|key| !layer_autopublish::domain::receipt::is_receipt_key(key));
         keys
     }
 

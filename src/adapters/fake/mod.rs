@@ -394,9 +394,8 @@ impl FakeAws {
     /// The calls since the last take but the receipts' (read and written
     /// after each record, `publish/receipts.rs`): what the records called.
     pub fn take_record_calls(&self) -> Vec<Call> {
-        let receipts = format!("/{}/", crate::domain::receipt::RECEIPTS_FOLDER);
         let mut calls = self.take_calls();
-        calls.retain(|call| !call.target.contains(&receipts));
+        calls.retain(|call| !crate::domain::receipt::is_receipt_key(&call.target));
         calls
     }
 

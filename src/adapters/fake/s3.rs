@@ -357,15 +357,14 @@ impl FakeAws {
             .map(|o| o.bytes.to_vec())
     }
 
-    /// Every key in the bucket, sorted.
     /// Every key of `bucket` but the receipts' (`domain::receipt`).
     pub fn record_keys(&self, bucket: &str) -> Vec<String> {
-        let receipts = format!("{}/", crate::domain::receipt::RECEIPTS_FOLDER);
         let mut keys = self.keys(bucket);
-        keys.retain(|key| !key.contains(&receipts));
+        keys.retain(|key| !crate::domain::receipt::is_receipt_key(key));
         keys
     }
 
+    /// Every key in the bucket, sorted.
     pub fn keys(&self, bucket: &str) -> Vec<String> {
         lock(&self.state)
             .s3
