@@ -11,13 +11,28 @@ use super::Publisher;
 use crate::domain::dates;
 use crate::domain::event::Upload;
 use crate::domain::receipt::{attempt_after, receipt_key, Receipt};
+use crate::error::AwsError;
 use crate::error::RecordError;
-use crate::ports::{Clock, Ports, SmallObject};
+use crate::ports::{Clock, Folder, Ports, SmallObject};
 use crate::Outcome;
 use tracing::warn;
 
 /// A receipt is a few hundred bytes; a larger object there is not one.
 const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
+
+/// The receipt at `key`: `None` when there is none, or what is there is
+/// not one (too large, not a receipt's JSON). What the function, the sweep
+/// and `layerctl upload --wait` read receipts with.
+pub async fn read_receipt<F: Folder>(
+    aws: &F, bucket: &str, key: &str,
+) -> Result<Option<Receipt>, AwsError> {
+    Ok(
+        match aws.read_small(bucket, key, MAX_RECEIPT_BYTES).await? {
+            Some(SmallObject::Read(bytes)) => serde_json::from_slice(&bytes).ok(),
+            _ => None,
+        },
+    )
+}
 
 /// Who ran the record, for its receipt.
 #[derive(Clone, Copy, Debug)]
@@ -47,16 +62,10 @@ impl<A: Ports, C: Clock> Publisher<A, C> {
         let receipt = match result {
             Ok(outcome) => Receipt::settled(outcome, at, by.request_id),
             Err(error) => {
-                let previous = self
-                    .aws
-                    .read_small(&upload.bucket, &key, MAX_RECEIPT_BYTES)
+                let previous = read_receipt(&self.aws, &upload.bucket, &key)
                     .await
                     .ok()
-                    .flatten()
-                    .and_then(|o| match o {
-                        SmallObject::Read(bytes) => serde_json::from_slice::<Receipt>(&bytes).ok(),
-                        SmallObject::TooLarge { .. } => None,
-                    });
+                    .flatten();
                 let attempt = attempt_after(previous.as_ref(), by.request_id);
                 Receipt::failed(
                     upload,

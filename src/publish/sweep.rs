@@ -16,7 +16,7 @@
 //! when the late event comes at the same time. It stops before the
 //! invocation's deadline; what is left, the next run finds again.
 
-use super::receipts::Invocation;
+use super::receipts::{read_receipt, Invocation};
 use super::Publisher;
 use crate::domain::event::Upload;
 use crate::domain::layout::LayerDir;
@@ -24,7 +24,7 @@ use crate::domain::metadata;
 use crate::domain::receipt::{receipt_key, sweep_verdict, Receipt, SweepVerdict};
 use crate::error::AwsError;
 use crate::error::{Problem, RecordError};
-use crate::ports::{Clock, Folder, ListedObject, Ports, SmallObject};
+use crate::ports::{Clock, Folder, ListedObject, Ports};
 use crate::Outcome;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -33,7 +33,6 @@ use tracing::info;
 
 /// The time a settle may take: none starts with less left.
 const SETTLE_TIME: Duration = Duration::from_secs(30);
-const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
 /// How many zips' HEADs and receipts are read at once: S3 reads, a few
 /// hundred bytes each, never Lambda's control plane.
 pub const READS_AT_ONCE: usize = 8;
@@ -232,10 +231,7 @@ pub async fn read_receipt_of<F: Folder>(
             && listing.is_latest_recorded(bucket, zip, &head, default_manifest);
     }
     let receipt = match key {
-        Some(key) => match aws.read_small(bucket, &key, MAX_RECEIPT_BYTES).await? {
-            Some(SmallObject::Read(bytes)) => serde_json::from_slice(&bytes).ok(),
-            _ => None,
-        },
+        Some(key) => read_receipt(aws, bucket, &key).await?,
         None => None,
     };
     Ok(Some(Found {

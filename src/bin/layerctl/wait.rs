@@ -12,11 +12,9 @@ use crate::failure::Failure;
 use crate::report::Report;
 use layer_autopublish::adapters::aws::Aws;
 use layer_autopublish::domain::receipt::Receipt;
-use layer_autopublish::ports::{Folder, SmallObject};
+use layer_autopublish::publish::receipts::read_receipt;
 use std::time::{Duration, Instant};
 
-/// A receipt is a few hundred bytes.
-const MAX_RECEIPT_BYTES: u64 = 16 * 1024;
 /// The first look comes after this, then each pause grows to [`LONGEST`]:
 /// most receipts are there within seconds of the upload.
 const FIRST: Duration = Duration::from_secs(2);
@@ -90,27 +88,25 @@ pub async fn for_receipt(
         // Jitter: CI jobs started together do not poll together.
         let jittered = pause.mul_f64(0.8 + fastrand::f64() * 0.4);
         tokio::time::sleep(jittered.min(timeout.saturating_sub(started.elapsed()))).await;
-        match aws.read_small(bucket, key, MAX_RECEIPT_BYTES).await {
-            Ok(Some(SmallObject::Read(body))) => {
-                if let Ok(receipt) = serde_json::from_slice::<Receipt>(&body) {
-                    if let Some(ended) = verdict(&receipt) {
-                        return ended.map(|()| receipt);
-                    }
-                    let attempt = receipt.attempt.unwrap_or(1);
-                    let now = (attempt, receipt.outcome.clone());
-                    if last_said.as_ref() != Some(&now) {
-                        report.line(format!(
-                            "attempt {attempt} failed: {}: {}; Lambda retries in about {}",
-                            receipt.error_type.as_deref().unwrap_or("Error"),
-                            receipt.message.as_deref().unwrap_or(""),
-                            if attempt <= 1 {
-                                "a minute"
-                            } else {
-                                "two minutes"
-                            }
-                        ));
-                        last_said = Some(now);
-                    }
+        match read_receipt(aws, bucket, key).await {
+            Ok(Some(receipt)) => {
+                if let Some(ended) = verdict(&receipt) {
+                    return ended.map(|()| receipt);
+                }
+                let attempt = receipt.attempt.unwrap_or(1);
+                let now = (attempt, receipt.outcome.clone());
+                if last_said.as_ref() != Some(&now) {
+                    report.line(format!(
+                        "attempt {attempt} failed: {}: {}; Lambda retries in about {}",
+                        receipt.error_type.as_deref().unwrap_or("Error"),
+                        receipt.message.as_deref().unwrap_or(""),
+                        if attempt <= 1 {
+                            "a minute"
+                        } else {
+                            "two minutes"
+                        }
+                    ));
+                    last_said = Some(now);
                 }
             }
             Ok(_) => {}
