@@ -82,11 +82,26 @@ impl<'a> RecordMetrics<'a> {
     }
 }
 
-/// One EMF line (JSON, no newline) for `record` at `at`.
-pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> String {
+/// The `_aws` member of an EMF line: when, and which of its fields are
+/// metrics of `namespace`, under which `dimensions`.
+fn directive(
+    namespace: &str, at: SystemTime, dimensions: Vec<Value>, metrics: Vec<Value>,
+) -> Value {
     let timestamp = at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    json!({
+        "Timestamp": timestamp,
+        "CloudWatchMetrics": [{
+            "Namespace": namespace,
+            "Dimensions": dimensions,
+            "Metrics": metrics,
+        }],
+    })
+}
+
+/// One EMF line (JSON, no newline) for `record` at `at`.
+pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> String {
     let mut dimensions = vec![json!(["Layer", "Outcome"])];
     if record.error_type.is_some() {
         dimensions.push(json!(["Layer", "Outcome", "ErrorType"]));
@@ -103,14 +118,7 @@ pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> Stri
         metrics.push(json!({"Name": "ThrottleWait", "Unit": "Milliseconds"}));
     }
     let mut line = json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": dimensions,
-                "Metrics": metrics,
-            }],
-        },
+        "_aws": directive(namespace, at, dimensions, metrics),
         "Layer": record.layer,
         "Outcome": record.outcome,
         "Records": 1,
@@ -139,19 +147,13 @@ pub fn line(namespace: &str, at: SystemTime, record: &RecordMetrics<'_>) -> Stri
 pub fn sweep_line(
     namespace: &str, at: SystemTime, uploads: usize, settled: usize, failed: usize, left: usize,
 ) -> String {
-    let timestamp = at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     let names = ["SweepUploads", "SweepSettled", "SweepFailed", "SweepLeft"];
     let metrics: Vec<Value> = names
         .iter()
         .map(|name| json!({"Name": name, "Unit": "Count"}))
         .collect();
     json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [[]], "Metrics": metrics}],
-        },
+        "_aws": directive(namespace, at, vec![json!([])], metrics),
         "SweepUploads": uploads,
         "SweepSettled": settled,
         "SweepFailed": failed,
